@@ -1,0 +1,30 @@
+// Lint rules that CI enforces. The import restrictions keep the layers apart:
+// the engine (CLIP runtime, Sage engine, data loader) never touches AWS, and
+// the Lambda handlers never pull in TensorFlow.js.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'cdk.out/**', 'dist/**', 'fixtures/**', 'coverage/**', '**/*.d.ts'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', performance: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', AbortController: 'readonly', structuredClone: 'readonly', fetch: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['src/clip/**', 'src/engine/**', 'src/data/**', 'src/procedural/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*', 'aws-cdk-lib', 'aws-cdk-lib/*', '@middy/*'], message: 'The engine imports nothing from AWS: take an ObjectStore from src/storage instead.' }] }],
+    },
+  },
+  {
+    files: ['functions/**', 'src/manifest/**', 'src/report/**', 'src/contracts/**', 'src/storage/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@tensorflow/*', '**/clip/**', '**/engine/**', '**/data/loader*'], message: 'Handlers and the code they share import nothing from TensorFlow.js.' }] }],
+    },
+  },
+);

@@ -1,0 +1,59 @@
+/**
+ * How the validation Lambda hands a job to the trainer: environment variables on the
+ * Batch job (or on the local trainer process). One place defines the names so the
+ * Lambda, the container and the local pipeline cannot drift apart.
+ */
+import { z } from 'zod';
+
+export const JOB_ENV = {
+  runId: 'SAGE_RUN_ID',
+  manifestUri: 'SAGE_MANIFEST_URI',
+  /** Results prefix of the run: `s3://results/runs/<runId>/`; each sweep child writes under `<index>/`. */
+  resultsUri: 'SAGE_RESULTS_URI',
+  /** Checkpoint prefix of the run (artifacts bucket). */
+  checkpointUri: 'SAGE_CHECKPOINT_URI',
+  /** Where the CUDA JIT cache is kept between jobs (artifacts bucket). */
+  cudaCacheUri: 'SAGE_CUDA_CACHE_URI',
+  /** Sweep index for a single (non-array) job; Batch sets AWS_BATCH_JOB_ARRAY_INDEX for array children. */
+  sweepIndex: 'SAGE_SWEEP_INDEX',
+  arrayIndex: 'AWS_BATCH_JOB_ARRAY_INDEX',
+} as const;
+
+export const JobSpec = z.object({
+  runId: z.string().min(1),
+  manifestUri: z.string().min(1),
+  resultsUri: z.string().min(1),
+  checkpointUri: z.string().min(1),
+  cudaCacheUri: z.string().optional(),
+  sweepIndex: z.number().int().nonnegative(),
+});
+export type JobSpec = z.infer<typeof JobSpec>;
+
+/** Reads the job from the environment; throws naming every missing variable. */
+export function jobSpecFromEnv(env: NodeJS.ProcessEnv = process.env): JobSpec {
+  const missing = [JOB_ENV.runId, JOB_ENV.manifestUri, JOB_ENV.resultsUri, JOB_ENV.checkpointUri].filter((name) => !env[name]);
+  if (missing.length > 0) throw new Error(`the trainer's job is incomplete: missing environment variable(s) ${missing.join(', ')}`);
+  const index = env[JOB_ENV.arrayIndex] ?? env[JOB_ENV.sweepIndex] ?? '0';
+  const sweepIndex = Number(index);
+  if (!Number.isInteger(sweepIndex) || sweepIndex < 0) throw new Error(`sweep index "${index}" is not a non-negative integer`);
+  return JobSpec.parse({
+    runId: env[JOB_ENV.runId],
+    manifestUri: env[JOB_ENV.manifestUri],
+    resultsUri: env[JOB_ENV.resultsUri],
+    checkpointUri: env[JOB_ENV.checkpointUri],
+    cudaCacheUri: env[JOB_ENV.cudaCacheUri] || undefined,
+    sweepIndex,
+  });
+}
+
+/** The environment for a job, the inverse of jobSpecFromEnv (without the array index). */
+export function jobSpecToEnv(spec: JobSpec): Record<string, string> {
+  return {
+    [JOB_ENV.runId]: spec.runId,
+    [JOB_ENV.manifestUri]: spec.manifestUri,
+    [JOB_ENV.resultsUri]: spec.resultsUri,
+    [JOB_ENV.checkpointUri]: spec.checkpointUri,
+    ...(spec.cudaCacheUri ? { [JOB_ENV.cudaCacheUri]: spec.cudaCacheUri } : {}),
+    [JOB_ENV.sweepIndex]: String(spec.sweepIndex),
+  };
+}

@@ -1,0 +1,101 @@
+/** ObjectStore over the local file system: the buckets of the one-machine pipeline. */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { ObjectNotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions } from './types';
+
+function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'ENOENT';
+}
+
+export class LocalObjectStore implements ObjectStore {
+  readonly kind = 'local' as const;
+
+  async get(uri: string): Promise<Buffer> {
+    try {
+      return await readFile(uri);
+    } catch (error) {
+      if (isNotFound(error)) throw new ObjectNotFoundError(uri, { cause: error });
+      throw error;
+    }
+  }
+
+  async getText(uri: string): Promise<string> {
+    return (await this.get(uri)).toString('utf8');
+  }
+
+  async getStream(uri: string, range?: { start: number; end: number }): Promise<Readable> {
+    if (!(await this.exists(uri))) throw new ObjectNotFoundError(uri);
+    // createReadStream's `end` is inclusive.
+    return range ? createReadStream(uri, { start: range.start, end: Math.max(range.start, range.end - 1) }) : createReadStream(uri);
+  }
+
+  async head(uri: string): Promise<ObjectInfo | null> {
+    try {
+      const info = await stat(uri);
+      if (!info.isFile()) return null;
+      return { uri, size: info.size, etag: `${info.mtimeMs.toFixed(0)}-${info.size}` };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  async exists(uri: string): Promise<boolean> {
+    return (await this.head(uri)) !== null;
+  }
+
+  async put(uri: string, body: Buffer | string | Uint8Array, options: PutOptions = {}): Promise<string> {
+    await mkdir(path.dirname(uri), { recursive: true });
+    if (options.ifNoneMatch === '*') {
+      // 'wx' fails if the file exists: the local twin of S3's If-None-Match.
+      try {
+        const handle = await open(uri, 'wx');
+        await handle.writeFile(body);
+        await handle.close();
+      } catch (error) {
+        if ((error as { code?: string }).code === 'EEXIST') throw new PreconditionFailedError(uri, { cause: error });
+        throw error;
+      }
+    } else {
+      if (options.ifMatch !== undefined) {
+        const current = await this.head(uri);
+        if (!current || current.etag !== options.ifMatch) throw new PreconditionFailedError(uri);
+      }
+      // Write then rename so a reader never sees half a file.
+      const temporary = `${uri}.${process.pid}.${Date.now()}.tmp`;
+      await writeFile(temporary, body);
+      await rename(temporary, uri);
+    }
+    return (await this.head(uri))!.etag;
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    const root = prefix.endsWith(path.sep) || prefix.endsWith('/') ? prefix : path.dirname(prefix);
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isNotFound(error)) return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.isFile() && full.startsWith(prefix)) {
+          const info = await this.head(full);
+          if (info) out.push(info);
+        }
+      }
+    };
+    await walk(root);
+    return out.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+  }
+
+  async delete(uri: string): Promise<void> {
+    await rm(uri, { force: true });
+  }
+}

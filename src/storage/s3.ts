@@ -1,0 +1,121 @@
+/** ObjectStore over S3 (or any S3-compatible endpoint such as moto or LocalStack). */
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { ObjectNotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions } from './types';
+import { formatS3Uri, parseS3Uri } from './uri';
+
+/** S3 client options from the environment: AWS_ENDPOINT_URL points every test at an emulator. */
+export function s3ClientConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S3ClientConfig {
+  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  return {
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+  };
+}
+
+function statusOf(error: unknown): number | undefined {
+  return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly kind = 's3' as const;
+  readonly client: S3Client;
+
+  constructor(client?: S3Client) {
+    this.client = client ?? new S3Client(s3ClientConfigFromEnv());
+  }
+
+  async get(uri: string): Promise<Buffer> {
+    const stream = await this.getStream(uri);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+    return Buffer.concat(chunks);
+  }
+
+  async getText(uri: string): Promise<string> {
+    return (await this.get(uri)).toString('utf8');
+  }
+
+  async getStream(uri: string, range?: { start: number; end: number }): Promise<Readable> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const response = await this.client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}) }),
+      );
+      if (!response.Body) throw new ObjectNotFoundError(uri);
+      return response.Body as Readable;
+    } catch (error) {
+      if (statusOf(error) === 404) throw new ObjectNotFoundError(uri, { cause: error });
+      throw error;
+    }
+  }
+
+  async head(uri: string): Promise<ObjectInfo | null> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { uri, size: response.ContentLength ?? 0, etag: response.ETag ?? '' };
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  async exists(uri: string): Promise<boolean> {
+    return (await this.head(uri)) !== null;
+  }
+
+  async put(uri: string, body: Buffer | string | Uint8Array, options: PutOptions = {}): Promise<string> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const response = await this.client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentType: options.contentType,
+          IfNoneMatch: options.ifNoneMatch,
+          IfMatch: options.ifMatch,
+        }),
+      );
+      return response.ETag ?? '';
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 412 || status === 409) throw new PreconditionFailedError(uri, { cause: error });
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const { bucket, key } = parseS3Uri(prefix);
+    const out: ObjectInfo[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token }));
+      for (const item of page.Contents ?? []) {
+        out.push({ uri: formatS3Uri({ bucket, key: item.Key! }), size: item.Size ?? 0, etag: item.ETag ?? '' });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+  }
+
+  async delete(uri: string): Promise<void> {
+    const { bucket, key } = parseS3Uri(uri);
+    await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  }
+}
+
+/** A Readable from bytes, for callers that want a stream over a buffer. */
+export function readableFrom(bytes: Uint8Array): Readable {
+  return Readable.from([Buffer.from(bytes)]);
+}

@@ -1,0 +1,62 @@
+/**
+ * Storage seen by every layer: a flat key space addressed by URI, either a local
+ * path or `s3://bucket/prefix`. The engine, the loader and the CLIP runtime take
+ * an ObjectStore and never know which one it is, so the same code runs on a laptop,
+ * against an S3 emulator and on AWS.
+ */
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  /** Full URI of the object (`s3://b/k` or an absolute local path). */
+  uri: string;
+  size: number;
+  /** Entity tag (S3) or `mtime-size` (local); changes whenever the content does. */
+  etag: string;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Write only if no object exists at the URI (S3 `If-None-Match: *`). */
+  ifNoneMatch?: '*';
+  /** Write only if the current object's etag equals this (S3 `If-Match`). */
+  ifMatch?: string;
+}
+
+export interface ObjectStore {
+  /** Which kind of store this is, for logs. */
+  readonly kind: 'local' | 's3';
+  get(uri: string): Promise<Buffer>;
+  getText(uri: string): Promise<string>;
+  /** A byte range [start, end) or the whole object as a stream. */
+  getStream(uri: string, range?: { start: number; end: number }): Promise<Readable>;
+  /** Null when the object does not exist. */
+  head(uri: string): Promise<ObjectInfo | null>;
+  exists(uri: string): Promise<boolean>;
+  /** Resolves to the new etag. Rejects with PreconditionFailedError when a condition fails. */
+  put(uri: string, body: Buffer | string | Uint8Array, options?: PutOptions): Promise<string>;
+  /** Every object under a prefix (recursive), sorted by URI. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  delete(uri: string): Promise<void>;
+}
+
+/** A conditional write lost the race: someone else wrote first or the object changed. */
+export class PreconditionFailedError extends Error {
+  constructor(
+    readonly uri: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`precondition failed writing ${uri}: the object exists or changed since it was read`, options);
+    this.name = 'PreconditionFailedError';
+  }
+}
+
+/** The object does not exist. */
+export class ObjectNotFoundError extends Error {
+  constructor(
+    readonly uri: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`no object at ${uri}`, options);
+    this.name = 'ObjectNotFoundError';
+  }
+}
