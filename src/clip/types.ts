@@ -58,6 +58,8 @@ export interface ClipModel {
   readonly config: ClipConfig;
   /** Where it was loaded from, for cache keys and logs. */
   readonly source: string;
+  /** Identifies the weights (source, size and etag of model.safetensors), for cache keys. */
+  readonly fingerprint?: string;
   /** Image feature f: class token after post_layernorm, before the projection. `[batch, hidden]`. */
   encodeImageFeatures(pixels: tf.Tensor4D, options?: EncodeImageOptions): tf.Tensor2D;
   /** f ↦ f·Pᵀ with the visual projection: `[batch, projectionDim]`. */

@@ -1,0 +1,120 @@
+/**
+ * The GPU side: a VPC with public subnets only (no NAT gateway to pay for; S3 through a
+ * gateway endpoint), two managed EC2 compute environments on the ECS GPU AMI (spot first,
+ * on-demand after it in the queue), one job queue, and the training job definition:
+ * 1 GPU, the trainer image, retries only when EC2 takes a spot host back.
+ */
+import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { REPO_ROOT } from '../paths';
+import type { PipelineSettings } from '../settings';
+
+export interface GpuBatchProps {
+  settings: PipelineSettings;
+  /** Environment every training job gets (the per-run variables come with SubmitJob). */
+  environment: Record<string, string>;
+}
+
+/** Paths of the repository the image build needs; everything else stays out of the Docker context. */
+export const IMAGE_CONTEXT_EXCLUDES = [
+  '*',
+  '!package.json',
+  '!package-lock.json',
+  '!tsconfig.json',
+  '!src/**',
+  '!container/**',
+];
+
+/** The container size a cache miss on a non-T4 GPU needs: tfjs-node-gpu's PTX JIT output (SPEC §5). */
+export const CUDA_CACHE_MAX_BYTES = 4 * 1024 ** 3;
+
+export class GpuBatch extends Construct {
+  readonly vpc: ec2.Vpc;
+  readonly jobQueue: batch.JobQueue;
+  readonly jobDefinition: batch.EcsJobDefinition;
+  readonly jobRole: iam.Role;
+  readonly computeEnvironments: batch.ManagedEc2EcsComputeEnvironment[];
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: GpuBatchProps) {
+    super(scope, id);
+    const { settings } = props;
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: settings.maxAzs,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'gpu', subnetType: ec2.SubnetType.PUBLIC }],
+      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+      // The restriction is done by a custom resource; the instances use their own group anyway.
+      restrictDefaultSecurityGroup: false,
+    });
+    const securityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc: this.vpc,
+      description: 'GPU batch instances: no inbound traffic, outbound to S3, ECR and CloudWatch',
+      allowAllOutbound: true,
+    });
+
+    const instanceTypes = settings.instanceTypes.map((name) => new ec2.InstanceType(name));
+    const environmentFor = (name: string, spot: boolean): batch.ManagedEc2EcsComputeEnvironment =>
+      new batch.ManagedEc2EcsComputeEnvironment(this, name, {
+        vpc: this.vpc,
+        vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+        securityGroups: [securityGroup],
+        instanceTypes,
+        useOptimalInstanceClasses: false,
+        images: [{ imageType: batch.EcsMachineImageType.ECS_AL2_NVIDIA }],
+        minvCpus: 0,
+        maxvCpus: settings.maxvCpus,
+        spot,
+        ...(spot
+          ? { spotBidPercentage: settings.spotBidPercentage, allocationStrategy: batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED }
+          : { allocationStrategy: batch.AllocationStrategy.BEST_FIT_PROGRESSIVE }),
+      });
+    this.computeEnvironments = settings.spot ? [environmentFor('SpotGpu', true), environmentFor('OnDemandGpu', false)] : [environmentFor('OnDemandGpu', false)];
+
+    this.jobQueue = new batch.JobQueue(this, 'Queue', {
+      computeEnvironments: this.computeEnvironments.map((computeEnvironment, order) => ({ computeEnvironment, order: order + 1 })),
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'JobLogs', {
+      retention: settings.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.jobRole = new iam.Role(this, 'JobRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'The training container: reads data and weights, writes results, checkpoints and the CUDA cache',
+    });
+    const image = settings.containerImage
+      ? ecs.ContainerImage.fromRegistry(settings.containerImage)
+      : ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'container/Dockerfile', exclude: IMAGE_CONTEXT_EXCLUDES });
+
+    const container = new batch.EcsEc2ContainerDefinition(this, 'Trainer', {
+      image,
+      cpu: settings.jobVcpus,
+      memory: Size.mebibytes(settings.jobMemoryMiB),
+      gpu: 1,
+      jobRole: this.jobRole,
+      environment: {
+        AWS_REGION: Stack.of(this).region,
+        CUDA_CACHE_MAXSIZE: String(CUDA_CACHE_MAX_BYTES),
+        ...props.environment,
+      },
+      logging: ecs.LogDriver.awsLogs({ streamPrefix: 'trainer', logGroup: this.logGroup }),
+    });
+    this.jobDefinition = new batch.EcsJobDefinition(this, 'TrainingJob', {
+      container,
+      timeout: Duration.minutes(settings.jobTimeoutMinutes),
+      retryAttempts: settings.jobAttempts,
+      retryStrategies: [
+        // A spot reclaim ends the job with "Host EC2 (instance i-...) terminated.": retry, the
+        // container resumes from its last checkpoint. Anything else is the job's own failure.
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: 'Host EC2*' })),
+        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
+      ],
+    });
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The whole AWS pipeline in one stack:
+ *
+ *   data bucket ── manifests/*.json Object Created ──▶ EventBridge ──▶ validate-manifest λ ──▶ Batch SubmitJob
+ *   Batch queue ── Job State Change SUCCEEDED/FAILED ──▶ EventBridge ──▶ aggregate-metrics λ ──▶ results bucket
+ *
+ * No custom resources and no look-ups, so the same template deploys on AWS and on an emulator.
+ */
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { FUNCTION_ENV } from '../functions/commons/config';
+import { GpuBatch } from './constructs/gpu-batch';
+import { PipelineFunction } from './constructs/pipeline-function';
+import { SecureBucket } from './constructs/secure-bucket';
+import { readPipelineSettings, type PipelineSettings } from './settings';
+
+export interface SagePipelineStackProps extends StackProps {
+  /** Settings; default: read from CDK context (infra/settings.ts). */
+  settings?: PipelineSettings;
+}
+
+type Access = 'read' | 'write' | 'delete';
+
+const ACTIONS: Record<Access, string[]> = {
+  read: ['s3:GetObject'],
+  write: ['s3:PutObject'],
+  delete: ['s3:DeleteObject'],
+};
+
+export class SagePipelineStack extends Stack {
+  readonly dataBucket: s3.Bucket;
+  readonly artifactsBucket: s3.Bucket;
+  readonly resultsBucket: s3.Bucket;
+  readonly batch: GpuBatch;
+  readonly validateFunction: PipelineFunction;
+  readonly aggregateFunction: PipelineFunction;
+
+  constructor(scope: Construct, id: string, props: SagePipelineStackProps = {}) {
+    super(scope, id, props);
+    const settings = props.settings ?? readPipelineSettings(this.node);
+
+    this.dataBucket = new SecureBucket(this, 'Data', { versioned: false, eventBridge: true }).bucket;
+    this.artifactsBucket = new SecureBucket(this, 'Artifacts', {
+      versioned: true,
+      noncurrentVersionDays: settings.noncurrentVersionDays,
+      lifecycleRules: [
+        { id: 'expire-checkpoints', prefix: 'checkpoints/', expiration: Duration.days(settings.checkpointRetentionDays) },
+        { id: 'expire-old-cuda-cache', prefix: 'cuda-cache/', noncurrentVersionExpiration: Duration.days(settings.checkpointRetentionDays) },
+      ],
+    }).bucket;
+    this.resultsBucket = new SecureBucket(this, 'Results', {
+      versioned: true,
+      noncurrentVersionDays: settings.noncurrentVersionDays,
+      lifecycleRules: [{ id: 'expire-claims', prefix: 'claims/', expiration: Duration.days(settings.claimRetentionDays) }],
+    }).bucket;
+
+    const bucketEnv = {
+      [FUNCTION_ENV.dataBucket]: this.dataBucket.bucketName,
+      [FUNCTION_ENV.resultsBucket]: this.resultsBucket.bucketName,
+      [FUNCTION_ENV.artifactsBucket]: this.artifactsBucket.bucketName,
+    };
+    this.batch = new GpuBatch(this, 'Gpu', { settings, environment: {} });
+    this.grantJobAccess(this.batch.jobRole);
+
+    this.validateFunction = new PipelineFunction(this, 'ValidateManifest', {
+      entry: 'functions/validate-manifest/index.ts',
+      memoryMiB: settings.validateMemoryMiB,
+      timeout: Duration.seconds(settings.validateTimeoutSeconds),
+      logRetentionDays: settings.logRetentionDays,
+      environment: {
+        ...bucketEnv,
+        [FUNCTION_ENV.jobQueue]: this.batch.jobQueue.jobQueueArn,
+        [FUNCTION_ENV.jobDefinition]: this.batch.jobDefinition.jobDefinitionArn,
+      },
+    });
+    this.aggregateFunction = new PipelineFunction(this, 'AggregateMetrics', {
+      entry: 'functions/aggregate-metrics/index.ts',
+      memoryMiB: settings.aggregateMemoryMiB,
+      timeout: Duration.seconds(settings.aggregateTimeoutSeconds),
+      logRetentionDays: settings.logRetentionDays,
+      environment: bucketEnv,
+    });
+    this.grantValidateAccess(this.validateFunction.role);
+    this.grantAggregateAccess(this.aggregateFunction.role);
+    this.routeEvents();
+  }
+
+  /** Object actions on key patterns of one bucket, plus ListBucket so a missing key reads as 404, not 403. */
+  private allow(role: iam.IRole, bucket: s3.IBucket, access: Access[], keyPatterns: string[]): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: access.flatMap((a) => ACTIONS[a]),
+        resources: keyPatterns.map((pattern) => bucket.arnForObjects(pattern)),
+      }),
+    );
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+  }
+
+  /** Validation: read manifests and the files they name; claims, rejections, run records, summaries; submit to this queue. */
+  private grantValidateAccess(role: iam.IRole): void {
+    this.allow(role, this.dataBucket, ['read'], ['*']);
+    this.allow(role, this.resultsBucket, ['read', 'write'], ['claims/*', 'rejections/*', 'runs/*', 'summaries/*']);
+    this.allow(role, this.resultsBucket, ['delete'], ['claims/*']);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['batch:SubmitJob'],
+        resources: [this.batch.jobQueue.jobQueueArn, this.batch.jobDefinition.jobDefinitionArn],
+      }),
+    );
+  }
+
+  /** Aggregation: read run records and metrics, write statuses, summaries and reports. Nothing else. */
+  private grantAggregateAccess(role: iam.IRole): void {
+    this.allow(role, this.resultsBucket, ['read', 'write'], ['runs/*', 'summaries/*']);
+  }
+
+  /** Training: read data and weights, write its run's results, keep checkpoints and the CUDA cache. */
+  private grantJobAccess(role: iam.IRole): void {
+    this.allow(role, this.dataBucket, ['read'], ['*']);
+    this.allow(role, this.artifactsBucket, ['read'], ['*']);
+    this.allow(role, this.artifactsBucket, ['write', 'delete'], ['checkpoints/*', 'cuda-cache/*']);
+    this.allow(role, this.resultsBucket, ['read', 'write'], ['runs/*']);
+  }
+
+  private routeEvents(): void {
+    const targetDeadLetters = new sqs.Queue(this, 'EventDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const targetOptions = { deadLetterQueue: targetDeadLetters, retryAttempts: 8, maxEventAge: Duration.hours(6) };
+
+    new events.Rule(this, 'ManifestUploaded', {
+      description: 'A manifest lands in the data bucket: validate it',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: { bucket: { name: [this.dataBucket.bucketName] }, object: { key: events.Match.wildcard('manifests/*.json') } },
+      },
+      targets: [new targets.LambdaFunction(this.validateFunction.function, targetOptions)],
+    });
+    new events.Rule(this, 'TrainingJobEnded', {
+      description: 'A training job (or array child) of this queue ended: aggregate its metrics',
+      eventPattern: {
+        source: ['aws.batch'],
+        detailType: ['Batch Job State Change'],
+        detail: { jobQueue: [this.batch.jobQueue.jobQueueArn], status: ['SUCCEEDED', 'FAILED'] },
+      },
+      targets: [new targets.LambdaFunction(this.aggregateFunction.function, targetOptions)],
+    });
+  }
+}

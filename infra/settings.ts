@@ -1,0 +1,76 @@
+/**
+ * Deployment settings, read from CDK context (`cdk.json` or `cdk deploy -c sage:maxvCpus=64`).
+ * Every key has a default here; docs/aws.md lists them. Values given on the command line
+ * arrive as strings and are coerced (numbers, true/false, comma-separated lists).
+ */
+import type { Node } from 'constructs';
+import { z } from 'zod';
+
+const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string().min(1)).min(1));
+
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+export const PipelineSettings = z.object({
+  /** GPU instance types the compute environments may launch (T4 g4dn runs tfjs-node-gpu's kernels natively). */
+  instanceTypes: list.default(['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge', 'g5.2xlarge']),
+  /** Upper bound on vCPUs running at once, per compute environment. */
+  maxvCpus: int(1, 100_000).default(64),
+  /** Spot first, with an on-demand compute environment after it in the queue. False: on-demand only. */
+  spot: bool.default(true),
+  /** Highest spot price as a percentage of on-demand. */
+  spotBidPercentage: int(1, 100).default(100),
+  /** vCPUs and memory (MiB) the training container reserves; it always gets 1 GPU. */
+  jobVcpus: int(1, 192).default(4),
+  jobMemoryMiB: int(1024, 2_000_000).default(14_336),
+  /** Hard limit on one attempt of a job. */
+  jobTimeoutMinutes: int(5, 14 * 24 * 60).default(12 * 60),
+  /** Attempts per job; only spot reclaims ("Host EC2*" reasons) are retried. */
+  jobAttempts: int(1, 10).default(5),
+  /** A prebuilt image (`<account>.dkr.ecr.<region>.amazonaws.com/sage:tag`); empty: build container/Dockerfile at deploy. */
+  containerImage: z.string().default(''),
+  /** Days before checkpoints and CUDA-cache non-current versions expire. */
+  checkpointRetentionDays: int(1, 3650).default(30),
+  /** Days before non-current versions in results and artifacts expire. */
+  noncurrentVersionDays: int(1, 3650).default(90),
+  /** Days before upload claims (duplicate-event guards) expire. */
+  claimRetentionDays: int(1, 3650).default(30),
+  /** Lambda log and Batch log retention in days: one of CloudWatch's values (1, 3, 5, 7, 14, 30, 60, 90, ...). */
+  logRetentionDays: z.coerce
+    .number()
+    .refine((days) => LOG_RETENTION_DAYS.includes(days), { message: `expected one of ${LOG_RETENTION_DAYS.join(', ')}` })
+    .default(30),
+  validateMemoryMiB: int(128, 10_240).default(1024),
+  validateTimeoutSeconds: int(10, 900).default(300),
+  aggregateMemoryMiB: int(128, 10_240).default(1024),
+  aggregateTimeoutSeconds: int(10, 900).default(120),
+  /** Availability zones of the VPC the GPU instances run in. */
+  maxAzs: int(1, 6).default(2),
+});
+export type PipelineSettings = z.infer<typeof PipelineSettings>;
+
+export const CONTEXT_PREFIX = 'sage:';
+
+export class PipelineSettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PipelineSettingsError';
+  }
+}
+
+/** Reads `sage:<name>` context values; throws naming each bad key with its allowed range. */
+export function readPipelineSettings(node: Pick<Node, 'tryGetContext'>): PipelineSettings {
+  const raw = Object.fromEntries(
+    Object.keys(PipelineSettings.shape)
+      .map((name) => [name, node.tryGetContext(`${CONTEXT_PREFIX}${name}`) as unknown])
+      .filter(([, value]) => value !== undefined && value !== null),
+  );
+  const parsed = PipelineSettings.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${CONTEXT_PREFIX}${issue.path.join('.')}: ${issue.message}`);
+    throw new PipelineSettingsError(`invalid CDK context:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,63 @@
+/**
+ * `sage demo` (`npm start`): the main job on the built-in data. A procedural long-tailed
+ * dataset and the mini-CLIP go through the same pipeline as on AWS (validation handler,
+ * trainer for zero-shot, LIFT and Sage, aggregation handler, report) with local folders as
+ * the buckets. Ends with the accuracy table and the report's path.
+ */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { CliInputError } from '../exit-codes';
+import type { LocalRunFlags } from '../local-run';
+import { locationOption, parsePositiveInteger } from '../options';
+import type { CliOutput } from '../output';
+import { addLocalRunFlags } from './run';
+
+interface DemoFlags extends LocalRunFlags {
+  out: string;
+  epochs?: number;
+  classes?: number;
+  maxPerClass?: number;
+}
+
+/** The demo owns its folder: it is wiped only when this marker shows the demo made it. */
+const MARKER = '.sage-demo';
+
+async function freshDemoFolder(out: string): Promise<void> {
+  if (existsSync(out)) {
+    if (!existsSync(path.join(out, MARKER))) throw new CliInputError(`${out} exists and was not made by sage demo; choose another --out`);
+    await rm(out, { recursive: true, force: true });
+  }
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  await mkdir(out, { recursive: true });
+  await writeFile(path.join(out, MARKER), 'made by sage demo; deleted and rebuilt by the next sage demo\n');
+}
+
+export function registerDemo(program: Command, output: CliOutput): void {
+  const command = program
+    .command('demo')
+    .description('the whole pipeline on built-in data (procedural long-tailed shapes, the mini-CLIP): zero-shot, LIFT and Sage, then the table and the report; what npm start runs')
+    .addOption(locationOption('-o, --out <dir>', 'demo folder (rebuilt on every run): dataset/ and buckets/', 'out/demo'))
+    .option('--epochs <n>', 'training epochs of LIFT and Sage', parsePositiveInteger)
+    .option('--classes <n>', 'classes of the procedural dataset (at most 36)', parsePositiveInteger)
+    .option('--max-per-class <n>', 'training images of the largest class', parsePositiveInteger);
+  addLocalRunFlags(command, 'out/demo/buckets').action(async (flags: DemoFlags) => {
+    if (flags.out.startsWith('s3://')) throw new CliInputError('the demo writes to a local folder; give a path for --out');
+    const started = performance.now();
+    const { DEMO_SIZE, writeDemoDataset } = await import('../demo-dataset');
+    const size = {
+      ...DEMO_SIZE,
+      ...(flags.epochs ? { epochs: flags.epochs } : {}),
+      ...(flags.classes ? { classes: flags.classes } : {}),
+      ...(flags.maxPerClass ? { maxPerClass: flags.maxPerClass } : {}),
+    };
+    await freshDemoFolder(flags.out);
+    output.err(`sage demo: ${size.classes} procedural classes, ${size.maxPerClass} to ${Math.floor(size.maxPerClass / size.imbalanceRatio)} training images each, ${size.epochs} epochs, in ${flags.out}`);
+    const dataset = await writeDemoDataset(path.join(flags.out, 'dataset'), size);
+    const buckets = flags.buckets === path.resolve('out/demo/buckets') ? path.join(flags.out, 'buckets') : flags.buckets;
+    const { runManifestLocally } = await import('../local-run');
+    await runManifestLocally(dataset.manifestUri, { ...flags, buckets }, output);
+    output.out(`demo finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  });
+}

@@ -1,0 +1,63 @@
+/** `sage predict <images...> --adapter <dir>`: top-k classes of new images as JSON. */
+import type { Command } from 'commander';
+import { parseLocation, parsePositiveInteger } from '../options';
+import type { CliOutput } from '../output';
+
+interface PredictFlags {
+  adapter: string;
+  weights?: string;
+  topK: number;
+  tte?: boolean;
+}
+
+export function registerPredict(program: Command, output: CliOutput): void {
+  program
+    .command('predict')
+    .description('classify new images with a trained adapter; prints JSON: one entry per image with its top-k classes and probabilities')
+    .argument('<images...>', 'image files (png, jpg, webp, ...; paths or s3:// URIs)', (value: string, previous: string[] = []) => [...previous, parseLocation(value)])
+    .requiredOption('--adapter <dir>', 'folder holding adapter.json and adapter.safetensors', parseLocation)
+    .option('--weights <dir>', 'CLIP weights folder (default: the one the adapter was trained on, from adapter.json)', parseLocation)
+    .option('-k, --top-k <k>', 'classes per image', parsePositiveInteger, 5)
+    .option('--tte', 'five-crop test-time ensemble')
+    .action(async (images: string[], flags: PredictFlags) => {
+      const { initBackend, loadClip } = await import('../../clip');
+      const { loadAdapter, predict } = await import('../../engine');
+      const { transformImage, floatsPerItem } = await import('../../data/transforms/apply');
+      const { joinUri, storeFor } = await import('../../storage');
+      const { CliInputError } = await import('../exit-codes');
+      await initBackend({ log: (line) => output.err(line) });
+      const adapterStore = await storeFor(flags.adapter);
+      const headerUri = joinUri(flags.adapter, 'adapter.json');
+      if (!(await adapterStore.exists(headerUri))) throw new CliInputError(`no adapter at ${flags.adapter} (expected ${headerUri})`);
+      const header = JSON.parse(await adapterStore.getText(headerUri)) as { clip?: { source?: string } };
+      const weights = flags.weights ?? header.clip?.source;
+      if (!weights) throw new CliInputError(`${headerUri} does not say which CLIP it was trained on: give --weights`);
+      const clip = await loadClip(weights);
+      const model = await loadAdapter(flags.adapter, { clip });
+      try {
+        const kind = flags.tte ? 'tte' : 'test';
+        const size = clip.config.vision.imageSize;
+        const per = floatsPerItem(kind, size);
+        const pixels = new Float32Array(images.length * per);
+        for (const [i, uri] of images.entries()) {
+          const store = await storeFor(uri);
+          if (!(await store.exists(uri))) throw new CliInputError(`no image at ${uri}`);
+          try {
+            await transformImage(await store.get(uri), { kind, size, seed: 0 }, pixels, i * per);
+          } catch (error) {
+            throw new CliInputError(`cannot decode ${uri} as an image: ${(error as Error).message}`);
+          }
+        }
+        // One forward pass per image keeps memory flat for long lists.
+        const results = [];
+        for (let i = 0; i < images.length; i++) {
+          const [prediction] = await predict(model, { images: pixels.subarray(i * per, (i + 1) * per), n: 1, size, crops: kind === 'tte' ? 5 : 1, keys: [images[i]!] }, { k: flags.topK });
+          results.push({ image: images[i]!, top: prediction!.top });
+        }
+        output.out(JSON.stringify(results, null, 2));
+      } finally {
+        model.dispose();
+        clip.dispose();
+      }
+    });
+}

@@ -1,0 +1,26 @@
+/** `sage run <manifest>`: the whole pipeline on this machine (validation, training, aggregation, report). */
+import type { Command } from 'commander';
+import { DEFAULT_BUCKETS_ROOT } from '../../local/buckets';
+import type { LocalRunFlags } from '../local-run';
+import { locationOption, parseLocation, parseNonNegativeInteger, parsePositiveInteger } from '../options';
+import type { CliOutput } from '../output';
+
+export function addLocalRunFlags(command: Command, defaultBuckets: string): Command {
+  return command
+    .addOption(locationOption('--buckets <dir>', 'root of the local buckets (data/, results/, artifacts/)', defaultBuckets))
+    .option('--parallel <n>', 'sweep entries trained at the same time (each in its own process)', parsePositiveInteger, 1)
+    .option('--in-process', 'train in this process instead of one child process per job')
+    .option('--workers <n>', 'image decoding threads per job (default: CPU cores)', parseNonNegativeInteger)
+    .option('--cache-dir <dir>', 'cache for CLIP weights and text classifiers (in-process runs)', parseLocation);
+}
+
+export function registerRun(program: Command, output: CliOutput): void {
+  const command = program
+    .command('run')
+    .description('run a manifest through the local pipeline: the upload handler validates and submits, the trainer runs every sweep entry, the aggregation handler writes the summary and the report')
+    .argument('<manifest>', 'manifest JSON (path or s3:// URI)', parseLocation);
+  addLocalRunFlags(command, DEFAULT_BUCKETS_ROOT).action(async (manifestUri: string, flags: LocalRunFlags) => {
+    const { runManifestLocally } = await import('../local-run');
+    await runManifestLocally(manifestUri, flags, output);
+  });
+}

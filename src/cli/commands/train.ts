@@ -1,0 +1,96 @@
+/**
+ * `sage train`: one training job, the same function the Batch container runs. Either from
+ * the job environment (`--from-env`, what the container and the local pipeline use) or
+ * from a manifest and flags. SIGTERM checkpoints and exits 1 so Batch retries and resumes.
+ */
+import type { Command } from 'commander';
+import path from 'node:path';
+import { jobSpecFromEnv, type JobSpec } from '../../contracts/job';
+import { CliInputError, CliRunFailedError } from '../exit-codes';
+import { locationOption, parseLocation, parseNonNegativeInteger } from '../options';
+import type { CliOutput } from '../output';
+import { addSettingsFlags, settingsOverridesFrom, type SettingsFlags } from '../settings-flags';
+
+interface TrainFlags extends SettingsFlags {
+  fromEnv?: boolean;
+  out: string;
+  sweepIndex: number;
+  checkpoint?: string;
+  runId?: string;
+  cacheDir?: string;
+  workers?: number;
+}
+
+/** `sage run --workers` reaches its child trainers through this variable. */
+export const DECODE_WORKERS_ENV = 'SAGE_DECODE_WORKERS';
+
+function workersFromEnv(): number | undefined {
+  const value = process.env[DECODE_WORKERS_ENV];
+  const n = value === undefined || value === '' ? Number.NaN : Number(value);
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
+}
+
+function localRunId(): string {
+  return `train-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+}
+
+function jobSpecFromFlags(manifest: string | undefined, flags: TrainFlags): JobSpec {
+  if (flags.fromEnv) {
+    if (manifest) throw new CliInputError('give either a manifest or --from-env, not both');
+    try {
+      return jobSpecFromEnv();
+    } catch (error) {
+      throw new CliInputError((error as Error).message);
+    }
+  }
+  if (!manifest) throw new CliInputError('missing the manifest argument (or --from-env to read the job from SAGE_* variables)');
+  const runId = flags.runId ?? localRunId();
+  const resultsUri = flags.out;
+  return {
+    runId,
+    manifestUri: manifest,
+    resultsUri,
+    checkpointUri: flags.checkpoint ?? (resultsUri.startsWith('s3://') ? `${resultsUri.replace(/\/+$/, '')}/checkpoints/` : path.join(resultsUri, 'checkpoints')),
+    sweepIndex: flags.sweepIndex,
+  };
+}
+
+export function registerTrain(program: Command, output: CliOutput): void {
+  const command = program
+    .command('train')
+    .description('train one run of a manifest (one sweep entry) and write metrics.json, log.jsonl and the adapter')
+    .argument('[manifest]', 'manifest JSON (path or s3:// URI)', parseLocation)
+    .option('--from-env', 'read the job from SAGE_RUN_ID, SAGE_MANIFEST_URI, SAGE_RESULTS_URI, SAGE_CHECKPOINT_URI, SAGE_SWEEP_INDEX / AWS_BATCH_JOB_ARRAY_INDEX (the container)')
+    .addOption(locationOption('-o, --out <dir>', 'results folder or s3:// prefix; files go under <out>/<sweep index>/', 'out/train'))
+    .option('--sweep-index <n>', "which entry of the manifest's sweep to run", parseNonNegativeInteger, 0)
+    .option('--checkpoint <dir>', 'checkpoint folder or s3:// prefix (default <out>/checkpoints); a run with the same one resumes', parseLocation)
+    .option('--run-id <id>', 'run id recorded in metrics.json (default train-<time>)')
+    .option('--cache-dir <dir>', 'cache for CLIP weights and text classifiers', parseLocation)
+    .option('--workers <n>', 'image decoding threads (default: CPU cores)', parseNonNegativeInteger);
+  addSettingsFlags(command).action(async (manifest: string | undefined, flags: TrainFlags) => {
+    const spec = jobSpecFromFlags(manifest, flags);
+    const overrides = settingsOverridesFrom(flags);
+    const { runJob } = await import('../../trainer/run-job');
+    const { abortOnTermination } = await import('../../engine/train');
+    const stop = abortOnTermination();
+    try {
+      const workers = flags.workers ?? workersFromEnv();
+      const { metrics, locations } = await runJob(spec, { overrides, signal: stop.signal, cacheDir: flags.cacheDir, workers, log: (line) => output.err(line) });
+      // A job run for the pipeline (container, local pipeline) leaves the table to the aggregation step.
+      if (!flags.fromEnv) {
+        const { buildReportModel, methodsTable } = await import('../../report');
+        const { summaryFromMetrics } = await import('../report-input');
+        output.out(methodsTable(buildReportModel({ summary: summaryFromMetrics([metrics], metrics.dataset.name), metrics: [metrics] })));
+        output.out('');
+      }
+      output.out(`metrics: ${locations.metricsUri}`);
+    } catch (error) {
+      const { TrainerSettingsError, TrainerStoppedError } = await import('../../trainer/errors');
+      if (error instanceof TrainerStoppedError) throw new CliRunFailedError(error.message);
+      if (error instanceof TrainerSettingsError) throw new CliInputError(error.message);
+      throw error;
+    } finally {
+      stop.dispose();
+    }
+  });
+}

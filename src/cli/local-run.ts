@@ -1,0 +1,73 @@
+/**
+ * Shared by `sage run` and `sage demo`: run a manifest through the local pipeline with the
+ * chosen trainer runner, then print this run's table and where the report is.
+ */
+import type { Summary } from '../contracts/summary';
+import type { JobRunner } from '../local/job-runner';
+import { DECODE_WORKERS_ENV } from './commands/train';
+import { CliRunFailedError } from './exit-codes';
+import type { CliOutput } from './output';
+
+export interface LocalRunFlags {
+  buckets: string;
+  parallel: number;
+  inProcess?: boolean;
+  workers?: number;
+  cacheDir?: string;
+}
+
+async function runnerFor(flags: LocalRunFlags, output: CliOutput): Promise<JobRunner> {
+  const { childProcessRunner, inProcessRunner } = await import('../local/job-runner');
+  if (!flags.inProcess) {
+    const env: Record<string, string> = {};
+    if (flags.workers !== undefined) env[DECODE_WORKERS_ENV] = String(flags.workers);
+    return childProcessRunner({ write: (line) => output.err(line), env });
+  }
+  const { runJob } = await import('../trainer/run-job');
+  const { jobSpecFromEnv } = await import('../contracts/job');
+  return inProcessRunner(async (env) => {
+    await runJob(jobSpecFromEnv(env), { cacheDir: flags.cacheDir, workers: flags.workers, log: (line) => output.err(line) });
+  });
+}
+
+/** Only this run's rows: the summary also holds every earlier run of the manifest. */
+export function rowsOfRun(summary: Summary, runId: string): Summary {
+  return { ...summary, rows: summary.rows.filter((row) => row.runId === runId) };
+}
+
+/** Runs the manifest locally; prints the table and the report's path; throws when a job failed or the manifest was refused. */
+export async function runManifestLocally(manifestUri: string, flags: LocalRunFlags, output: CliOutput): Promise<void> {
+  const { loadManifest, ManifestValidationError } = await import('../manifest');
+  // Validating the user's own file first gives problems with its line numbers; the pipeline validates its copy again.
+  await loadManifest(manifestUri, { checkStorage: true });
+  const { runLocalPipeline } = await import('../local/pipeline');
+  const { consoleLog } = await import('../local/console-log');
+  const result = await runLocalPipeline({
+    manifestUri,
+    bucketsRoot: flags.buckets,
+    runner: await runnerFor(flags, output),
+    concurrency: flags.parallel,
+    log: consoleLog((line) => output.err(line)),
+  });
+  if (result.outcome === 'rejected') throw new ManifestValidationError(result.problems, manifestUri);
+  if (result.outcome === 'not-submitted') throw new CliRunFailedError(result.reason);
+  const { buildReportModel, methodsTable } = await import('../report');
+  const { MetricsDocument } = await import('../contracts/metrics');
+  const { joinUri, storeFor } = await import('../storage');
+  const { localBuckets } = await import('../local/buckets');
+  const resultsRoot = localBuckets(flags.buckets).results;
+  const store = await storeFor(resultsRoot);
+  const summary = rowsOfRun(result.summary, result.runId);
+  const metrics = [];
+  for (const row of summary.rows) {
+    if (row.metricsKey) metrics.push(MetricsDocument.parse(JSON.parse(await store.getText(joinUri(resultsRoot, row.metricsKey)))));
+  }
+  output.out(`\nRun ${result.runId} of "${result.manifestName}": top-1 accuracy (%)\n`);
+  output.out(methodsTable(buildReportModel({ summary, metrics })));
+  output.out(`\nreport:  ${result.reportHtmlUri}`);
+  output.out(`summary: ${result.summaryUri}`);
+  const failed = summary.rows.filter((row) => row.status !== 'SUCCEEDED');
+  if (failed.length > 0) {
+    throw new CliRunFailedError(`${failed.length} of ${summary.rows.length} run(s) failed: ${failed.map((r) => `#${r.sweepIndex} ${r.method}: ${r.reason ?? r.status}`).join('; ')}`);
+  }
+}

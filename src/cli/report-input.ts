@@ -1,0 +1,77 @@
+/**
+ * What `sage report` renders from: a manifest's summary.json (with its runs' metrics from
+ * the same results bucket), or a set of metrics.json files (a `sage train` output, a run
+ * folder), turned into a summary of their own.
+ */
+import { MetricsDocument } from '../contracts/metrics';
+import { Summary, type SummaryRow } from '../contracts/summary';
+import { resultsKeys } from '../contracts/layout';
+import type { ReportInput } from '../report';
+import { storeFor } from '../storage';
+import { CliInputError } from './exit-codes';
+
+async function readJson(uri: string): Promise<unknown> {
+  const store = await storeFor(uri);
+  if (!(await store.exists(uri))) throw new CliInputError(`no file at ${uri}`);
+  try {
+    return JSON.parse(await store.getText(uri)) as unknown;
+  } catch (error) {
+    throw new CliInputError(`${uri} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+function parseWith<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, value: unknown, uri: string, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new CliInputError(`${uri} is not a ${what}: ${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+}
+
+/** The results root a summary lives in: the URI minus `summaries/<name>/summary.json`. */
+export function resultsRootOf(summaryUri: string, manifestName: string): string {
+  const suffix = `${resultsKeys.summaryPrefix(manifestName)}summary.json`;
+  const normalized = summaryUri.replace(/\\/g, '/');
+  if (!normalized.endsWith(suffix)) throw new CliInputError(`${summaryUri} is not at summaries/${manifestName}/summary.json of a results bucket, so its runs' metrics cannot be found`);
+  return summaryUri.slice(0, summaryUri.length - suffix.length);
+}
+
+/** A summary built from metrics documents alone: one SUCCEEDED row each. */
+export function summaryFromMetrics(documents: readonly MetricsDocument[], name: string): Summary {
+  const rows: SummaryRow[] = documents.map((m) => ({
+    runId: m.runId,
+    sweepIndex: m.sweepIndex,
+    status: 'SUCCEEDED',
+    method: m.method,
+    overrides: {},
+    accuracy: m.accuracy,
+    parameters: m.parameters,
+    submittedAt: m.startedAt,
+    finishedAt: m.finishedAt,
+  }));
+  const updatedAt = documents.map((m) => m.finishedAt).sort().at(-1) ?? new Date().toISOString();
+  return { version: 1, manifestName: name, updatedAt, rows };
+}
+
+/** metrics.json files named directly, or found under a folder / prefix. */
+async function metricsUris(input: string): Promise<string[]> {
+  if (/metrics\.json$/i.test(input)) return [input];
+  const store = await storeFor(input);
+  const prefix = /[/\\]$/.test(input) ? input : `${input}/`;
+  const found = (await store.list(prefix)).map((o) => o.uri).filter((uri) => /(^|[/\\])metrics\.json$/.test(uri));
+  if (found.length === 0) throw new CliInputError(`no summary.json or metrics.json at ${input}`);
+  return found;
+}
+
+export async function loadReportInput(inputs: readonly string[], name?: string): Promise<ReportInput> {
+  if (inputs.length === 1 && /summary\.json$/i.test(inputs[0]!)) {
+    const uri = inputs[0]!;
+    const summary = parseWith(Summary, await readJson(uri), uri, 'summary document');
+    const root = resultsRootOf(uri, summary.manifestName);
+    const { loadRunMetrics } = await import('../pipeline/report-writer');
+    const { silentLog } = await import('../pipeline');
+    return { summary, metrics: await loadRunMetrics(await storeFor(root), root, summary, silentLog) };
+  }
+  const uris = (await Promise.all(inputs.map(metricsUris))).flat();
+  const metrics = await Promise.all(uris.map(async (uri) => parseWith(MetricsDocument, await readJson(uri), uri, 'metrics document')));
+  return { summary: summaryFromMetrics(metrics, name ?? metrics[0]?.dataset.name ?? 'report'), metrics };
+}

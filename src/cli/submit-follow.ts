@@ -1,0 +1,143 @@
+/**
+ * What `sage submit` does once it knows the buckets: upload the manifest to the data
+ * bucket, wait for the validation handler's verdict (its claim of this upload), then
+ * follow the run's rows in the summary until every one has ended. Bucket roots are URIs,
+ * so the same code follows a deployed stack (s3://) or a local pipeline (folders).
+ */
+import { cleanEtag, resultsKeys } from '../contracts/layout';
+import { Summary, type SummaryRow } from '../contracts/summary';
+import type { ManifestProblem } from '../manifest/schema';
+import { UploadClaim } from '../pipeline/documents';
+import { basenameUri, joinUri, type ObjectStore } from '../storage';
+import { CliInputError } from './exit-codes';
+
+export interface SubmitTargets {
+  /** `s3://<data bucket>` (or a folder standing in for it). */
+  dataRoot: string;
+  resultsRoot: string;
+  dataStore: ObjectStore;
+  resultsStore: ObjectStore;
+}
+
+export interface FollowOptions {
+  /** Seconds between polls. */
+  pollSeconds: number;
+  /** Give up waiting for the validation verdict after this many seconds. */
+  validationTimeoutSeconds: number;
+  /** Give up following the jobs after this many seconds; 0 = never. */
+  runTimeoutSeconds: number;
+  /** Batch's own status of a job (SUBMITTED, RUNNABLE, STARTING, RUNNING, ...), when it can be asked. */
+  jobStatus?: (jobId: string) => Promise<string | undefined>;
+  onLine: (line: string) => void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type SubmitOutcome =
+  | { outcome: 'rejected'; problems: ManifestProblem[]; rejectionUri: string }
+  | { outcome: 'submitted'; runId: string; jobId: string; manifestName: string }
+  | { outcome: 'finished'; runId: string; jobId: string; manifestName: string; rows: SummaryRow[]; summaryUri: string; reportUri: string }
+  | { outcome: 'timed-out'; stage: 'validation' | 'run'; detail: string };
+
+export interface UploadedManifest {
+  key: string;
+  uri: string;
+  etag: string;
+  /** The name the handler files the upload under (the key without manifests/ and .json). */
+  uploadName: string;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The upload's name: the manifest's own `name` when it has a usable one, else the file name. */
+export function uploadNameFor(text: string, sourceUri: string): string {
+  try {
+    const parsed = JSON.parse(text.replace(/^\uFEFF/, '')) as { name?: unknown };
+    if (typeof parsed.name === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(parsed.name)) return parsed.name;
+  } catch {
+    // Unparsable: the validator will say so; the file name still gives the upload a key.
+  }
+  return basenameUri(sourceUri).replace(/\.json$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-');
+}
+
+export async function uploadManifest(targets: SubmitTargets, text: string, uploadName: string): Promise<UploadedManifest> {
+  const key = `manifests/${uploadName}.json`;
+  const uri = joinUri(targets.dataRoot, key);
+  const etag = cleanEtag(await targets.dataStore.put(uri, text, { contentType: 'application/json' }));
+  return { key, uri, etag, uploadName };
+}
+
+async function readJson(store: ObjectStore, uri: string): Promise<unknown | undefined> {
+  if (!(await store.exists(uri))) return undefined;
+  return JSON.parse(await store.getText(uri)) as unknown;
+}
+
+/** Waits for the validation handler's claim of this upload to say `submitted` or `rejected`. */
+export async function awaitVerdict(targets: SubmitTargets, upload: UploadedManifest, options: FollowOptions): Promise<SubmitOutcome> {
+  const sleep = options.sleep ?? defaultSleep;
+  const claimUri = joinUri(targets.resultsRoot, resultsKeys.claim(upload.uploadName, upload.etag));
+  const deadline = Date.now() + options.validationTimeoutSeconds * 1000;
+  options.onLine(`waiting for validation (${claimUri})`);
+  for (;;) {
+    const raw = await readJson(targets.resultsStore, claimUri);
+    const claim = raw === undefined ? undefined : UploadClaim.safeParse(raw);
+    if (claim?.success && claim.data.state === 'rejected') {
+      const rejectionUri = claim.data.rejectionUri ?? joinUri(targets.resultsRoot, resultsKeys.rejection(upload.uploadName, upload.etag));
+      const report = (await readJson(targets.resultsStore, rejectionUri)) as { problems?: ManifestProblem[] } | undefined;
+      return { outcome: 'rejected', problems: report?.problems ?? [], rejectionUri };
+    }
+    if (claim?.success && claim.data.state === 'submitted' && claim.data.runId && claim.data.jobId) {
+      options.onLine(`validated: run ${claim.data.runId}, Batch job ${claim.data.jobId}`);
+      return { outcome: 'submitted', runId: claim.data.runId, jobId: claim.data.jobId, manifestName: upload.uploadName };
+    }
+    if (Date.now() >= deadline) {
+      return { outcome: 'timed-out', stage: 'validation', detail: `no verdict at ${claimUri} after ${options.validationTimeoutSeconds} s: is the stack deployed and the upload notification on?` };
+    }
+    await sleep(options.pollSeconds * 1000);
+  }
+}
+
+function isTerminal(row: SummaryRow): boolean {
+  return row.status === 'SUCCEEDED' || row.status === 'FAILED';
+}
+
+/** Follows the run's summary rows (and Batch's job status) until every row has ended. */
+export async function followRun(targets: SubmitTargets, run: { runId: string; jobId: string; manifestName: string }, options: FollowOptions): Promise<SubmitOutcome> {
+  const sleep = options.sleep ?? defaultSleep;
+  const summaryUri = joinUri(targets.resultsRoot, resultsKeys.summaryPrefix(run.manifestName), 'summary.json');
+  const deadline = options.runTimeoutSeconds > 0 ? Date.now() + options.runTimeoutSeconds * 1000 : Number.POSITIVE_INFINITY;
+  const seen = new Map<string, string>();
+  const note = (key: string, state: string, line: string): void => {
+    if (seen.get(key) === state) return;
+    seen.set(key, state);
+    options.onLine(line);
+  };
+  for (;;) {
+    const batchStatus = options.jobStatus ? await options.jobStatus(run.jobId).catch(() => undefined) : undefined;
+    if (batchStatus) note('job', batchStatus, `job ${run.jobId}: ${batchStatus}`);
+    const raw = await readJson(targets.resultsStore, summaryUri);
+    const parsed = raw === undefined ? undefined : Summary.safeParse(raw);
+    const rows = parsed?.success ? parsed.data.rows.filter((row) => row.runId === run.runId) : [];
+    for (const row of rows) {
+      const accuracy = row.accuracy ? `, top-1 ${(row.accuracy.all * 100).toFixed(1)}%` : '';
+      note(`row ${row.sweepIndex}`, row.status, `#${row.sweepIndex} ${row.method}: ${row.status}${accuracy}${row.reason ? ` (${row.reason})` : ''}`);
+    }
+    if (rows.length > 0 && rows.every(isTerminal)) {
+      return { outcome: 'finished', ...run, rows, summaryUri, reportUri: joinUri(targets.resultsRoot, resultsKeys.summaryPrefix(run.manifestName), 'report.html') };
+    }
+    if (Date.now() >= deadline) return { outcome: 'timed-out', stage: 'run', detail: `run ${run.runId} still going after ${options.runTimeoutSeconds} s; follow it later with sage report ${summaryUri}` };
+    await sleep(options.pollSeconds * 1000);
+  }
+}
+
+/** Bucket names from a stack's outputs: keys starting DataBucket / ResultsBucket (case-insensitive). */
+export function bucketsFromOutputs(outputs: readonly { OutputKey?: string; OutputValue?: string }[], stackName: string): { data: string; results: string } {
+  const find = (prefix: string): string => {
+    const hit = outputs.find((o) => o.OutputKey?.toLowerCase().startsWith(prefix.toLowerCase()) && o.OutputValue);
+    if (!hit) {
+      const keys = outputs.map((o) => o.OutputKey).join(', ') || 'none';
+      throw new CliInputError(`stack ${stackName} has no ${prefix}... output (outputs: ${keys}); pass --data-bucket and --results-bucket instead`);
+    }
+    return hit.OutputValue!.replace(/^s3:\/\//, '').replace(/\/+$/, '');
+  };
+  return { data: find('DataBucket'), results: find('ResultsBucket') };
+}

@@ -1,0 +1,105 @@
+/**
+ * The text-initialised classifier W^zs (SPEC "Classifier init"): for each class, the
+ * L2-normalised projected text features of every template, averaged, normalised,
+ * mapped into the image hidden space with `t·P` (P = visual_projection.weight,
+ * `[projectionDim, visionHidden]`) and normalised again. Text encoding is the costly
+ * part (60 prompts a class), so results are cached by model, class list and mode.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { storeFor } from '../storage';
+import { defaultClipCacheDir } from './folder';
+import { readSafetensors, writeSafetensors } from './safetensors';
+import { fillTemplate, type TemplateMode, templatesFor } from './templates';
+import type { ClipModel, ClipTokenizer } from './types';
+
+export interface ZeroShotClassifierOptions {
+  /** `ensemble60` (Appendix F, the Init component) or `single` ("a photo of a [cls]."). Default `ensemble60`. */
+  templates?: TemplateMode;
+  /** Directory (or `s3://` prefix) for the cache; null disables it. Default `<clip cache>/classifiers`. */
+  cacheDir?: string | null;
+  /** Prompts per text-tower call. Default 256. */
+  batchSize?: number;
+}
+
+export interface ZeroShotClassifier {
+  /** W^zs: `[classes, visionHidden]`, rows L2-normalised, in the image feature space of f. */
+  weights: tf.Tensor2D;
+  /** Averaged, normalised text embeddings `[classes, projectionDim]` (zero-shot CLIP's classifier). */
+  textEmbeddings: tf.Tensor2D;
+  /** Where the cache entry lives (null when caching is off) and whether it was read from there. */
+  cacheUri: string | null;
+  fromCache: boolean;
+}
+
+/** A cache entry exists but does not hold what this call needs. */
+export class ClipClassifierCacheError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClipClassifierCacheError';
+  }
+}
+
+export function classifierCacheKey(model: ClipModel, classNames: readonly string[], mode: TemplateMode): string {
+  const identity = JSON.stringify({ model: model.fingerprint ?? model.source, classNames, mode, version: 1 });
+  return createHash('sha256').update(identity).digest('hex').slice(0, 24);
+}
+
+const l2Normalise = (x: tf.Tensor2D): tf.Tensor2D => tf.div(x, tf.norm(x, 'euclidean', 1, true));
+
+/** Mean of the normalised text embeddings of each class's prompts, normalised: `[classes, projectionDim]`. */
+function textClassifier(model: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], templates: readonly string[], batchSize: number): tf.Tensor2D {
+  const prompts = classNames.flatMap((name) => templates.map((template) => fillTemplate(template, name)));
+  const chunks: tf.Tensor2D[] = [];
+  for (let start = 0; start < prompts.length; start += batchSize) {
+    const batch = tokenizer.encodeBatch(prompts.slice(start, start + batchSize));
+    chunks.push(
+      tf.tidy(() => {
+        const ids = tf.tensor2d(batch.ids, [batch.rows, batch.contextLength], 'int32');
+        return l2Normalise(model.encodeText(ids));
+      }),
+    );
+  }
+  return tf.tidy(() => {
+    const all = tf.concat(chunks, 0); // [classes*templates, projectionDim]
+    const perClass = tf.mean(tf.reshape(all, [classNames.length, templates.length, model.config.projectionDim]), 1) as tf.Tensor2D; // [classes, projectionDim]
+    tf.dispose(chunks);
+    return l2Normalise(perClass);
+  });
+}
+
+/**
+ * W^zs and the zero-shot text classifier for `classNames`, computed once per
+ * (model weights, class list, template mode) and cached as safetensors.
+ */
+export async function zeroShotClassifier(
+  model: ClipModel,
+  tokenizer: ClipTokenizer,
+  classNames: readonly string[],
+  options: ZeroShotClassifierOptions = {},
+): Promise<ZeroShotClassifier> {
+  const mode = options.templates ?? 'ensemble60';
+  const cacheDir = options.cacheDir === undefined ? path.join(defaultClipCacheDir(), 'classifiers') : options.cacheDir;
+  const cacheUri = cacheDir === null ? null : `${cacheDir.replace(/\/+$/, '')}/zero-shot-${classifierCacheKey(model, classNames, mode)}.safetensors`;
+  const store = cacheUri ? await storeFor(cacheUri) : null;
+  let textEmbeddings: tf.Tensor2D;
+  let fromCache = false;
+  if (store && cacheUri && (await store.exists(cacheUri))) {
+    const entry = readSafetensors(new Uint8Array(await store.get(cacheUri))).get('text_embeddings');
+    if (!entry || entry.shape[0] !== classNames.length || entry.shape[1] !== model.config.projectionDim) {
+      throw new ClipClassifierCacheError(`classifier cache ${cacheUri} holds no [${classNames.length}, ${model.config.projectionDim}] text_embeddings tensor; delete it to recompute`);
+    }
+    textEmbeddings = tf.tensor2d(entry.data, [classNames.length, model.config.projectionDim]);
+    fromCache = true;
+  } else {
+    textEmbeddings = textClassifier(model, tokenizer, classNames, templatesFor(mode), options.batchSize ?? 256);
+    if (store && cacheUri) {
+      const bytes = writeSafetensors({ text_embeddings: { shape: textEmbeddings.shape, data: textEmbeddings.dataSync() as Float32Array } }, { mode, classes: String(classNames.length) });
+      await store.put(cacheUri, bytes);
+    }
+  }
+  // t·P with P = visual_projection.weight [projectionDim, visionHidden]: back into the space of f.
+  const weights = tf.tidy(() => l2Normalise(tf.matMul(textEmbeddings, model.visualProjection)));
+  return { weights, textEmbeddings, cacheUri, fromCache };
+}

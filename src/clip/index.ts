@@ -1,0 +1,19 @@
+/** The CLIP runtime: load a Hugging Face CLIP folder and run it in TensorFlow.js. */
+export { initBackend, ClipBackendUnavailableError, type BackendName, type InitBackendOptions } from './backend';
+export { loadClip, ClipFolderError, type LoadClipOptions } from './loader';
+export { loadClipTokenizer, ClipTokenizerError, type LoadClipTokenizerOptions } from './tokenizer';
+export { parseClipConfig, ClipConfigError } from './config';
+export { ClipWeightsError, clipTensorSpecs } from './weights';
+export { ClipInputShapeError } from './vision';
+export { readSafetensors, writeSafetensors, SafetensorsFormatError, type SafetensorsEntry, type SafetensorsInput } from './safetensors';
+export { defaultClipCacheDir } from './folder';
+export * from './types';
+export {
+  zeroShotClassifier,
+  classifierCacheKey,
+  ClipClassifierCacheError,
+  type ZeroShotClassifier,
+  type ZeroShotClassifierOptions,
+} from './classifier-init';
+export { zeroShotLogits } from './zero-shot';
+export { ENSEMBLE_TEMPLATES, SINGLE_TEMPLATE, fillTemplate, templatesFor, type TemplateMode } from './templates';

@@ -1,0 +1,146 @@
+/**
+ * A pool of worker threads that decode and transform images off the main thread, where the
+ * engine runs tfjs. `workers: 0` runs the same code in-process (tests, debugging).
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { transformImage, type TransformRequest } from '../transforms/apply';
+import type { DecodeResult, DecodeTask } from './protocol';
+
+export interface DecodePoolOptions {
+  /** Worker threads; default = CPU cores. 0 decodes on the calling thread. */
+  workers?: number;
+  /** Images each worker transforms concurrently; default 2. */
+  tasksPerWorker?: number;
+}
+
+/** A worker thread died or the pool was used after close(). */
+export class DecodePoolError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DecodePoolError';
+  }
+}
+
+/** The image could not be decoded or transformed; `message` is the decoder's reason. */
+export class ImageDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageDecodeError';
+  }
+}
+
+interface Pending {
+  resolve: (pixels: Float32Array) => void;
+  reject: (error: Error) => void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  busy: number;
+}
+
+interface QueuedTask {
+  task: DecodeTask;
+  pending: Pending;
+}
+
+/** Where the worker module is and whether it needs tsx to load (running from .ts sources). */
+function workerLaunch(): { entry: URL; workerData: { module: string; registerTsx: boolean } } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const module = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href;
+  // Neither vitest's nor the tsx CLI's loader reaches worker threads: the worker registers its own.
+  return { entry: new URL('./worker-entry.mjs', import.meta.url), workerData: { module, registerTsx: fromSource } };
+}
+
+export class DecodePool {
+  readonly workers: number;
+  private readonly tasksPerWorker: number;
+  private readonly threads: PoolWorker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private readonly queue: QueuedTask[] = [];
+  private nextId = 0;
+  private closed = false;
+  private failure: Error | undefined;
+
+  private constructor(workers: number, tasksPerWorker: number) {
+    this.workers = workers;
+    this.tasksPerWorker = tasksPerWorker;
+  }
+
+  static async open(options: DecodePoolOptions = {}): Promise<DecodePool> {
+    const workers = options.workers ?? os.availableParallelism();
+    const tasksPerWorker = options.tasksPerWorker ?? 2;
+    if (!Number.isInteger(workers) || workers < 0) throw new DecodePoolError(`workers must be a non-negative integer, got ${workers}`);
+    if (!Number.isInteger(tasksPerWorker) || tasksPerWorker < 1) throw new DecodePoolError(`tasksPerWorker must be a positive integer, got ${tasksPerWorker}`);
+    // sharp's native module must be loaded by the main thread before any worker loads it.
+    await import('sharp');
+    const pool = new DecodePool(workers, tasksPerWorker);
+    const launch = workerLaunch();
+    for (let i = 0; i < workers; i++) pool.threads.push(pool.spawn(launch));
+    return pool;
+  }
+
+  private spawn(launch: ReturnType<typeof workerLaunch>): PoolWorker {
+    const worker = new Worker(launch.entry, { workerData: launch.workerData });
+    const entry: PoolWorker = { worker, busy: 0 };
+    worker.on('message', (result: DecodeResult) => {
+      entry.busy--;
+      const pending = this.pending.get(result.id);
+      this.pending.delete(result.id);
+      if (pending) {
+        if (result.ok) pending.resolve(result.pixels);
+        else pending.reject(new ImageDecodeError(result.message));
+      }
+      this.dispatch();
+    });
+    worker.on('error', (error) => this.fail(new DecodePoolError(`a decode worker failed: ${error.message}`, { cause: error })));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.fail(new DecodePoolError(`a decode worker exited unexpectedly with code ${code}`));
+    });
+    return entry;
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+    for (const queued of this.queue.splice(0)) queued.pending.reject(error);
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let idlest: PoolWorker | undefined;
+      for (const thread of this.threads) if (thread.busy < this.tasksPerWorker && (!idlest || thread.busy < idlest.busy)) idlest = thread;
+      if (!idlest) return;
+      const { task, pending } = this.queue.shift()!;
+      idlest.busy++;
+      this.pending.set(task.id, pending);
+      idlest.worker.postMessage(task, [task.bytes.buffer as ArrayBuffer]);
+    }
+  }
+
+  /** Transforms one encoded image; rejects with ImageDecodeError when the image is bad. */
+  run(bytes: Uint8Array, request: TransformRequest): Promise<Float32Array> {
+    if (this.closed) return Promise.reject(new DecodePoolError('the decode pool is closed'));
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.workers === 0) {
+      return transformImage(bytes, request).catch((error: unknown) => {
+        throw new ImageDecodeError(error instanceof Error ? error.message : String(error));
+      });
+    }
+    // A private copy that can be transferred: the caller's bytes may be a view into a larger buffer.
+    const owned = new Uint8Array(bytes);
+    return new Promise<Float32Array>((resolve, reject) => {
+      this.queue.push({ task: { id: this.nextId++, bytes: owned, request }, pending: { resolve, reject } });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.fail(new DecodePoolError('the decode pool was closed with work outstanding'));
+    await Promise.all(this.threads.map(({ worker }) => worker.terminate()));
+  }
+}

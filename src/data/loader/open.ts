@@ -1,0 +1,95 @@
+/**
+ * `openBatchSource`: the loader the trainer uses. It reads a manifest split (shards, or items
+ * named inline / in JSONL / in a list file) and serves transformed Float32 NHWC batches
+ * through the BatchSource contract.
+ */
+import { classNames, readItems, type Manifest } from '../../manifest';
+import { imagesRootUri, imageUri, resolveReference } from '../../manifest/references';
+import { storeFor, type ObjectStore } from '../../storage';
+import { DecodePool } from '../decode/pool';
+import { LoaderOptionsError, type BadImageReport } from '../errors';
+import { readShardIndex } from '../shards/format';
+import type { ResizedCropOptions } from '../transforms/geometry';
+import type { ItemSource } from './item-source';
+import { ListItemSource, type ListedItem } from './list-source';
+import { PipelineBatchSource, type OnBadImage } from './pipeline';
+import { ShardItemSource } from './shard-source';
+
+export interface OpenBatchSourceOptions {
+  manifest: Manifest;
+  /** Where the manifest lives: relative references resolve against its folder. */
+  manifestUri?: string;
+  split: 'train' | 'test';
+  /** The model's input side S (224 for ViT-B/16). */
+  imageSize: number;
+  /** Decode worker threads; default = CPU cores; 0 decodes on the calling thread. */
+  workers?: number;
+  /** Images each worker transforms at once; default 2. */
+  tasksPerWorker?: number;
+  /** Batches decoded ahead of the consumer (the memory bound); default 2. */
+  prefetch?: number;
+  /** A missing or corrupt image: skip it (and report it) or stop the epoch; default 'fail'. */
+  onBadImage?: OnBadImage;
+  /** Receives every bad image; default: one console.warn line naming the key. */
+  reportBadImage?: (report: BadImageReport) => void;
+  /** Store for every location; default storeFor(uri). */
+  store?: ObjectStore;
+  /** Shards: samples in the shuffle buffer; default 1000. */
+  shuffleBuffer?: number;
+  /** Shards: shards downloading ahead of the one being read; default 1. */
+  prefetchShards?: number;
+  /** Shards: bytes buffered per downloading shard; default 64 MiB. */
+  prefetchBytes?: number;
+  /** Item lists: concurrent image reads; default 16. */
+  readConcurrency?: number;
+  /** Random-resized-crop ranges; default SPEC's scale [0.08, 1], ratio [3/4, 4/3]. */
+  crop?: ResizedCropOptions;
+}
+
+export type LoaderBatchSource = PipelineBatchSource;
+
+function warnBadImage(report: BadImageReport): void {
+  console.warn(`data: skipping image "${report.key}" (label ${report.label}, ${report.reason}): ${report.detail}`);
+}
+
+async function itemSourceFor(options: OpenBatchSourceOptions): Promise<ItemSource> {
+  const { manifest, manifestUri, split } = options;
+  const source = manifest[split];
+  if ('shards' in source) {
+    const indexUri = resolveReference(source.shards, manifestUri);
+    const store = options.store ?? (await storeFor(indexUri));
+    const index = await readShardIndex(indexUri, store);
+    return new ShardItemSource(index, indexUri, store, {
+      shuffleBuffer: options.shuffleBuffer,
+      prefetchShards: options.prefetchShards,
+      prefetchBytes: options.prefetchBytes,
+    });
+  }
+  if (!manifest.images) throw new LoaderOptionsError(`the ${split} split names images by path, so the manifest needs "images" (their root folder); it has none`);
+  const root = imagesRootUri(manifest.images, manifestUri);
+  const listed: ListedItem[] = [];
+  for await (const item of readItems(source, { manifestUri, store: options.store, classNames: classNames(manifest), split })) {
+    listed.push({ key: item.path, label: item.label, uri: imageUri(root, item.path) });
+  }
+  return new ListItemSource(listed, options.store ?? (await storeFor(root)), options.readConcurrency);
+}
+
+/** Opens a split for reading; close() the result to stop its worker threads. */
+export async function openBatchSource(options: OpenBatchSourceOptions): Promise<LoaderBatchSource> {
+  const { imageSize } = options;
+  const prefetch = options.prefetch ?? 2;
+  if (!Number.isInteger(imageSize) || imageSize < 1) throw new LoaderOptionsError(`imageSize must be a positive integer, got ${imageSize}`);
+  if (!Number.isInteger(prefetch) || prefetch < 1) throw new LoaderOptionsError(`prefetch must be a positive integer (batches in flight), got ${prefetch}`);
+  const onBadImage = options.onBadImage ?? 'fail';
+  if (onBadImage !== 'skip' && onBadImage !== 'fail') throw new LoaderOptionsError(`onBadImage must be 'skip' or 'fail', got ${JSON.stringify(onBadImage)}`);
+  const source = await itemSourceFor(options);
+  if (source.count === 0) throw new LoaderOptionsError(`the ${options.split} split has no items`);
+  const pool = await DecodePool.open({ workers: options.workers, tasksPerWorker: options.tasksPerWorker });
+  return new PipelineBatchSource(source, pool, {
+    imageSize,
+    prefetch,
+    onBadImage,
+    reportBadImage: options.reportBadImage ?? warnBadImage,
+    crop: options.crop,
+  });
+}

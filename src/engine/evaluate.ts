@@ -1,0 +1,114 @@
+/**
+ * Evaluation per SPEC: top-1 over all test images, per-class accuracy, and head / medium /
+ * tail as the mean per-class accuracy over classes with >100 / 20-100 / <20 training images
+ * (`groupCounts` lets CIFAR-100-LT β = 50, 10 reuse the β = 100 split). With five-crop TTE
+ * the logits of an image's five crops are averaged.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BatchSource, ImageBatch } from '../contracts/batches';
+import { shotGroupOf, type Accuracies, type ClassMetrics, type ShotGroup } from '../contracts/metrics';
+import { EngineInputError } from './errors';
+import { predictionLogits } from './forward';
+import type { SageModel } from './model';
+
+export interface EvaluateOptions {
+  model: SageModel;
+  test: BatchSource;
+  /** Training images per class (reported per class; grouping unless groupCounts is given). */
+  trainCounts: readonly number[];
+  /** Counts that decide head / medium / tail (default trainCounts). */
+  groupCounts?: readonly number[];
+  /** Five-crop test-time ensemble (default: the model's settings.tte). */
+  tte?: boolean;
+  /** Images per forward pass (default the settings' micro-batch size). */
+  batchSize?: number;
+}
+
+export interface EvaluationResult {
+  accuracy: Accuracies;
+  perClass: ClassMetrics[];
+  testCount: number;
+  seconds: number;
+}
+
+/** Logits per item `[n, C]`, averaging the crops of an item when a batch holds several. */
+export function batchLogits(model: SageModel, batch: Pick<ImageBatch, 'images' | 'n' | 'size' | 'crops'>): tf.Tensor2D {
+  return tf.tidy(() => {
+    const pixels = tf.tensor4d(batch.images, [batch.n * batch.crops, batch.size, batch.size, 3]);
+    const logits = predictionLogits(model, pixels);
+    if (batch.crops === 1) return logits;
+    return tf.mean(tf.reshape(logits, [batch.n, batch.crops, model.numClasses]), 1); // [items, crops, classes] → [items, classes]
+  });
+}
+
+/** Mean per-class accuracy over the classes of a group that have test images; null when none. */
+function groupMean(perClass: readonly ClassMetrics[], group: ShotGroup): number | null {
+  const values = perClass.filter((c) => c.group === group && c.accuracy !== null).map((c) => c.accuracy as number);
+  return values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : null;
+}
+
+/** Accuracies from per-item predictions; exported for tests and for other callers' predictions. */
+export function summarizePredictions(parts: {
+  labels: ArrayLike<number>;
+  predictions: ArrayLike<number>;
+  classNames: readonly string[];
+  trainCounts: readonly number[];
+  groupCounts?: readonly number[];
+}): { accuracy: Accuracies; perClass: ClassMetrics[] } {
+  const numClasses = parts.classNames.length;
+  const groupCounts = parts.groupCounts ?? parts.trainCounts;
+  if (parts.trainCounts.length !== numClasses || groupCounts.length !== numClasses) {
+    throw new EngineInputError(`counts have ${parts.trainCounts.length} (train) / ${groupCounts.length} (group) entries; expected one per class (${numClasses})`);
+  }
+  const total = new Array<number>(numClasses).fill(0);
+  const correct = new Array<number>(numClasses).fill(0);
+  let allCorrect = 0;
+  for (let i = 0; i < parts.labels.length; i++) {
+    const label = parts.labels[i]!;
+    total[label]! += 1;
+    if (parts.predictions[i] === label) {
+      correct[label]! += 1;
+      allCorrect += 1;
+    }
+  }
+  const perClass: ClassMetrics[] = parts.classNames.map((name, index) => ({
+    index,
+    name,
+    trainCount: parts.trainCounts[index]!,
+    testCount: total[index]!,
+    accuracy: total[index]! > 0 ? correct[index]! / total[index]! : null,
+    group: shotGroupOf(groupCounts[index]!),
+  }));
+  return {
+    accuracy: {
+      all: parts.labels.length > 0 ? allCorrect / parts.labels.length : 0,
+      head: groupMean(perClass, 'head'),
+      medium: groupMean(perClass, 'medium'),
+      tail: groupMean(perClass, 'tail'),
+    },
+    perClass,
+  };
+}
+
+export async function evaluate(options: EvaluateOptions): Promise<EvaluationResult> {
+  const { model, test } = options;
+  const started = performance.now();
+  const tte = options.tte ?? model.settings.tte;
+  const batchSize = options.batchSize ?? model.settings.microBatchSize ?? model.settings.batchSize;
+  const labels: number[] = [];
+  const predictions: number[] = [];
+  const batches = test.batches(0, { batchSize, shuffle: false, seed: model.settings.seed, transform: tte ? 'tte' : 'test' });
+  for await (const batch of batches) {
+    const predicted = tf.tidy(() => tf.argMax(batchLogits(model, batch), 1));
+    const values = await predicted.data();
+    predicted.dispose();
+    for (let i = 0; i < batch.n; i++) {
+      const label = batch.labels[i]!;
+      if (label < 0 || label >= model.numClasses) throw new EngineInputError(`test item ${batch.keys[i]} has label ${label}; expected 0..${model.numClasses - 1}`);
+      labels.push(label);
+      predictions.push(values[i]!);
+    }
+  }
+  const summary = summarizePredictions({ labels, predictions, classNames: model.classNames, trainCounts: options.trainCounts, groupCounts: options.groupCounts });
+  return { ...summary, testCount: labels.length, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,59 @@
+/**
+ * Puts a manifest into the local data bucket as an upload would (`manifests/<name>.json`).
+ * A manifest's relative references resolve against its own folder, which the copy leaves,
+ * so they are rewritten to absolute locations first; nothing else changes.
+ */
+import { MANIFEST_PREFIX } from '../contracts/layout';
+import { resolveReference } from '../manifest/references';
+import { basenameUri, joinUri, storeFor } from '../storage';
+
+export interface StagedManifest {
+  /** Key in the data bucket: `manifests/<name>.json`. */
+  key: string;
+  uri: string;
+  etag: string;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The manifest with `images`, `weights` and the splits' `jsonl` / `list` / `shards` made absolute. */
+export function withAbsoluteReferences(manifest: Json, sourceUri: string): Json {
+  const absolute = (value: unknown): unknown => (typeof value === 'string' && value.length > 0 ? resolveReference(value, sourceUri) : value);
+  const out: Json = { ...manifest };
+  for (const field of ['images', 'weights']) if (field in out) out[field] = absolute(out[field]);
+  for (const split of ['train', 'test']) {
+    const source = out[split];
+    if (!isObject(source)) continue;
+    const copy: Json = { ...source };
+    for (const field of ['jsonl', 'list', 'shards']) if (field in copy) copy[field] = absolute(copy[field]);
+    out[split] = copy;
+  }
+  return out;
+}
+
+/** `name` when the manifest has a usable one, else the file's base name. */
+function stagingName(parsed: unknown, sourceUri: string): string {
+  if (isObject(parsed) && typeof parsed.name === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(parsed.name)) return parsed.name;
+  return basenameUri(sourceUri).replace(/\.json$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-') || 'manifest';
+}
+
+/** Copies the manifest at `sourceUri` into `<dataRoot>/manifests/`; unparsable text is copied as is, for the validator to report. */
+export async function stageManifest(sourceUri: string, dataRoot: string): Promise<StagedManifest> {
+  const text = await (await storeFor(sourceUri)).getText(sourceUri);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    parsed = undefined;
+  }
+  const key = `${MANIFEST_PREFIX}${stagingName(parsed, sourceUri)}.json`;
+  const uri = joinUri(dataRoot, key);
+  const body = isObject(parsed) ? `${JSON.stringify(withAbsoluteReferences(parsed, sourceUri), null, 2)}\n` : text;
+  const store = await storeFor(uri);
+  const etag = await store.put(uri, body, { contentType: 'application/json' });
+  return { key, uri, etag };
+}

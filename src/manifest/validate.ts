@@ -1,0 +1,280 @@
+/**
+ * The one validation function the upload Lambda, the CLI and the trainer share. It
+ * reports every problem at once: each top-level section that passes the schema is
+ * checked further even when another section failed, so one upload shows everything
+ * to fix. Storage checks (referenced files, weights, a seeded sample of images) run
+ * when storage is available, which is the default.
+ */
+import type { SettingsOverrides } from '../contracts/settings';
+import { storeFor, type ObjectStore } from '../storage';
+import { originLine, originPath, scanItems, type ItemOrigin } from './items';
+import { checkSchema, parseJsonDocument, sizeProblem, withPositions } from './parse';
+import { DEFAULT_PROBLEMS_PER_CODE, formatJsonPath, ProblemCollector } from './problems';
+import { imagesRootUri, imageUri, ManifestReferenceError, resolveReference } from './references';
+import { resolvedSettingsProblems } from './run-settings';
+import { Reservoir, mapConcurrently } from './sampling';
+import { ClassEntry, Evaluation, ItemSource, Manifest, type ManifestProblem } from './schema';
+import { SettingsOverrides as SettingsOverridesSchema } from '../contracts/settings';
+import { checkShardSplit } from './shard-checks';
+
+export interface ValidateManifestOptions {
+  /** Where the manifest lives; relative references resolve against its folder. Default: the working directory. */
+  manifestUri?: string;
+  /** Store for every location; default: storeFor(uri) per location (local or S3). */
+  store?: ObjectStore;
+  /** Read referenced files and check that the weights and a sample of images exist. Default true. */
+  checkStorage?: boolean;
+  /** Images checked for existence: all of them up to this many, else a seeded sample. Default 1000. */
+  sampleSize?: number;
+  /** Seed of the image sample. Default 0. */
+  seed?: number;
+  /** Problems listed per kind before the rest are only counted. Default 100. */
+  problemsPerKind?: number;
+}
+
+/** Per-class item counts of each split, when its items were read. */
+export interface SplitCounts {
+  train?: number[];
+  test?: number[];
+}
+
+export type ValidationResult =
+  | { ok: true; manifest: Manifest; warnings: ManifestProblem[]; counts: SplitCounts }
+  | { ok: false; problems: ManifestProblem[] };
+
+const DEFAULT_SAMPLE_SIZE = 1000;
+const EXISTS_CONCURRENCY = 32;
+const WEIGHT_FILES = ['config.json', 'model.safetensors'] as const;
+
+interface SampledImage {
+  uri: string;
+  origin: ItemOrigin;
+}
+
+/** State shared by the checks of one validation. */
+interface Validation {
+  options: Required<Pick<ValidateManifestOptions, 'checkStorage' | 'sampleSize' | 'seed'>> & ValidateManifestOptions;
+  problems: ProblemCollector;
+  warnings: ManifestProblem[];
+  storeFor: (uri: string) => Promise<ObjectStore>;
+  sample: Reservoir<SampledImage>;
+}
+
+/** A section of the document, parsed alone; `trusted` when the whole document passed the schema already. */
+function section<T>(schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } }, value: unknown, trusted: boolean): T | undefined {
+  if (trusted) return value as T;
+  const result = schema.safeParse(value);
+  return result.success ? result.data : undefined;
+}
+
+function referenceProblem(path: string, reference: string, error: unknown): ManifestProblem {
+  const message = error instanceof ManifestReferenceError ? error.message : `cannot resolve "${reference}": ${(error as Error).message}`;
+  return { path, message, code: 'reference' };
+}
+
+function checkClasses(classes: readonly ClassEntry[], validation: Validation): string[] {
+  const names = classes.map((entry) => (typeof entry === 'string' ? entry : entry.name));
+  const firstAt = new Map<string, number>();
+  names.forEach((name, index) => {
+    const first = firstAt.get(name);
+    if (first === undefined) {
+      firstAt.set(name, index);
+      return;
+    }
+    const path = typeof classes[index] === 'string' ? formatJsonPath(['classes', index]) : formatJsonPath(['classes', index, 'name']);
+    validation.problems.add({ path, message: `expected unique class names, got "${name}" again (first at classes[${first}])`, code: 'duplicate-class' });
+  });
+  return names;
+}
+
+async function scanSplit(split: 'train' | 'test', source: ItemSource, names: readonly string[], imagesRoot: string | undefined, validation: Validation): Promise<number[] | undefined> {
+  const counts = new Array<number>(names.length).fill(0);
+  const { options } = validation;
+  if ('shards' in source) {
+    if (!options.checkStorage) return undefined;
+    const complete = await checkShardSplit({
+      reference: source.shards,
+      field: formatJsonPath([split, 'shards']),
+      manifestUri: options.manifestUri,
+      storeFor: validation.storeFor,
+      classCount: names.length,
+      counts,
+      report: (problem) => validation.problems.add(problem),
+      checkExistence: true,
+    });
+    return complete ? counts : undefined;
+  }
+  if (!('items' in source) && !options.checkStorage) return undefined;
+  let complete = true;
+  const ctx = { manifestUri: options.manifestUri, classNames: names, split, ...(options.store ? { store: options.store } : {}) };
+  for await (const event of scanItems(source, ctx)) {
+    if (event.kind === 'problem') {
+      if (event.problem.code === 'reference') complete = false;
+      validation.problems.add(event.problem);
+      continue;
+    }
+    counts[event.item.label]!++;
+    if (imagesRoot !== undefined) {
+      const { item, origin } = event;
+      validation.sample.offer(() => ({ uri: imageUri(imagesRoot, item.path), origin }));
+    }
+  }
+  return complete ? counts : undefined;
+}
+
+function checkCounts(names: readonly string[], train: number[] | undefined, test: number[] | undefined, validation: Validation): void {
+  // A repeated name's labels all go to its first occurrence; the duplicate is reported already.
+  const firstIndex = new Map<string, number>();
+  names.forEach((name, index) => {
+    if (!firstIndex.has(name)) firstIndex.set(name, index);
+  });
+  train?.forEach((count, index) => {
+    if (count === 0 && firstIndex.get(names[index]!) === index) {
+      validation.problems.add({ path: formatJsonPath(['classes', index]), message: `expected at least one training item for class "${names[index]}" (index ${index}), got none`, code: 'empty-class' });
+    }
+  });
+  const untested = test ? names.filter((_, index) => test[index] === 0) : [];
+  if (untested.length > 0) {
+    const shown = untested.slice(0, 10).map((n) => `"${n}"`).join(', ');
+    validation.warnings.push({ path: 'test', message: `${untested.length} class(es) have no test items, so their accuracy is not measured: ${shown}${untested.length > 10 ? ', ...' : ''}`, code: 'empty-class' });
+  }
+}
+
+async function checkWeights(weights: string, validation: Validation): Promise<void> {
+  let folder: string;
+  try {
+    folder = resolveReference(weights, validation.options.manifestUri);
+  } catch (error) {
+    validation.problems.add(referenceProblem('weights', weights, error));
+    return;
+  }
+  if (!validation.options.checkStorage) return;
+  for (const file of WEIGHT_FILES) {
+    const uri = folder.startsWith('s3://') ? `${folder.replace(/\/+$/, '')}/${file}` : `${folder.replace(/[\\/]+$/, '')}/${file}`;
+    try {
+      if (!(await (await validation.storeFor(uri)).exists(uri))) {
+        validation.problems.add({ path: 'weights', message: `expected ${file} in the CLIP weights folder (Hugging Face layout), got no object at ${uri}`, code: 'weights' });
+      }
+    } catch (error) {
+      validation.problems.add({ path: 'weights', message: `expected a readable ${uri}, got: ${(error as Error).message}`, code: 'weights' });
+    }
+  }
+}
+
+async function checkSampledImages(validation: Validation): Promise<void> {
+  await mapConcurrently(validation.sample.values(), EXISTS_CONCURRENCY, async ({ uri, origin }) => {
+    const lineOf = originLine(origin);
+    const path = originPath(origin, 'path');
+    try {
+      if (!(await (await validation.storeFor(uri)).exists(uri))) {
+        validation.problems.add({ path, message: `expected an image at ${uri}, got no such object`, ...lineOf, code: 'image-missing' });
+      }
+    } catch (error) {
+      validation.problems.add({ path, message: `expected a readable image at ${uri}, got: ${(error as Error).message}`, ...lineOf, code: 'image-missing' });
+    }
+  });
+}
+
+function checkEvaluation(evaluation: Evaluation | undefined, classCount: number, validation: Validation): void {
+  const groupCounts = evaluation?.groupCounts;
+  if (groupCounts && groupCounts.length !== classCount) {
+    validation.problems.add({ path: 'evaluation.groupCounts', message: `expected one count per class (${classCount}), got ${groupCounts.length}`, code: 'group-counts' });
+  }
+}
+
+function checkSettings(raw: Record<string, unknown>, trusted: boolean, validation: Validation): void {
+  const training = section(SettingsOverridesSchema, raw.training ?? {}, trusted);
+  if (!training) return;
+  const sweep = Array.isArray(raw.sweep) ? raw.sweep.map((entry: unknown): SettingsOverrides | undefined => section(SettingsOverridesSchema, entry, trusted)) : [];
+  validation.problems.addAll(resolvedSettingsProblems(training, sweep));
+}
+
+function resolveImagesRoot(raw: Record<string, unknown>, trusted: boolean, train: ItemSource | undefined, test: ItemSource | undefined, validation: Validation): string | undefined {
+  const needsImages = [train, test].some((source) => source !== undefined && !('shards' in source));
+  const images = section(Manifest.shape.images, raw.images, trusted);
+  if (images === undefined) {
+    if (needsImages && raw.images === undefined) {
+      validation.problems.add({ path: 'images', message: 'missing required field "images" (expected the image root: a folder or s3://bucket/prefix/), which items, jsonl and list splits need', code: 'missing-field' });
+    }
+    return undefined;
+  }
+  try {
+    return imagesRootUri(images, validation.options.manifestUri);
+  } catch (error) {
+    validation.problems.add(referenceProblem('images', images, error));
+    return undefined;
+  }
+}
+
+async function checkDocument(raw: Record<string, unknown>, trusted: boolean, validation: Validation): Promise<SplitCounts> {
+  checkSettings(raw, trusted, validation);
+  const weights = section(Manifest.shape.weights, raw.weights, trusted);
+  if (weights !== undefined) await checkWeights(weights, validation);
+  const train = section(ItemSource, raw.train, trusted);
+  const test = section(ItemSource, raw.test, trusted);
+  const imagesRoot = resolveImagesRoot(raw, trusted, train, test, validation);
+  const classes = section(Manifest.shape.classes, raw.classes, trusted);
+  if (!classes) return {};
+  const names = checkClasses(classes, validation);
+  checkEvaluation(section(Evaluation, raw.evaluation, trusted), names.length, validation);
+  const counts: SplitCounts = {};
+  if (train) counts.train = await scanSplit('train', train, names, imagesRoot, validation);
+  if (test) counts.test = await scanSplit('test', test, names, imagesRoot, validation);
+  checkCounts(names, counts.train, counts.test, validation);
+  if (validation.options.checkStorage) await checkSampledImages(validation);
+  return counts;
+}
+
+function documentSize(value: unknown): number | undefined {
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+  } catch {
+    return undefined; // Not serialisable (a cycle): the schema check reports the shape.
+  }
+}
+
+/**
+ * Validates a manifest given as JSON text or as an already parsed value. Every problem is
+ * reported at once (capped per kind); `ok` results carry the typed manifest, warnings,
+ * and the per-class counts of each split whose items were read.
+ */
+export async function validateManifest(input: string | unknown, options: ValidateManifestOptions = {}): Promise<ValidationResult> {
+  const problems = new ProblemCollector(options.problemsPerKind ?? DEFAULT_PROBLEMS_PER_CODE);
+  const validation: Validation = {
+    options: { checkStorage: true, sampleSize: DEFAULT_SAMPLE_SIZE, seed: 0, ...options },
+    problems,
+    warnings: [],
+    storeFor: options.store ? async () => options.store! : storeFor,
+    sample: new Reservoir<SampledImage>(options.sampleSize ?? DEFAULT_SAMPLE_SIZE, options.seed ?? 0),
+  };
+  const text = typeof input === 'string' ? input : undefined;
+  let raw: unknown;
+  if (text !== undefined) {
+    const document = parseJsonDocument(text);
+    if (!document.ok) return { ok: false, problems: document.problems };
+    raw = document.value;
+  } else {
+    const tooLarge = sizeProblem(documentSize(input) ?? 0);
+    if (tooLarge) return { ok: false, problems: [tooLarge] };
+    raw = input;
+  }
+  const checked = checkSchema(raw);
+  if (!checked.ok) problems.addAll(checked.problems);
+  let counts: SplitCounts = {};
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    try {
+      // A valid document is used as parsed; otherwise each section that passes on its own is checked further.
+      counts = await checkDocument(checked.ok ? checked.manifest : (raw as Record<string, unknown>), checked.ok, validation);
+    } catch (error) {
+      // A storage failure the checks did not anticipate still ends in a report, not a crash.
+      problems.add({ path: '', message: `expected storage to answer, got: ${(error as Error).message}`, code: 'reference' });
+    }
+  }
+  if (problems.size > 0) {
+    const listed = problems.list();
+    return { ok: false, problems: text !== undefined ? withPositions(text, listed) : listed };
+  }
+  if (!checked.ok) throw new Error('unreachable: schema problems were collected');
+  return { ok: true, manifest: checked.manifest, warnings: validation.warnings, counts };
+}

@@ -1,0 +1,57 @@
+/**
+ * JobSubmitter on AWS Batch. The only pipeline file that imports the AWS SDK: the local
+ * pipeline and the engine never load it.
+ */
+import { BatchClient, SubmitJobCommand, type BatchClientConfig } from '@aws-sdk/client-batch';
+import type { JobSubmission, JobSubmitter, SubmittedJob } from './job-submitter';
+
+export interface BatchJobSubmitterOptions {
+  /** Job queue name or ARN. */
+  jobQueue: string;
+  /** Job definition name, name:revision or ARN. */
+  jobDefinition: string;
+  client?: BatchClient;
+}
+
+export class BatchSubmitError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BatchSubmitError';
+  }
+}
+
+/** Batch client options from the environment: AWS_ENDPOINT_URL points it at an emulator. */
+export function batchClientConfigFromEnv(env: NodeJS.ProcessEnv = process.env): BatchClientConfig {
+  const endpoint = env.AWS_ENDPOINT_URL_BATCH ?? env.AWS_ENDPOINT_URL;
+  return { region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1', ...(endpoint ? { endpoint } : {}) };
+}
+
+const MAX_ARRAY_SIZE = 10_000;
+
+export class BatchJobSubmitter implements JobSubmitter {
+  private readonly client: BatchClient;
+
+  constructor(private readonly options: BatchJobSubmitterOptions) {
+    this.client = options.client ?? new BatchClient(batchClientConfigFromEnv());
+  }
+
+  async submit(job: JobSubmission): Promise<SubmittedJob> {
+    if (job.arraySize < 1 || job.arraySize > MAX_ARRAY_SIZE) {
+      throw new BatchSubmitError(`array size must be 1..${MAX_ARRAY_SIZE} (Batch's limit), got ${job.arraySize} for run ${job.runId}`);
+    }
+    const response = await this.client.send(
+      new SubmitJobCommand({
+        jobName: job.name,
+        jobQueue: this.options.jobQueue,
+        jobDefinition: this.options.jobDefinition,
+        // Batch array jobs need at least 2 children; one run is a plain job.
+        ...(job.arraySize > 1 ? { arrayProperties: { size: job.arraySize } } : {}),
+        containerOverrides: { environment: Object.entries(job.env).map(([name, value]) => ({ name, value })) },
+        tags: { 'sage:run-id': job.runId },
+        propagateTags: true,
+      }),
+    );
+    if (!response.jobId) throw new BatchSubmitError(`SubmitJob for run ${job.runId} returned no jobId`);
+    return { jobId: response.jobId };
+  }
+}

@@ -1,0 +1,32 @@
+/** Errors of the pipeline cores: `<Domain><Problem>Error`, each message naming what was expected and what came. */
+
+/** An incoming event does not have the shape the handler expects. */
+export class PipelineEventShapeError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PipelineEventShapeError';
+  }
+}
+
+/** A stored pipeline document (claim, run record, summary) does not parse. */
+export class PipelineDocumentError extends Error {
+  constructor(
+    readonly uri: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${uri}: ${message}`, options);
+    this.name = 'PipelineDocumentError';
+  }
+}
+
+/** A conditional update kept losing races; the caller's retry (Lambda's async retry) will try again. */
+export class PipelineContentionError extends Error {
+  constructor(
+    readonly uri: string,
+    readonly attempts: number,
+  ) {
+    super(`could not update ${uri}: ${attempts} conditional writes in a row found it changed by someone else`);
+    this.name = 'PipelineContentionError';
+  }
+}

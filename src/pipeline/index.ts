@@ -1,0 +1,16 @@
+/**
+ * The pipeline's handler cores, shared by the Lambda functions and the local pipeline.
+ * Nothing here loads the AWS SDK; the Batch submitter is imported from ./batch-submitter.
+ */
+export { processManifestUpload, runEntriesOf } from './process-manifest-upload';
+export type { ManifestUpload, ManifestUploadOutcome, ProcessManifestUploadDeps, RejectionReport } from './process-manifest-upload';
+export { processJobStateChange } from './process-job-state-change';
+export type { JobStateChangeOutcome, ProcessJobStateChangeDeps } from './process-job-state-change';
+export { jobNameFor, type JobSubmission, type JobSubmitter, type SubmittedJob } from './job-submitter';
+export { jobStateChangeFromEvent, manifestUploadFromEvent, type JobStateChange, type JobRole } from './events';
+export { randomIds, systemClock, type Clock, type IdSource, type PipelineContext, type PipelineLocations } from './context';
+export { JsonLog, silentLog, serializeError, type PipelineLog } from './log';
+export { RunRecord, RunStatusDocument, UploadClaim } from './documents';
+export { mergeRows, readSummary, upsertSummaryRows } from './summary-store';
+export { reportUris, writeReports } from './report-writer';
+export * from './errors';

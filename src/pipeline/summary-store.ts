@@ -1,0 +1,111 @@
+/**
+ * Read-modify-write of a manifest's summary.json under S3 conditional writes: the first
+ * writer uses If-None-Match, later ones If-Match on the etag they read, and a lost race
+ * re-reads and re-applies the change. Two runs finishing at once therefore both land.
+ */
+import { SUMMARY_VERSION, Summary, type SummaryRow } from '../contracts/summary';
+import { PreconditionFailedError, type ObjectStore } from '../storage';
+import { readDocument, toJson } from './documents';
+import { PipelineContentionError } from './errors';
+
+export interface SummaryUpdateOptions {
+  /** Conditional writes tried before giving up. Default 10. */
+  maxAttempts?: number;
+  /** Wait before retry n (1-based), in ms. Default: 20·2^n ms with ±50 % jitter, capped at 1 s. */
+  backoffMs?: (attempt: number) => number;
+  /** The summary's updatedAt when a write happens. */
+  now: () => Date;
+}
+
+export interface SummaryUpdateResult {
+  summary: Summary;
+  /** False when the change was already there (a repeated event): nothing was written. */
+  written: boolean;
+  etag: string;
+}
+
+/** How a row arrives: a job's own terminal event wins over anything; the rest never replace a terminal row. */
+export type RowSource = 'job' | 'submission' | 'array-parent';
+
+function isTerminal(row: SummaryRow): boolean {
+  return row.status === 'SUCCEEDED' || row.status === 'FAILED';
+}
+
+function rowKey(row: Pick<SummaryRow, 'runId' | 'sweepIndex'>): string {
+  return `${row.runId}\u0000${row.sweepIndex}`;
+}
+
+function compareRows(a: SummaryRow, b: SummaryRow): number {
+  const byTime = (a.submittedAt ?? '').localeCompare(b.submittedAt ?? '');
+  if (byTime !== 0) return byTime;
+  const byRun = a.runId.localeCompare(b.runId);
+  return byRun !== 0 ? byRun : a.sweepIndex - b.sweepIndex;
+}
+
+/** Stable JSON for equality checks, whatever the key order of the inputs. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
+}
+
+/**
+ * Merges rows into a row list; returns null when nothing changes. A row keeps the
+ * submittedAt it had (the submission knows it best) when the update lacks one.
+ */
+export function mergeRows(existing: readonly SummaryRow[], updates: readonly SummaryRow[], source: RowSource): SummaryRow[] | null {
+  const byKey = new Map(existing.map((row) => [rowKey(row), row]));
+  let changed = false;
+  for (const update of updates) {
+    const current = byKey.get(rowKey(update));
+    if (current && source !== 'job' && isTerminal(current)) continue;
+    const merged: SummaryRow = current ? { ...current, ...update, submittedAt: update.submittedAt ?? current.submittedAt } : update;
+    if (!current || canonical(current) !== canonical(merged)) {
+      byKey.set(rowKey(update), merged);
+      changed = true;
+    }
+  }
+  return changed ? [...byKey.values()].sort(compareRows) : null;
+}
+
+function defaultBackoff(attempt: number): number {
+  const base = Math.min(1000, 20 * 2 ** attempt);
+  return base * (0.5 + Math.random());
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function readSummary(store: ObjectStore, uri: string): Promise<Summary | null> {
+  return (await readDocument(store, uri, Summary))?.value ?? null;
+}
+
+/** Applies `rows` to the summary at `uri`, creating it for `manifestName` if absent. */
+export async function upsertSummaryRows(
+  store: ObjectStore,
+  uri: string,
+  manifestName: string,
+  rows: readonly SummaryRow[],
+  source: RowSource,
+  options: SummaryUpdateOptions,
+): Promise<SummaryUpdateResult> {
+  const maxAttempts = options.maxAttempts ?? 10;
+  const backoff = options.backoffMs ?? defaultBackoff;
+  for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
+    const stored = await readDocument(store, uri, Summary);
+    const current: Summary = stored?.value ?? { version: SUMMARY_VERSION, manifestName, updatedAt: options.now().toISOString(), rows: [] };
+    const merged = mergeRows(current.rows, rows, source);
+    if (!merged && stored) return { summary: current, written: false, etag: stored.etag };
+    const next: Summary = { ...current, updatedAt: options.now().toISOString(), rows: merged ?? current.rows };
+    try {
+      const etag = await store.put(uri, toJson(next), {
+        contentType: 'application/json',
+        ...(stored ? { ifMatch: stored.etag } : { ifNoneMatch: '*' as const }),
+      });
+      return { summary: next, written: true, etag };
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+      if (attempt < maxAttempts) await sleep(backoff(attempt));
+    }
+  }
+  throw new PipelineContentionError(uri, maxAttempts);
+}

@@ -1,0 +1,114 @@
+/**
+ * What every report format shows, computed once: the runs of a manifest (summary rows joined
+ * with their metrics documents), a readable label per run, and the per-class table. The
+ * renderers only lay this out, so the markdown, CSV and HTML can never disagree.
+ */
+import type { Accuracies, ClassMetrics, MetricsDocument, ParameterReport, ShotGroup } from '../contracts/metrics';
+import type { Summary, SummaryRow } from '../contracts/summary';
+
+export interface ReportInput {
+  summary: Summary;
+  /** Metrics documents of the summary's succeeded rows; rows without one show their summary values. */
+  metrics: readonly MetricsDocument[];
+}
+
+export interface ReportRun {
+  /** `<runId>/<sweepIndex>`: unique within a summary. */
+  key: string;
+  /** Method label, made unique within the report (`sage`, or `sage (run-2 #1)` when repeated). */
+  label: string;
+  row: SummaryRow;
+  metrics?: MetricsDocument;
+  accuracy?: Accuracies;
+  parameters?: ParameterReport;
+  /** The sweep entry's overrides as `key=value` pairs, for the table. */
+  settings: string;
+}
+
+export interface ReportClass {
+  index: number;
+  name: string;
+  trainCount: number;
+  group: ShotGroup;
+  /** Accuracy per run key, in [0, 1]; null when the class has no test images; absent when the run has no metrics. */
+  accuracy: Map<string, number | null>;
+}
+
+export interface ReportModel {
+  manifestName: string;
+  updatedAt: string;
+  runs: ReportRun[];
+  /** Classes in index order, from the runs that have metrics. */
+  classes: ReportClass[];
+}
+
+export function runKey(runId: string, sweepIndex: number): string {
+  return `${runId}/${sweepIndex}`;
+}
+
+/**
+ * `alpha=0.1, epochs=5`; nested objects (components) flatten to `components.sg=true`. The
+ * method is left out: it is the row's label already.
+ */
+export function formatOverrides(overrides: Record<string, unknown>): string {
+  const pairs: string[] = [];
+  const visit = (prefix: string, value: unknown): void => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) visit(prefix ? `${prefix}.${k}` : k, v);
+    } else pairs.push(`${prefix}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  };
+  const { method: _method, ...rest } = overrides;
+  visit('', rest);
+  return pairs.join(', ');
+}
+
+function uniqueLabels(rows: readonly SummaryRow[]): string[] {
+  const counts = new Map<string, number>();
+  for (const row of rows) counts.set(row.method, (counts.get(row.method) ?? 0) + 1);
+  const runIds = new Set(rows.map((r) => r.runId));
+  return rows.map((row) => {
+    if (counts.get(row.method) === 1) return row.method;
+    // Within one run the sweep index tells repeats apart; across runs the run id is needed too.
+    return runIds.size === 1 ? `${row.method} #${row.sweepIndex}` : `${row.method} (${row.runId} #${row.sweepIndex})`;
+  });
+}
+
+export function buildReportModel(input: ReportInput): ReportModel {
+  const byKey = new Map(input.metrics.map((m) => [runKey(m.runId, m.sweepIndex), m]));
+  const labels = uniqueLabels(input.summary.rows);
+  const runs: ReportRun[] = input.summary.rows.map((row, i) => {
+    const key = runKey(row.runId, row.sweepIndex);
+    const metrics = byKey.get(key);
+    return {
+      key,
+      label: labels[i]!,
+      row,
+      metrics,
+      accuracy: metrics?.accuracy ?? row.accuracy,
+      parameters: metrics?.parameters ?? row.parameters,
+      settings: formatOverrides(row.overrides),
+    };
+  });
+  return { manifestName: input.summary.manifestName, updatedAt: input.summary.updatedAt, runs, classes: collectClasses(runs) };
+}
+
+function collectClasses(runs: readonly ReportRun[]): ReportClass[] {
+  const classes = new Map<number, ReportClass>();
+  for (const run of runs) {
+    for (const c of run.metrics?.perClass ?? []) {
+      const entry = classes.get(c.index) ?? newClass(c);
+      entry.accuracy.set(run.key, c.accuracy);
+      classes.set(c.index, entry);
+    }
+  }
+  return [...classes.values()].sort((a, b) => a.index - b.index);
+}
+
+function newClass(c: ClassMetrics): ReportClass {
+  return { index: c.index, name: c.name, trainCount: c.trainCount, group: c.group, accuracy: new Map() };
+}
+
+/** Runs that have per-class metrics, in summary order: the columns of the per-class table. */
+export function runsWithMetrics(model: ReportModel): ReportRun[] {
+  return model.runs.filter((r) => r.metrics !== undefined);
+}

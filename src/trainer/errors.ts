@@ -1,0 +1,18 @@
+/** The trainer stopped on request (SIGTERM) after checkpointing; the job should be retried and will resume. */
+export class TrainerStoppedError extends Error {
+  constructor(
+    readonly checkpointUri: string,
+    readonly at: { epoch: number; step: number },
+  ) {
+    super(`training stopped on request at epoch ${at.epoch}, step ${at.step}; the checkpoint at ${checkpointUri} resumes it`);
+    this.name = 'TrainerStoppedError';
+  }
+}
+
+/** The job's settings cannot be resolved: a sweep index outside the sweep, or layers that combine into an invalid value. */
+export class TrainerSettingsError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TrainerSettingsError';
+  }
+}

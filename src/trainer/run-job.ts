@@ -1,0 +1,118 @@
+/**
+ * One training job end to end, as the Batch container and `sage train` run it: read and
+ * validate the manifest, resolve the sweep entry's settings, load CLIP, build the model,
+ * train (resuming from the job's checkpoint), evaluate, and write metrics.json, log.jsonl
+ * and the adapter under `<resultsUri>/<sweepIndex>/`. The zero-shot method skips training.
+ */
+import type { JobSpec } from '../contracts/job';
+import type { MetricsDocument } from '../contracts/metrics';
+import { resolveSettings, type Settings, type SettingsOverrides } from '../contracts/settings';
+import { classNames as classNamesOf, loadManifest, resolveReference, sweepEntry, type Manifest } from '../manifest';
+import { storeFor } from '../storage';
+import { ZodError } from 'zod';
+import { TrainerSettingsError, TrainerStoppedError } from './errors';
+import { jobLocations, type JobLocations } from './job-locations';
+
+import type { ProgressReporter } from '../engine/progress';
+
+export interface RunJobOptions {
+  /** A last settings layer over the manifest's `training` and sweep entry (the CLI's flags). */
+  overrides?: SettingsOverrides;
+  /** Abort to stop after the current step with a checkpoint (SIGTERM in the container). */
+  signal?: AbortSignal;
+  /** Default: lines on stderr. */
+  progress?: ProgressReporter;
+  /** Where the CLIP weights and the text classifier are cached; default the CLIP loader's own default. */
+  cacheDir?: string;
+  /** Decode worker threads per split; default the loader's (CPU cores). */
+  workers?: number;
+  /** One-line notes (backend, resume, files written). Default: stderr. */
+  log?: (line: string) => void;
+}
+
+export interface RunJobResult {
+  metrics: MetricsDocument;
+  locations: JobLocations;
+  settings: Settings;
+}
+
+/** The settings of the job's sweep entry, with the CLI's layer on top. */
+export function jobSettings(manifest: Manifest, sweepIndex: number, overrides?: SettingsOverrides): Settings {
+  try {
+    return resolveSettings(manifest.training, sweepEntry(manifest, sweepIndex), overrides);
+  } catch (error) {
+    const detail = error instanceof ZodError ? error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (error as Error).message;
+    throw new TrainerSettingsError(`the settings of sweep entry ${sweepIndex} are invalid: ${detail}`, { cause: error });
+  }
+}
+
+export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promise<RunJobResult> {
+  const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const startedAt = new Date();
+  // Heavy modules load here, not at import time, so the CLI's other commands stay fast.
+  const { initBackend, loadClip, loadClipTokenizer } = await import('../clip');
+  const { buildMetricsDocument, consoleProgress, createSageModel, evaluate, saveAdapter, trainSage } = await import('../engine');
+  const { openBatchSource } = await import('../data');
+
+  const backend = await initBackend({ log });
+  // The Lambda validated the manifest; the storage pass is left out here because training reads every image anyway.
+  const { manifest, manifestUri, counts } = await loadManifest(spec.manifestUri, { checkStorage: false });
+  const settings = jobSettings(manifest, spec.sweepIndex, options.overrides);
+  const locations = jobLocations(spec);
+  const names = classNamesOf(manifest);
+  log(`job ${spec.runId} #${spec.sweepIndex}: ${settings.method} on "${manifest.name}" (${names.length} classes), backend ${backend}`);
+
+  const weightsUri = resolveReference(manifest.weights, manifestUri);
+  const clip = await loadClip(weightsUri, { cacheDir: options.cacheDir });
+  const tokenizer = await loadClipTokenizer(weightsUri);
+  const model = await createSageModel({ clip, tokenizer, classNames: names, settings, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) });
+  const imageSize = clip.config.vision.imageSize;
+  const train = await openBatchSource({ manifest, manifestUri, split: 'train', imageSize, workers: options.workers });
+  const test = await openBatchSource({ manifest, manifestUri, split: 'test', imageSize, workers: options.workers });
+  try {
+    const trainCounts = counts.train ?? countLabels(await train.labels(), names.length);
+    const trained = await trainSage({
+      model,
+      train,
+      trainCounts,
+      checkpointUri: locations.checkpointDir,
+      logUri: locations.logUri,
+      progress: options.progress ?? consoleProgress(),
+      signal: options.signal,
+    });
+    if (trained.status === 'stopped') {
+      const last = trained.epochs.length;
+      throw new TrainerStoppedError(locations.checkpointDir, { epoch: last + 1, step: 0 });
+    }
+    const evaluation = await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts });
+    // Saved for every method, zero-shot included, so `sage predict` works with any run.
+    await saveAdapter(model, locations.resultsDir);
+    const metrics = buildMetricsDocument({
+      runId: spec.runId,
+      sweepIndex: spec.sweepIndex,
+      datasetName: manifest.name,
+      settings,
+      train: trained,
+      evaluation,
+      backend,
+      startedAt,
+      finishedAt: new Date(),
+    });
+    const store = await storeFor(locations.metricsUri);
+    await store.put(locations.metricsUri, `${JSON.stringify(metrics, null, 2)}\n`, { contentType: 'application/json' });
+    log(`wrote ${locations.metricsUri}`);
+    return { metrics, locations, settings };
+  } finally {
+    await train.close();
+    await test.close();
+    model.dispose();
+    clip.dispose();
+  }
+}
+
+/** Items per class from the split's labels, `[C]`. */
+export function countLabels(labels: Int32Array, numClasses: number): number[] {
+  const counts = new Array<number>(numClasses).fill(0);
+  for (const label of labels) counts[label] = (counts[label] ?? 0) + 1;
+  return counts;
+}

@@ -1,0 +1,102 @@
+/**
+ * Test fixtures for the engine: a tiny random CLIP on disk (src/clip/testing), an
+ * in-memory BatchSource over synthetic class-coloured images, and a plain-array loss.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadClip, loadClipTokenizer } from '../../src/clip';
+import { createRandomClip, type RandomClipOptions } from '../../src/clip/testing';
+import type { ClipModel, ClipTokenizer } from '../../src/clip/types';
+import type { BatchSource, EpochOptions, ImageBatch } from '../../src/contracts/batches';
+import { filler } from './reference';
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), `engine-${prefix}-`));
+}
+
+export async function randomClip(options: RandomClipOptions = {}, seed = 0): Promise<{ clip: ClipModel; tokenizer: ClipTokenizer; dir: string }> {
+  const dir = await tempDir('clip');
+  await createRandomClip(dir, options, seed);
+  return { clip: await loadClip(dir, { cacheDir: path.join(dir, 'cache') }), tokenizer: await loadClipTokenizer(dir), dir };
+}
+
+/** A seeded permutation of 0..n-1 (Fisher-Yates). */
+function permutation(n: number, seed: number): number[] {
+  const next = filler(seed);
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(((next() + 1) / 2) * (i + 1)) % (i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+/** Items held in memory; `tte` yields five crops per item (scaled copies), item-major. */
+export class MemoryBatchSource implements BatchSource {
+  readonly count: number;
+
+  constructor(
+    private readonly items: { images: Float32Array[]; labels: number[] },
+    private readonly size: number,
+  ) {
+    this.count = items.labels.length;
+  }
+
+  async labels(): Promise<Int32Array> {
+    return Int32Array.from(this.items.labels);
+  }
+
+  async *batches(epoch: number, options: EpochOptions): AsyncIterable<ImageBatch> {
+    const order = options.shuffle ? permutation(this.count, options.seed * 1000 + epoch + 1) : Array.from({ length: this.count }, (_, i) => i);
+    const crops = options.transform === 'tte' ? 5 : 1;
+    const pixels = this.size * this.size * 3;
+    for (let start = options.skip ?? 0; start < this.count; start += options.batchSize) {
+      const chosen = order.slice(start, start + options.batchSize);
+      const images = new Float32Array(chosen.length * crops * pixels);
+      chosen.forEach((item, i) => {
+        for (let c = 0; c < crops; c++) {
+          const source = this.items.images[item]!;
+          const target = images.subarray((i * crops + c) * pixels, (i * crops + c + 1) * pixels);
+          for (let p = 0; p < pixels; p++) target[p] = source[p]! * (1 - 0.05 * c);
+        }
+      });
+      yield { images, labels: Int32Array.from(chosen.map((i) => this.items.labels[i]!)), keys: chosen.map((i) => `item-${i}`), n: chosen.length, size: this.size, crops };
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Synthetic images: each class has a fixed random colour pattern on a coarse grid; items add
+ * noise. `perClass[i]` items of class i.
+ */
+export function syntheticDataset(perClass: readonly number[], size: number, seed: number, noise = 0.6): { images: Float32Array[]; labels: number[] } {
+  const classNext = filler(1234);
+  const grid = 4;
+  const patterns = perClass.map(() => Array.from({ length: grid * grid * 3 }, () => classNext(1.5)));
+  const next = filler(seed);
+  const images: Float32Array[] = [];
+  const labels: number[] = [];
+  perClass.forEach((count, label) => {
+    for (let k = 0; k < count; k++) {
+      const image = new Float32Array(size * size * 3);
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          const cell = Math.floor((y * grid) / size) * grid + Math.floor((x * grid) / size);
+          for (let c = 0; c < 3; c++) image[(y * size + x) * 3 + c] = patterns[label]![cell * 3 + c]! + next(noise);
+        }
+      }
+      images.push(image);
+      labels.push(label);
+    }
+  });
+  return { images, labels };
+}
+
+/** Values of every trainable variable, by name, as plain arrays. */
+export function snapshot(variables: readonly { name: string; variable: tf.Variable }[]): Record<string, number[]> {
+  return Object.fromEntries(variables.map((v) => [v.name, Array.from(v.variable.dataSync())]));
+}

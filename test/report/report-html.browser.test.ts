@@ -1,0 +1,69 @@
+/**
+ * Renders the HTML report in headless Chromium and checks that a person would see the
+ * results table and the three charts. Skips where Chromium is not installed (.ci/run installs it).
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { renderReportHtml } from '../../src/report';
+import { sampleReportInput } from './sample-report';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`skipping the browser rendering test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+
+describe.skipIf(!hasChromium)('the HTML report in a browser', () => {
+  let browser: BrowserContext;
+  let userDataDir: string;
+  let pagePath: string;
+
+  beforeAll(async () => {
+    userDataDir = await mkdtemp(path.join(os.tmpdir(), 'sage-chromium-'));
+    pagePath = path.join(userDataDir, 'report.html');
+    await writeFile(pagePath, await renderReportHtml(sampleReportInput()));
+    // An empty profile directory: nothing from a user's Chromium leaks into the test.
+    browser = await chromium.launchPersistentContext(path.join(userDataDir, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1200, height: 900 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await rm(userDataDir, { recursive: true, force: true });
+  });
+
+  it('shows the results table with one row per run and the charts with visible marks, making no network request', async () => {
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    page.on('request', (request) => {
+      if (!request.url().startsWith('file:')) requests.push(request.url());
+    });
+    await page.goto(`file://${pagePath}`);
+
+    const rows = page.locator('#results-table tbody tr');
+    expect(await rows.count()).toBe(4);
+    expect(await rows.nth(2).locator('td').nth(2).innerText()).toBe('71.3');
+
+    for (const name of ['groups', 'per-class', 'curves']) {
+      const chart = page.locator(`figure[data-chart="${name}"] svg`).first();
+      const box = await chart.boundingBox();
+      expect(box, `chart ${name} has a layout box`).not.toBeNull();
+      expect(box!.width).toBeGreaterThan(200);
+      expect(box!.height).toBeGreaterThan(150);
+    }
+    // 3 methods x 8 classes = 24 points in the per-class scatter; 3 x 4 bars in the group chart.
+    expect(await page.locator('figure[data-chart="per-class"] .mark-symbol.role-mark path').count()).toBe(24);
+    expect(await page.locator('figure[data-chart="groups"] .mark-rect.role-mark path').count()).toBe(12);
+    expect(await page.locator('#per-class-table tbody tr').count()).toBe(8);
+    expect(requests).toEqual([]);
+
+    if (process.env.SAGE_REPORT_SCREENSHOT) await page.screenshot({ path: process.env.SAGE_REPORT_SCREENSHOT, fullPage: true });
+    await page.close();
+  });
+});
