@@ -101,39 +101,70 @@ async function loaderRate(manifest: Manifest, manifestUri: string, transform: Tr
   }
 }
 
-/**
- * Forward + backward (input gradients through every block, as adapter training needs; the
- * frozen weights get none) of a random CLIP ViT-B/16 vision tower, images per second.
- */
-async function trainingStepRate(dir: string): Promise<{ imagesPerSecond: number; backend: string; secondsPerStep: number }> {
-  const { createRandomClip } = await import('../src/clip/testing');
-  const { initBackend, loadClip } = await import('../src/clip');
-  const tf = await import('@tensorflow/tfjs');
-  const backend = await initBackend({ log: () => undefined });
-  const clipDir = path.join(dir, 'vit-b16');
-  await createRandomClip(clipDir, {
-    vision: { hiddenSize: 768, intermediateSize: 3072, numLayers: 12, numHeads: 12, imageSize: 224, patchSize: 16 },
+/** A CLIP with ViT-B/16's vision tower and random weights, built in memory (no 350 MB file). */
+async function randomVitB16(): Promise<import('../src/clip/types').ClipModel> {
+  const { ClipModelImpl } = await import('../src/clip/model');
+  const { clipTensorSpecs } = await import('../src/clip/weights');
+  const config: import('../src/clip/types').ClipConfig = {
+    vision: { hiddenSize: 768, intermediateSize: 3072, numLayers: 12, numHeads: 12, imageSize: IMAGE_SIZE, patchSize: 16, layerNormEps: 1e-5, hiddenAct: 'quick_gelu' },
+    text: { hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 2, maxPositionEmbeddings: 8, vocabSize: 64, layerNormEps: 1e-5, hiddenAct: 'quick_gelu', eosTokenId: 63, bosTokenId: 62, padTokenId: 0 },
     projectionDim: 512,
-  });
-  const model = await loadClip(clipDir);
-  const pixels = tf.randomNormal([STEP_BATCH, IMAGE_SIZE, IMAGE_SIZE, 3]) as import('@tensorflow/tfjs').Tensor4D;
-  const lossOf = (x: import('@tensorflow/tfjs').Tensor4D): import('@tensorflow/tfjs').Scalar => model.encodeImageFeatures(x).square().mean();
-  const step = (): void => {
-    const gradient = tf.tidy(() => tf.grad(lossOf)(pixels));
-    gradient.dataSync();
-    gradient.dispose();
+    logitScale: 100,
   };
+  const rng = createRng(11);
+  const table = new Map<string, import('../src/clip/safetensors').SafetensorsEntry>();
+  for (const spec of clipTensorSpecs(config)) {
+    const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) data[i] = spec.role === 'weight' || spec.role === 'bias' ? (rng() - 0.5) * 0.07 : spec.role === 'normScale' ? 1 : Math.log(100);
+    table.set(spec.name, { dtype: 'F32', shape: spec.shape, data });
+  }
+  return new ClipModelImpl(config, table, { source: 'random:vit-b16', fingerprint: 'random-vit-b16' });
+}
+
+/**
+ * The engine's own training step (src/engine/step.ts: Sage, C = 100, SGD update) on a random
+ * ViT-B/16, batch 8 in micro-batches of SAGE_BENCH_DATA_MICRO (default 4, what fits wasm's heap).
+ */
+async function trainingStepRate(): Promise<{ imagesPerSecond: number; backend: string; secondsPerStep: number; cpuMsPerImage: number; microBatch: number }> {
+  const tf = await import('@tensorflow/tfjs');
+  const { initBackend } = await import('../src/clip/backend');
+  const { resolveSettings } = await import('../src/contracts/settings');
+  const { buildSageModel } = await import('../src/engine/model');
+  const { logitAdjustment } = await import('../src/engine/compensation');
+  const { SgdMomentum } = await import('../src/engine/optimizer');
+  const { computeStep } = await import('../src/engine/step');
+  const backend = await initBackend({ log: () => undefined });
+  const microBatch = Number(process.env.SAGE_BENCH_DATA_MICRO ?? 4);
+  const clip = await randomVitB16();
+  const classes = 100;
+  const zeroShot = tf.randomNormal([classes, 768], 0, 1, 'float32', 1) as import('@tensorflow/tfjs').Tensor2D;
+  const settings = resolveSettings({ method: 'sage', batchSize: STEP_BATCH, microBatchSize: microBatch });
+  const model = buildSageModel({ clip, settings, classNames: Array.from({ length: classes }, (_, i) => `class ${i}`), zeroShotWeights: zeroShot });
+  zeroShot.dispose();
+  const variables = model.trainableVariables();
+  const optimizer = new SgdMomentum(variables, settings);
+  const adjustment = tf.tensor1d(logitAdjustment(Array.from({ length: classes }, (_, i) => Math.floor(500 * 100 ** (-i / 99))), settings));
+  const context = { model, variables, optimizer, adjustment, microBatchSize: microBatch };
+  const images = new Float32Array(STEP_BATCH * IMAGE_SIZE * IMAGE_SIZE * 3).map(() => rngNormalish());
+  const batch = { images, labels: Int32Array.from({ length: STEP_BATCH }, (_, i) => i), keys: Array.from({ length: STEP_BATCH }, (_, i) => `b${i}`), n: STEP_BATCH, size: IMAGE_SIZE, crops: 1 };
   try {
-    step(); // warm-up: kernel set-up, weight transposes
-    const steps = 2;
+    computeStep(context, batch).apply(); // warm-up: kernels, weight transposes, optimizer slots
     const start = performance.now();
-    for (let i = 0; i < steps; i++) step();
-    const secondsPerStep = (performance.now() - start) / 1000 / steps;
-    return { imagesPerSecond: STEP_BATCH / secondsPerStep, backend, secondsPerStep };
+    const cpuStart = process.cpuUsage();
+    computeStep(context, batch).apply();
+    const cpu = process.cpuUsage(cpuStart);
+    const secondsPerStep = (performance.now() - start) / 1000;
+    return { imagesPerSecond: STEP_BATCH / secondsPerStep, backend, secondsPerStep, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / STEP_BATCH, microBatch };
   } finally {
-    pixels.dispose();
+    optimizer.dispose();
+    adjustment.dispose();
     model.dispose();
   }
+}
+
+const pixelNoise = createRng(5);
+function rngNormalish(): number {
+  return (pixelNoise() - 0.5) * 4;
 }
 
 export async function run(): Promise<BenchReport> {
@@ -148,10 +179,12 @@ export async function run(): Promise<BenchReport> {
     const readMBps = await shardReadRate(indexUri, store, bytes);
     rows.push({ measure: 'shard read (local disk, tar parse)', value: Number(readMBps.toFixed(0)), unit: 'MB/s', target: null, met: null });
     const results: Record<TransformKind, number> = { train: 0, test: 0, tte: 0 };
+    const cpuPerImage: Record<TransformKind, number> = { train: 0, test: 0, tte: 0 };
     const cores = os.availableParallelism();
     for (const transform of ['train', 'test', 'tte'] as const) {
       const { imagesPerSecond, workers, cpuMsPerImage } = await loaderRate(manifest, manifestUri, transform);
       results[transform] = imagesPerSecond;
+      cpuPerImage[transform] = cpuMsPerImage;
       const label = { train: 'train transform (RRC + flip), 224', test: 'test transform (resize 256, centre 224)', tte: 'five-crop TTE (resize 248, 5 × 224)' }[transform];
       rows.push({
         measure: `loader ${label}, ${workers} workers`,
@@ -176,11 +209,20 @@ export async function run(): Promise<BenchReport> {
       rows.push({ measure: `training step, ViT-B/16 shape, batch ${STEP_BATCH}`, value: null, unit: 'images/s', target: null, met: null });
       notes.push('training-step row skipped (SAGE_BENCH_SKIP_STEP set): ratio pending.');
     } else {
-      const step = await trainingStepRate(dir);
-      rows.push({ measure: `training step (fwd + bwd, ViT-B/16 vision, batch ${STEP_BATCH}, ${step.backend})`, value: Number(step.imagesPerSecond.toFixed(2)), unit: 'images/s', target: null, met: null });
+      const step = await trainingStepRate();
+      rows.push({
+        measure: `training step (engine computeStep, Sage, ViT-B/16, batch ${STEP_BATCH} as ${STEP_BATCH / step.microBatch}×${step.microBatch}, ${step.backend})`,
+        value: Number(step.imagesPerSecond.toFixed(3)),
+        unit: `images/s (${step.cpuMsPerImage.toFixed(0)} CPU ms/image)`,
+        target: null,
+        met: null,
+      });
       const ratio = results.train / step.imagesPerSecond;
-      rows.push({ measure: 'loader train rate / training step rate', value: Number(ratio.toFixed(1)), unit: '×', target: `> ${RATIO_TARGET}`, met: ratio > RATIO_TARGET });
-      notes.push(`training step: ${step.secondsPerStep.toFixed(1)} s per batch of ${STEP_BATCH} on ${step.backend}; the ratio on a GPU is what matters in production and is not measured here.`);
+      rows.push({ measure: 'loader train rate / training step rate (wall)', value: Number(ratio.toFixed(1)), unit: '×', target: `> ${RATIO_TARGET}`, met: ratio > RATIO_TARGET });
+      // Per CPU-second, so the figure does not depend on what else ran during either measurement.
+      const cpuRatio = step.cpuMsPerImage / cpuPerImage.train;
+      rows.push({ measure: 'same ratio per CPU-second (load-independent)', value: Number(cpuRatio.toFixed(1)), unit: '×', target: `> ${RATIO_TARGET}`, met: cpuRatio > RATIO_TARGET });
+      notes.push(`training step: ${step.secondsPerStep.toFixed(1)} s per batch of ${STEP_BATCH} on ${step.backend} (CPU); on a GPU the step is far faster and this ratio must be re-measured there.`);
     }
     return { rows, notes };
   } finally {

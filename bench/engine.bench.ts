@@ -3,10 +3,12 @@
  * at ViT-B/16 shape (random weights in memory, C = 100), the effective GFLOP/s of a step
  * against this backend's plain 2-D matmul rate measured in the same run, Sage's cost per
  * step over LIFT (target ≤ 1.5×, FIT's forward-only f^zs included), and peak memory of one
- * micro-batch at ViT-B/16 shape (tf.profile peakBytes and process RSS).
+ * micro-batch at ViT-B/16 shape (peak tf.memory() bytes sampled at every block, the wasm
+ * heap's growth over the step, and process RSS).
  *
- * `npm run bench -- engine`. Env: ENGINE_BENCH_STEPS (timed steps per row, default 2),
- * ENGINE_BENCH_VIT_MICRO (ViT-B/16 micro-batch, default 4), ENGINE_BENCH_SKIP_VIT=1.
+ * `npm run bench -- engine`. Env: ENGINE_BENCH_STEPS (timed ViT steps per row, default 1; the
+ * mini shape runs 5× as many after a warm-up step), ENGINE_BENCH_VIT_MICRO (ViT-B/16 micro-batch,
+ * default 2), ENGINE_BENCH_SKIP_VIT=1.
  */
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
@@ -107,11 +109,20 @@ function randomBatch(n: number, size: number, classes: number, seed: number): Im
 interface Measured {
   imagesPerSecond: number;
   secondsPerStep: number;
-  peakBytes: number | null;
+  /** Growth of the wasm heap (its high-water mark) over the measured steps; null off wasm. */
+  heapGrowthBytes: number | null;
+  /** Largest tf.memory().numBytes seen at any block of the forward passes. */
+  peakTensorBytes: number;
   rssBytes: number;
 }
 
-async function measure(clip: ClipModel, method: 'lift' | 'sage', shape: Shape, steps: number, profileMemory: boolean): Promise<Measured> {
+/** The wasm backend's heap size: it only grows, so it is the allocator's high-water mark. */
+function wasmHeapBytes(): number | null {
+  const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return backend.wasm?.HEAPU8?.length ?? null;
+}
+
+async function measure(clip: ClipModel, method: 'lift' | 'sage', shape: Shape, steps: number, warmUp: boolean): Promise<Measured> {
   const classes = 100;
   const classNames = Array.from({ length: classes }, (_, i) => `class ${i}`);
   const width = clip.config.vision.hiddenSize;
@@ -119,40 +130,59 @@ async function measure(clip: ClipModel, method: 'lift' | 'sage', shape: Shape, s
   const settings = resolveSettings({ method, batchSize: shape.microBatch, microBatchSize: shape.microBatch });
   const model: SageModel = buildSageModel({ clip, settings, classNames, zeroShotWeights: zeroShot });
   zeroShot.dispose();
+  // Sample tensor memory at every block of every forward pass (tf.profile cannot trace customGrad ops).
+  let peakTensorBytes = 0;
+  const sampled: ClipModel = {
+    ...clip,
+    config: clip.config,
+    source: clip.source,
+    visualProjection: clip.visualProjection,
+    projectImage: (f) => clip.projectImage(f),
+    encodeText: (ids) => clip.encodeText(ids),
+    dispose: () => clip.dispose(),
+    encodeImageFeatures: (pixels, options) =>
+      clip.encodeImageFeatures(pixels, {
+        blockHook: (layer, xTilde, info) => {
+          peakTensorBytes = Math.max(peakTensorBytes, tf.memory().numBytes);
+          return options?.blockHook ? options.blockHook(layer, xTilde, info) : null;
+        },
+      }),
+  };
+  const measuredModel: SageModel = { ...model, clip: sampled };
   const counts = Array.from({ length: classes }, (_, i) => Math.max(1, Math.floor(500 * 100 ** (-i / 99))));
   const variables = model.trainableVariables();
   const optimizer = new SgdMomentum(variables, settings);
   const adjustment = tf.tensor1d(logitAdjustment(counts, settings));
-  const context = { model, variables, optimizer, adjustment, microBatchSize: shape.microBatch };
+  const context = { model: measuredModel, variables, optimizer, adjustment, microBatchSize: shape.microBatch };
   const batch = randomBatch(shape.microBatch, clip.config.vision.imageSize, classes, 7);
-  computeStep(context, batch).apply(); // warm-up: kernels compiled, slots created
-  let peakBytes: number | null = null;
-  if (profileMemory) {
-    const before = tf.memory().numBytes;
-    const info = await tf.profile(() => {
-      computeStep(context, batch).apply();
-    });
-    peakBytes = info.peakBytes - before;
-  }
+  if (warmUp) computeStep(context, batch).apply(); // kernels compiled, momentum slots created
+  const heapBefore = wasmHeapBytes();
   const started = performance.now();
   for (let i = 0; i < steps; i++) computeStep(context, batch).apply();
   const seconds = (performance.now() - started) / 1000;
+  const heapAfter = wasmHeapBytes();
   const rssBytes = process.memoryUsage().rss;
   optimizer.dispose();
   adjustment.dispose();
   model.dispose();
-  return { imagesPerSecond: (steps * shape.microBatch) / seconds, secondsPerStep: seconds / steps, peakBytes, rssBytes };
+  return {
+    imagesPerSecond: (steps * shape.microBatch) / seconds,
+    secondsPerStep: seconds / steps,
+    heapGrowthBytes: heapBefore === null || heapAfter === null ? null : heapAfter - heapBefore,
+    peakTensorBytes,
+    rssBytes,
+  };
 }
 
 export async function run(): Promise<BenchReport> {
   const backend = await initBackend();
-  const steps = Number(process.env.ENGINE_BENCH_STEPS ?? 2);
+  const steps = Number(process.env.ENGINE_BENCH_STEPS ?? 1);
   const shapes: Shape[] = [
     // fixtures/mini-clip's architecture (scripts/mini-clip/recipe.ts DEFAULT_RECIPE).
     { name: 'mini-CLIP (64w, 2 blocks, 32 px)', config: clipConfig(visionConfig(64, 2, 4, 32, 8), 64), microBatch: 64 },
   ];
   if (process.env.ENGINE_BENCH_SKIP_VIT !== '1') {
-    shapes.push({ name: 'ViT-B/16 (768w, 12 blocks, 224 px)', config: clipConfig(visionConfig(768, 12, 12, 224, 16), 512), microBatch: Number(process.env.ENGINE_BENCH_VIT_MICRO ?? 4) });
+    shapes.push({ name: 'ViT-B/16 (768w, 12 blocks, 224 px)', config: clipConfig(visionConfig(768, 12, 12, 224, 16), 512), microBatch: Number(process.env.ENGINE_BENCH_VIT_MICRO ?? 2) });
   }
   const rows: BenchRow[] = [];
   const notes: string[] = [`backend ${backend}; load average at start ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`];
@@ -164,7 +194,7 @@ export async function run(): Promise<BenchReport> {
     const isVit = shape.config.vision.hiddenSize === 768;
     const results: Partial<Record<'lift' | 'sage', Measured>> = {};
     for (const method of ['lift', 'sage'] as const) {
-      const m = await measure(clip, method, shape, isVit ? steps : steps * 5, isVit);
+      const m = await measure(clip, method, shape, isVit ? steps : steps * 5, !isVit);
       results[method] = m;
       const gflops = (stepFlopsPerImage(shape.config.vision, method) * m.imagesPerSecond) / 1e9;
       rows.push({
@@ -175,7 +205,8 @@ export async function run(): Promise<BenchReport> {
         's/step': Number(m.secondsPerStep.toFixed(3)),
         'effective GFLOP/s': Number(gflops.toFixed(1)),
         'of matmul rate': `${((100 * gflops) / matmulRate).toFixed(0)}%`,
-        'peak tf MiB/micro-batch': m.peakBytes === null ? null : Number((m.peakBytes / 2 ** 20).toFixed(0)),
+        'peak tensor MiB': Number((m.peakTensorBytes / 2 ** 20).toFixed(0)),
+        'wasm heap growth MiB': m.heapGrowthBytes === null ? null : Number((m.heapGrowthBytes / 2 ** 20).toFixed(0)),
         'RSS MiB': Number((m.rssBytes / 2 ** 20).toFixed(0)),
       });
     }

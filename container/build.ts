@@ -1,24 +1,28 @@
 /**
  * Bundles the container's entrypoint into one ESM file (`<outDir>/trainer.mjs`), as the
- * Dockerfile's first stage runs it: `npx tsx container/build.ts dist/container`.
+ * Dockerfile's first stage runs it: `npx tsx container/build.ts dist/container`. The image
+ * decode worker threads load their module next to the bundle (src/data/decode/pool.ts looks
+ * for `worker-entry.mjs` and `worker.js` beside `import.meta.url`), so those go there too.
  * TensorFlow.js and sharp stay external: one tfjs instance must serve every backend, and
  * the native packages come from container/runtime-package.json inside the image.
  */
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
+import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const TRAINER_BUNDLE_NAME = 'trainer.mjs';
+export const WORKER_FILES = ['worker.js', 'worker-entry.mjs'] as const;
 export const TRAINER_EXTERNALS = ['@tensorflow/*', 'sharp'];
 
-/** Builds the bundle; resolves to its path. */
+const decodeDir = path.join(here, '..', 'src', 'data', 'decode');
+
+/** Builds the bundle and the decode worker beside it; resolves to the bundle's path. */
 export async function bundleTrainer(outDir: string): Promise<string> {
   const outfile = path.resolve(outDir, TRAINER_BUNDLE_NAME);
-  await build({
-    entryPoints: [path.join(here, 'entrypoint.ts')],
-    outfile,
+  const common: BuildOptions = {
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -28,7 +32,11 @@ export async function bundleTrainer(outDir: string): Promise<string> {
     banner: { js: "import { createRequire as __sageCreateRequire } from 'node:module'; const require = __sageCreateRequire(import.meta.url);" },
     sourcemap: 'inline',
     logLevel: 'warning',
-  });
+  };
+  await build({ ...common, entryPoints: [path.join(here, 'entrypoint.ts')], outfile });
+  // `.js` is ESM in the image: /app/package.json (container/runtime-package.json) says "type": "module".
+  await build({ ...common, entryPoints: [path.join(decodeDir, 'worker.ts')], outfile: path.resolve(outDir, WORKER_FILES[0]) });
+  await copyFile(path.join(decodeDir, WORKER_FILES[1]), path.resolve(outDir, WORKER_FILES[1]));
   return outfile;
 }
 

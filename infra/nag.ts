@@ -27,6 +27,7 @@ export const STACK_ACKNOWLEDGEMENTS: NagAcknowledgement[] = [
   { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ecr:GetAuthorizationToken (execution role) has no resource-level permissions' },
   { id: 'AwsSolutions-IAM5[Resource::<DataBucketE6B0FAA8.Arn>/*]', reason: `Read-only: manifests name images anywhere in the data bucket; ${SCOPED_KEYS}` },
   { id: 'AwsSolutions-IAM5[Resource::<ArtifactsBucket88671897.Arn>/*]', reason: `Read-only: the trainer reads CLIP weights wherever the manifest points; ${SCOPED_KEYS}` },
+  { id: 'AwsSolutions-IAM5[Resource::<ArtifactsBucket88671897.Arn>/weights/*]', reason: `Read-only: validation checks that the CLIP weights exist; ${SCOPED_KEYS}` },
   { id: 'AwsSolutions-IAM5[Resource::<ArtifactsBucket88671897.Arn>/checkpoints/*]', reason: `Trainer checkpoints, ${SCOPED_KEYS}` },
   { id: 'AwsSolutions-IAM5[Resource::<ArtifactsBucket88671897.Arn>/cuda-cache/*]', reason: `The CUDA JIT cache archive, ${SCOPED_KEYS}` },
   { id: 'AwsSolutions-IAM5[Resource::<ResultsBucket46167C27.Arn>/runs/*]', reason: `Run records, metrics and statuses, ${SCOPED_KEYS}` },

@@ -101,9 +101,10 @@ export class SagePipelineStack extends Stack {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
   }
 
-  /** Validation: read manifests and the files they name; claims, rejections, run records, summaries; submit to this queue. */
+  /** Validation: read manifests, the files they name and the weights; claims, rejections, run records, summaries; submit to this queue. */
   private grantValidateAccess(role: iam.IRole): void {
     this.allow(role, this.dataBucket, ['read'], ['*']);
+    this.allow(role, this.artifactsBucket, ['read'], ['weights/*']);
     this.allow(role, this.resultsBucket, ['read', 'write'], ['claims/*', 'rejections/*', 'runs/*', 'summaries/*']);
     this.allow(role, this.resultsBucket, ['delete'], ['claims/*']);
     role.addToPrincipalPolicy(

@@ -19,7 +19,7 @@ import { trainMiniClip } from './train';
 export const TRAINING_FRAMES: readonly string[] = [...ENSEMBLE_TEMPLATES, ...WORLD_CAPTION_FRAMES];
 
 /** Every text the captions can contain, for the tokenizer's merges: each frame with each class, plus attribute words. */
-function tokenizerCorpus(): string[] {
+export function tokenizerCorpus(): string[] {
   const attributes = [...TEXTURES, ...BACKGROUND_NAMES, 'small large on a background'].join(' ');
   return [...TRAINING_FRAMES.flatMap((frame) => CLASS_NAMES.map((name) => fillFrame(frame, name))), attributes];
 }

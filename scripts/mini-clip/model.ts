@@ -20,7 +20,7 @@ function param(params: ParamMap, name: string): tf.Tensor {
 }
 
 /** x @ W + b with W `[in, out]`; the backward pass uses explicit transposes instead of matMul flags. */
-const linearWithBias = tf.customGrad((...args) => {
+export const linearWithBias = tf.customGrad((...args) => {
   const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
   save([x, w]);
   return {
@@ -45,7 +45,7 @@ const linearNoBias = tf.customGrad((...args) => {
 });
 
 /** `[rows, in]` constant (one-hot ids, image patches) @ `[in, out]` weight: no gradient for the constant. */
-const constantTimesWeight = tf.customGrad((...args) => {
+export const constantTimesWeight = tf.customGrad((...args) => {
   const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
   save([x]);
   return {

@@ -32,8 +32,8 @@ export interface MiniClipRecipe {
 
 export const DEFAULT_RECIPE: MiniClipRecipe = {
   seed: 0,
-  imageSize: 32,
-  patchSize: 8,
+  imageSize: 36,
+  patchSize: 6,
   visionHidden: 64,
   visionLayers: 2,
   visionHeads: 4,
@@ -44,9 +44,9 @@ export const DEFAULT_RECIPE: MiniClipRecipe = {
   projectionDim: 64,
   maxPositionEmbeddings: 32,
   trainContext: 20,
-  steps: 600,
+  steps: 1000,
   batchSize: 64,
-  learningRate: 1e-3,
+  learningRate: 2e-3,
   warmupSteps: 50,
   weightDecay: 0.1,
 };

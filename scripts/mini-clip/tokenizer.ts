@@ -84,7 +84,8 @@ export interface BuiltTokenizer {
  * `<|endoftext|>` as the last two ids), with merges learned from the caption words.
  */
 export function buildClipTokenizer(texts: Iterable<string>, contextLength: number): BuiltTokenizer {
-  const byteTable = [...bytesToUnicode().values()];
+  const unicodeOf = bytesToUnicode();
+  const byteTable = Array.from({ length: 256 }, (_, b) => unicodeOf.get(b) as string);
   const counts = new Map<string, number>();
   for (const text of texts) for (const word of preTokenize(text)) counts.set(word, (counts.get(word) ?? 0) + 1);
   const merges = learnMerges(counts, byteTable).map(([left, right]) => `${left} ${right}`);

@@ -25,7 +25,10 @@ export interface MiniClipTrainOptions {
   learningRate: number;
   warmupSteps: number;
   weightDecay: number;
-  /** Text tokens per caption during training (≤ max_position_embeddings; see textEmbeddings). */
+  /**
+   * Most text tokens a caption may have in training (≤ max_position_embeddings). Each batch is
+   * cut to its longest caption: causal attention makes the tokens after the end token irrelevant.
+   */
   trainContext: number;
   /** Caption frames with a `[cls]` placeholder. */
   frames: readonly string[];
@@ -58,16 +61,25 @@ interface Inputs {
   config: ClipConfig;
   encode: CaptionEncoder;
   options: MiniClipTrainOptions;
-  mask: tf.Tensor2D;
+  /** Causal masks by context length, made once. */
+  masks: Map<number, tf.Tensor2D>;
 }
 
-function captionTensors(captions: readonly string[], inputs: Inputs): { oneHot: tf.Tensor2D; eosMask: tf.Tensor3D } {
+function captionTensors(captions: readonly string[], inputs: Inputs): { oneHot: tf.Tensor2D; eosMask: tf.Tensor3D; mask: tf.Tensor2D } {
   const { config, options } = inputs;
-  const context = options.trainContext;
-  const { oneHot, eosMask } = encodeCaptionIds(captions.map(inputs.encode), captions, context, config.text.vocabSize, config.text.eosTokenId);
+  const ids = captions.map(inputs.encode);
+  // The batch's longest caption, or the limit so that an over-long caption is reported.
+  const context = Math.min(options.trainContext, Math.max(...ids.map((row) => row.length)));
+  const { oneHot, eosMask } = encodeCaptionIds(ids, captions, context, config.text.vocabSize, config.text.eosTokenId);
+  let mask = inputs.masks.get(context);
+  if (!mask) {
+    mask = tf.keep(causalMask(context));
+    inputs.masks.set(context, mask);
+  }
   return {
     oneHot: tf.tensor2d(oneHot, [captions.length * context, config.text.vocabSize]),
     eosMask: tf.tensor3d(eosMask, [captions.length, context, 1]),
+    mask,
   };
 }
 
@@ -81,8 +93,8 @@ function patchTensor(images: readonly Uint8Array[], config: ClipConfig): tf.Tens
 function heldOutAccuracy(params: Map<string, tf.Variable>, inputs: Inputs, images: readonly Uint8Array[], labels: readonly number[]): number {
   return tf.tidy(() => {
     const prompts = CLASS_NAMES.map((name) => fillFrame('a photo of a [cls].', name));
-    const { oneHot, eosMask } = captionTensors(prompts, inputs);
-    const text = textEmbeddings(params, inputs.config, oneHot, eosMask, inputs.mask);
+    const { oneHot, eosMask, mask } = captionTensors(prompts, inputs);
+    const text = textEmbeddings(params, inputs.config, oneHot, eosMask, mask);
     const image = imageEmbeddings(params, inputs.config, patchTensor(images, inputs.config), images.length);
     const scores = tf.matMul(tf.div(image, tf.norm(image, 'euclidean', 1, true)), tf.div(text, tf.norm(text, 'euclidean', 1, true)), false, true);
     const predicted = tf.argMax(scores, 1).dataSync();
@@ -101,7 +113,7 @@ export function trainMiniClip(config: ClipConfig, encode: CaptionEncoder, option
   for (const spec of specs) params.set(spec.name, tf.variable(tf.tensor(initialValues(spec, initRng), spec.shape), true, spec.name));
   const variables = specs.map((spec) => ({ variable: params.get(spec.name) as tf.Variable, decay: decays(spec) }));
   const optimizer = new AdamW(variables, { weightDecay: options.weightDecay });
-  const inputs: Inputs = { config, encode, options, mask: causalMask(options.trainContext) };
+  const inputs: Inputs = { config, encode, options, masks: new Map() };
   const dataRng = createRng(mixSeed(options.seed, 0xda7a));
   // Its own stream: the final evaluation's held-out images stay unseen by any choice made here.
   const heldOut = renderBalancedSet(4, config.vision.imageSize, options.seed, STREAM.monitor);
@@ -114,9 +126,9 @@ export function trainMiniClip(config: ClipConfig, encode: CaptionEncoder, option
     const pairs = sampleTrainingPairs(options.batchSize, config.vision.imageSize, options.frames, dataRng);
     const loss = tf.tidy(() => {
       const patches = patchTensor(pairs.images, config);
-      const { oneHot, eosMask } = captionTensors(pairs.captions, inputs);
+      const { oneHot, eosMask, mask } = captionTensors(pairs.captions, inputs);
       const { value, grads } = tf.variableGrads(
-        () => contrastiveLoss(params, imageEmbeddings(params, config, patches, pairs.images.length), textEmbeddings(params, config, oneHot, eosMask, inputs.mask)),
+        () => contrastiveLoss(params, imageEmbeddings(params, config, patches, pairs.images.length), textEmbeddings(params, config, oneHot, eosMask, mask)),
         variables.map(({ variable }) => variable),
       );
       optimizer.apply(
@@ -144,7 +156,7 @@ export function trainMiniClip(config: ClipConfig, encode: CaptionEncoder, option
   const values = new Map<string, Float32Array>();
   for (const spec of specs) values.set(spec.name, new Float32Array((params.get(spec.name) as tf.Variable).dataSync()));
   optimizer.dispose();
-  inputs.mask.dispose();
+  for (const mask of inputs.masks.values()) mask.dispose();
   for (const variable of params.values()) variable.dispose();
   return { specs, values, finalLoss, heldOutAccuracy: accuracy };
 }

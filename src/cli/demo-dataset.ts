@@ -34,7 +34,7 @@ export interface DemoDataset {
 }
 
 /** Generates the dataset under `outDir` and writes its manifest with the demo's training settings and sweep. */
-export async function writeDemoDataset(outDir: string, size: DemoSize = DEMO_SIZE): Promise<DemoDataset> {
+export async function writeDemoDataset(outDir: string, size: DemoSize = DEMO_SIZE, weights?: string): Promise<DemoDataset> {
   const { generateProceduralDataset } = await import('../procedural/dataset');
   const generated = await generateProceduralDataset({
     outDir,
@@ -45,6 +45,7 @@ export async function writeDemoDataset(outDir: string, size: DemoSize = DEMO_SIZ
     imageSize: size.imageSize,
     seed: size.seed,
     name: 'demo',
+    ...(weights ? { weights } : {}),
     // Plain test transform (no five-crop ensemble) keeps evaluation quick on the CPU.
     training: { epochs: size.epochs, batchSize: size.batchSize, seed: size.seed, tte: false },
   });

@@ -122,7 +122,8 @@ export async function followRun(targets: SubmitTargets, run: { runId: string; jo
       note(`row ${row.sweepIndex}`, row.status, `#${row.sweepIndex} ${row.method}: ${row.status}${accuracy}${row.reason ? ` (${row.reason})` : ''}`);
     }
     if (rows.length > 0 && rows.every(isTerminal)) {
-      return { outcome: 'finished', ...run, rows, summaryUri, reportUri: joinUri(targets.resultsRoot, resultsKeys.summaryPrefix(run.manifestName), 'report.html') };
+      const { runId, jobId, manifestName } = run;
+      return { outcome: 'finished', runId, jobId, manifestName, rows, summaryUri, reportUri: joinUri(targets.resultsRoot, resultsKeys.summaryPrefix(manifestName), 'report.html') };
     }
     if (Date.now() >= deadline) return { outcome: 'timed-out', stage: 'run', detail: `run ${run.runId} still going after ${options.runTimeoutSeconds} s; follow it later with sage report ${summaryUri}` };
     await sleep(options.pollSeconds * 1000);

@@ -36,6 +36,8 @@ export function inProcessRunner(runJob: (env: Record<string, string>) => Promise
 }
 
 const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.ts');
+/** tsx's loader, resolved from this package: `--import tsx` alone would resolve from the child's working directory. */
+const TSX_LOADER = import.meta.resolve('tsx');
 /** Lines of the child's stderr kept for the failure reason. */
 const REASON_LINES = 6;
 
@@ -52,7 +54,7 @@ export function childProcessRunner(options: ChildProcessRunnerOptions = {}): Job
   return {
     run(env, label) {
       return new Promise((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, 'train', '--from-env'], {
+        const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_MAIN, 'train', '--from-env'], {
           env: { ...process.env, ...options.env, ...env },
           stdio: ['ignore', 'pipe', 'pipe'],
         });

@@ -10,7 +10,7 @@ import * as tar from 'tar-stream';
 import { ObjectNotFoundError, storeFor, type ObjectStore } from '../storage';
 import { formatJsonPath, problemCode } from './problems';
 import { imagePathProblem, resolveReference } from './references';
-import { itemSourceKind, Item, type ItemSource, type ItemSourceKind, type ManifestProblem } from './schema';
+import { Item, type ItemSource, type ManifestProblem } from './schema';
 import { ShardIndex, SHARD_LABEL_EXTENSION } from './shard-index';
 import { problemsFromIssues } from './zod-problems';
 
@@ -87,13 +87,6 @@ export class LabelResolver {
   }
 }
 
-function referenceOf(source: ItemSource): string | undefined {
-  if ('jsonl' in source) return source.jsonl;
-  if ('list' in source) return source.list;
-  if ('shards' in source) return source.shards;
-  return undefined;
-}
-
 async function openLines(uri: string, store: ObjectStore): Promise<AsyncIterable<string>> {
   const stream = await store.getStream(uri);
   return createInterface({ input: stream, crlfDelay: Infinity });
@@ -152,28 +145,27 @@ function* scanListLine(text: string, reference: string, line: number, labels: La
   yield* checkedItem(match[1]!, /^\d+$/.test(token) ? Number(token) : token, labels, origin);
 }
 
+/** The forms whose items are listed one by one (shards are described by their index instead). */
+export type ListedItemSource = Exclude<ItemSource, { shards: string }>;
+
 /**
  * Every item of an inline, JSONL or list split, with problems interleaved as found.
- * The shards form is checked from its index instead (see shard checks in validate).
+ * Shards are checked from their index instead (shard-checks.ts).
  */
-export async function* scanItems(source: ItemSource, ctx: ReadItemsContext): AsyncGenerator<ScanEvent> {
+export async function* scanItems(source: ListedItemSource, ctx: ReadItemsContext): AsyncGenerator<ScanEvent> {
   const split = ctx.split ?? 'train';
   const labels = new LabelResolver(ctx.classNames);
-  const kind = itemSourceKind(source);
   if ('items' in source) {
     yield* scanInline(source.items, split, labels);
     return;
   }
-  if (kind === 'shards') throw new Error('scanItems reads items, jsonl and list splits; shards are checked from their index');
-  const reference = referenceOf(source)!;
-  const field = formatJsonPath([split, kind]);
+  const [kind, reference] = 'jsonl' in source ? (['jsonl', source.jsonl] as const) : (['list', source.list] as const);
   let lines: AsyncIterable<string>;
-  let uri: string;
   try {
-    uri = resolveReference(reference, ctx.manifestUri);
+    const uri = resolveReference(reference, ctx.manifestUri);
     lines = await openLines(uri, ctx.store ?? (await storeFor(uri)));
   } catch (error) {
-    yield { kind: 'problem', problem: missingFileProblem(field, reference, error) };
+    yield { kind: 'problem', problem: missingFileProblem(formatJsonPath([split, kind]), reference, error) };
     return;
   }
   const scanLine = kind === 'jsonl' ? scanJsonlLine : scanListLine;
@@ -264,4 +256,3 @@ export async function* readItems(source: ItemSource, ctx: ReadItemsContext): Asy
   }
 }
 
-export type { ItemSourceKind };

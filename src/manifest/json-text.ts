@@ -85,11 +85,18 @@ class Scanner {
     else if (c === '[') this.array(depth);
     else if (c === '"') this.string();
     else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) this.number();
-    else if (this.text.startsWith('true', this.i)) this.i += 4;
-    else if (this.text.startsWith('false', this.i)) this.i += 5;
-    else if (this.text.startsWith('null', this.i)) this.i += 4;
+    else if (c === 't') this.literal('true');
+    else if (c === 'f') this.literal('false');
+    else if (c === 'n') this.literal('null');
     else if (c === "'") this.fail(`expected a value, got a single quote: JSON strings use double quotes`);
     else this.fail(`expected a value (object, array, string, number, true, false or null), got ${describeChar(this.text, this.i)}`);
+  }
+
+  /** Matches a literal character by character, so an error points at the first wrong one. */
+  private literal(word: string): void {
+    for (let k = 0; k < word.length; k++, this.i++) {
+      if (this.text[this.i] !== word[k]) this.fail(`expected "${word}", got ${describeChar(this.text, this.i)} at its character ${k + 1}`);
+    }
   }
 
   private object(depth: number): void {
@@ -181,7 +188,8 @@ class Scanner {
       if (c < 32) this.fail('expected the string to end before the line break (control characters must be escaped)', this.i);
       this.i++;
     }
-    return this.fail('expected a closing \'"\', got the end of the text', start);
+    const opened = positionOf(text, start);
+    return this.fail(`expected a closing '"' for the string that starts at line ${opened.line}, column ${opened.column}, got the end of the text`);
   }
 
   private number(): void {

@@ -62,29 +62,28 @@ const IMAGE_EXTENSION_SET: ReadonlySet<string> = new Set(IMAGE_EXTENSIONS);
  * manifest can make the trainer read outside its image root.
  */
 export function imagePathProblem(itemPath: string): string | undefined {
-  const shown = (): string => JSON.stringify(itemPath);
-  if (SCHEME.test(itemPath)) return `expected a path relative to images, got the URI ${shown()} (images from another bucket or location are not allowed)`;
+  if (SCHEME.test(itemPath)) return `expected a path relative to images, got the URI ${JSON.stringify(itemPath)} (images from another bucket or location are not allowed)`;
   const first = itemPath.charCodeAt(0);
-  if (first === 47 || first === 92 || /^[A-Za-z]:/.test(itemPath)) return `expected a path relative to images, got the absolute path ${shown()}`;
+  if (first === 47 || first === 92 || /^[A-Za-z]:/.test(itemPath)) return `expected a path relative to images, got the absolute path ${JSON.stringify(itemPath)}`;
   // One pass over the characters: segment boundaries and control characters.
   let segmentStart = 0;
   let sawDotSegment = false;
   for (let i = 0; i <= itemPath.length; i++) {
     const c = i < itemPath.length ? itemPath.charCodeAt(i) : 47;
-    if (c < 32) return `expected a path without control characters, got ${shown()}`;
+    if (c < 32) return `expected a path without control characters, got ${JSON.stringify(itemPath)}`;
     if (c !== 47 && c !== 92) continue;
     const length = i - segmentStart;
     if (length === 2 && itemPath.charCodeAt(segmentStart) === 46 && itemPath.charCodeAt(segmentStart + 1) === 46) {
-      return `expected a path inside images, got ${shown()} which escapes it with ".."`;
+      return `expected a path inside images, got ${JSON.stringify(itemPath)} which escapes it with ".."`;
     }
     if (length === 0 || (length === 1 && itemPath.charCodeAt(segmentStart) === 46)) sawDotSegment = true;
     segmentStart = i + 1;
   }
-  if (sawDotSegment) return `expected a normalised relative path (no "." or empty segments), got ${shown()}`;
+  if (sawDotSegment) return `expected a normalised relative path (no "." or empty segments), got ${JSON.stringify(itemPath)}`;
   const dot = itemPath.lastIndexOf('.');
   const extension = dot >= 0 ? itemPath.slice(dot + 1).toLowerCase() : '';
   if (!IMAGE_EXTENSION_SET.has(extension)) {
-    return `expected an image file (${IMAGE_EXTENSIONS.map((e) => `.${e}`).join(', ')}), got ${shown()}`;
+    return `expected an image file (${IMAGE_EXTENSIONS.map((e) => `.${e}`).join(', ')}), got ${JSON.stringify(itemPath)}`;
   }
   return undefined;
 }

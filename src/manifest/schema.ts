@@ -29,10 +29,17 @@ const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  */
 export const UriString = z.string().min(1).max(2048).describe('s3://bucket/key, an absolute path, or a path relative to the manifest');
 
+/** Names go into text prompts and label look-ups: no leading or trailing spaces, no line breaks. */
+const ClassName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^\S(.*\S)?$/, 'a name without leading or trailing spaces or line breaks');
+
 export const ClassEntry = z.union([
-  z.string().min(1).max(256).describe('class name'),
+  ClassName.describe('class name'),
   z.strictObject({
-    name: z.string().min(1).max(256).describe('Class name, used in the text prompts ("a photo of a [name]."); "_" reads as a space.'),
+    name: ClassName.describe('Class name, used in the text prompts ("a photo of a [name]."); "_" reads as a space.'),
     description: z.string().max(4096).optional().describe('Free text for people; not used by training.'),
   }),
 ]);
@@ -140,7 +147,6 @@ export const PROBLEM_CODES = [
   'image-path',
   'settings',
   'group-counts',
-  'images-root',
   'reference',
   'weights',
   'image-missing',

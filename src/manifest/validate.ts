@@ -2,10 +2,10 @@
  * The one validation function the upload Lambda, the CLI and the trainer share. It
  * reports every problem at once: each top-level section that passes the schema is
  * checked further even when another section failed, so one upload shows everything
- * to fix. Storage checks (referenced files, weights, a seeded sample of images) run
- * when storage is available, which is the default.
+ * to fix. Referenced item files are always read; existence checks (weights, shards,
+ * a seeded sample of images) run unless checkStorage is false.
  */
-import type { SettingsOverrides } from '../contracts/settings';
+import { SettingsOverrides } from '../contracts/settings';
 import { storeFor, type ObjectStore } from '../storage';
 import { originLine, originPath, scanItems, type ItemOrigin } from './items';
 import { checkSchema, parseJsonDocument, sizeProblem, withPositions } from './parse';
@@ -14,7 +14,6 @@ import { imagesRootUri, imageUri, ManifestReferenceError, resolveReference } fro
 import { resolvedSettingsProblems } from './run-settings';
 import { Reservoir, mapConcurrently } from './sampling';
 import { ClassEntry, Evaluation, ItemSource, Manifest, type ManifestProblem } from './schema';
-import { SettingsOverrides as SettingsOverridesSchema } from '../contracts/settings';
 import { checkShardSplit } from './shard-checks';
 
 export interface ValidateManifestOptions {
@@ -22,7 +21,11 @@ export interface ValidateManifestOptions {
   manifestUri?: string;
   /** Store for every location; default: storeFor(uri) per location (local or S3). */
   store?: ObjectStore;
-  /** Read referenced files and check that the weights and a sample of images exist. Default true. */
+  /**
+   * Check that the weights, the shards and a sample of the images exist. Default true.
+   * Referenced item files (JSONL, list, shard index) are read either way: labels and
+   * class counts cannot be checked without them.
+   */
   checkStorage?: boolean;
   /** Images checked for existence: all of them up to this many, else a seeded sample. Default 1000. */
   sampleSize?: number;
@@ -91,7 +94,6 @@ async function scanSplit(split: 'train' | 'test', source: ItemSource, names: rea
   const counts = new Array<number>(names.length).fill(0);
   const { options } = validation;
   if ('shards' in source) {
-    if (!options.checkStorage) return undefined;
     const complete = await checkShardSplit({
       reference: source.shards,
       field: formatJsonPath([split, 'shards']),
@@ -100,11 +102,10 @@ async function scanSplit(split: 'train' | 'test', source: ItemSource, names: rea
       classCount: names.length,
       counts,
       report: (problem) => validation.problems.add(problem),
-      checkExistence: true,
+      checkExistence: options.checkStorage,
     });
     return complete ? counts : undefined;
   }
-  if (!('items' in source) && !options.checkStorage) return undefined;
   let complete = true;
   const ctx = { manifestUri: options.manifestUri, classNames: names, split, ...(options.store ? { store: options.store } : {}) };
   for await (const event of scanItems(source, ctx)) {
@@ -114,7 +115,7 @@ async function scanSplit(split: 'train' | 'test', source: ItemSource, names: rea
       continue;
     }
     counts[event.item.label]!++;
-    if (imagesRoot !== undefined) {
+    if (imagesRoot !== undefined && options.checkStorage) {
       const { item, origin } = event;
       validation.sample.offer(() => ({ uri: imageUri(imagesRoot, item.path), origin }));
     }
@@ -183,9 +184,9 @@ function checkEvaluation(evaluation: Evaluation | undefined, classCount: number,
 }
 
 function checkSettings(raw: Record<string, unknown>, trusted: boolean, validation: Validation): void {
-  const training = section(SettingsOverridesSchema, raw.training ?? {}, trusted);
+  const training = section(SettingsOverrides, raw.training ?? {}, trusted);
   if (!training) return;
-  const sweep = Array.isArray(raw.sweep) ? raw.sweep.map((entry: unknown): SettingsOverrides | undefined => section(SettingsOverridesSchema, entry, trusted)) : [];
+  const sweep = Array.isArray(raw.sweep) ? raw.sweep.map((entry: unknown): SettingsOverrides | undefined => section(SettingsOverrides, entry, trusted)) : [];
   validation.problems.addAll(resolvedSettingsProblems(training, sweep));
 }
 
@@ -271,10 +272,9 @@ export async function validateManifest(input: string | unknown, options: Validat
       problems.add({ path: '', message: `expected storage to answer, got: ${(error as Error).message}`, code: 'reference' });
     }
   }
-  if (problems.size > 0) {
+  if (problems.size > 0 || !checked.ok) {
     const listed = problems.list();
     return { ok: false, problems: text !== undefined ? withPositions(text, listed) : listed };
   }
-  if (!checked.ok) throw new Error('unreachable: schema problems were collected');
   return { ok: true, manifest: checked.manifest, warnings: validation.warnings, counts };
 }

@@ -10,7 +10,7 @@ import { jobSpecToEnv } from '../contracts/job';
 import { methodLabel } from '../contracts/settings';
 import type { SummaryRow } from '../contracts/summary';
 import { resolveRunSettings, sweepSize, validateManifest, type Manifest, type ManifestProblem } from '../manifest';
-import { PreconditionFailedError, joinUri } from '../storage';
+import { PreconditionFailedError, joinUri, type ObjectStore } from '../storage';
 import { RunRecord, UploadClaim, readDocument, toJson, type RunEntry } from './documents';
 import type { IdSource, PipelineContext } from './context';
 import { jobNameFor, type JobSubmitter } from './job-submitter';
@@ -37,6 +37,8 @@ export interface ProcessManifestUploadDeps extends PipelineContext {
   claimLeaseMs?: number;
   /** Check that referenced files and images exist (the validator's storage pass). Default true. */
   checkStorage?: boolean;
+  /** Store for the files a manifest references (images, lists, weights); default: storeFor(uri) per location. */
+  referenceStore?: ObjectStore;
 }
 
 export interface RejectionReport {
@@ -118,7 +120,11 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
   let submitted = false;
   try {
     const text = await deps.dataStore.getText(manifestUri);
-    const result = await validateManifest(text, { manifestUri, store: deps.dataStore, checkStorage: deps.checkStorage ?? true });
+    const result = await validateManifest(text, {
+      manifestUri,
+      checkStorage: deps.checkStorage ?? true,
+      ...(deps.referenceStore ? { store: deps.referenceStore } : {}),
+    });
     if (!result.ok) {
       const rejectionUri = joinUri(locations.results, resultsKeys.rejection(uploadName, etag));
       const report: RejectionReport = {

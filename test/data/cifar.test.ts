@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../src/storage';
 import { Manifest } from '../../src/manifest/schema';
+import { validateManifest } from '../../src/manifest';
 import { prepareCifar100Lt } from '../../src/data/ingest/prepare-cifar';
 import { longTailCounts, selectLongTail } from '../../src/data/ingest/long-tail';
 import { readCifar100Archive } from '../../src/data/ingest/cifar';
@@ -115,6 +116,14 @@ describe('prepareCifar100Lt', () => {
       expect(perLabel).toEqual(expectedCounts);
     });
   }
+
+  it('writes a manifest the manifest validator accepts, the weights it cannot know apart', async () => {
+    const archive = await writeArchive(await binaryArchive(tinyCifar(6)), 'cifar-100-binary.tar.gz');
+    const prepared = await prepareCifar100Lt({ archive, out: await tempDir('cifar-valid'), maxShardBytes: 64 * 1024 });
+    const result = await validateManifest(await store.getText(prepared.manifestUri), { manifestUri: prepared.manifestUri });
+    const problems = result.ok ? [] : result.problems;
+    expect(problems.filter((problem) => problem.code !== 'weights')).toEqual([]);
+  });
 
   it('keeps the β = 100 counts as evaluation.groupCounts for β = 10', async () => {
     const archive = await writeArchive(await binaryArchive(tinyCifar(3)), 'cifar-100-binary.tar.gz');

@@ -5,7 +5,7 @@ import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../src/storage';
 import { readShardIndex, shardKeyFor, shardUri } from '../../src/data/shards/format';
-import { readShardRecords, readShards } from '../../src/data/shards/reader';
+import { readShardRecords, readShards, type ShardRecord } from '../../src/data/shards/reader';
 import { ShardWriter } from '../../src/data/shards/writer';
 import { ShardItemSource } from '../../src/data/loader/shard-source';
 import { readTarMembers } from '../../src/data/tar';
@@ -92,7 +92,7 @@ describe('shard reader', () => {
     pack.entry({ name: 'x/one.json' }, '{}');
     pack.entry({ name: 'two.png' }, Buffer.from([0x89, 0x50, 0x4e, 0x47]));
     pack.finalize();
-    const records = [];
+    const records: ShardRecord[] = [];
     await expect(
       (async () => {
         for await (const record of readShardRecords(pack as unknown as Readable, 'hand.tar')) records.push(record);
@@ -109,6 +109,20 @@ describe('shard reader', () => {
     const stripped = { ...index, shards: index.shards.map(({ labels: _labels, ...rest }) => rest) };
     const source = new ShardItemSource(stripped, indexUri, store);
     expect(Array.from(await source.labels())).toEqual([0, 1, 2, 0, 1]);
+  });
+
+  it('refuses a sample whose .cls label differs from the index, rather than train on a wrong label', async () => {
+    const out = await tempDir('mislabel');
+    await writeSamples(out, 3, 1 << 20);
+    const indexUri = path.join(out, 'index.json');
+    const index = await readShardIndex(indexUri, store);
+    const lying = { ...index, shards: [{ ...index.shards[0]!, labels: [0, 2, 2] }] };
+    const source = new ShardItemSource(lying, indexUri, store);
+    await expect(
+      (async () => {
+        for await (const _ of source.items({ epoch: 0, shuffle: false, seed: 0 })) void _;
+      })(),
+    ).rejects.toThrow(/sample "cls1\/img1" is labelled 1 in the shard but 2 in the index/);
   });
 
   it('fails when a shard holds fewer samples than its index entry says', async () => {

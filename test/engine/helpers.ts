@@ -10,6 +10,9 @@ import { loadClip, loadClipTokenizer } from '../../src/clip';
 import { createRandomClip, type RandomClipOptions } from '../../src/clip/testing';
 import type { ClipModel, ClipTokenizer } from '../../src/clip/types';
 import type { BatchSource, EpochOptions, ImageBatch } from '../../src/contracts/batches';
+import { logitAdjustment } from '../../src/engine/compensation';
+import { frozenFeatures, trainingLoss } from '../../src/engine/forward';
+import type { SageModel } from '../../src/engine/model';
 import { filler } from './reference';
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -99,4 +102,23 @@ export function syntheticDataset(perClass: readonly number[], size: number, seed
 /** Values of every trainable variable, by name, as plain arrays. */
 export function snapshot(variables: readonly { name: string; variable: tf.Variable }[]): Record<string, number[]> {
   return Object.fromEntries(variables.map((v) => [v.name, Array.from(v.variable.dataSync())]));
+}
+
+/** Mean training loss of `model` over every item of `source` (test transform, no update). */
+export async function datasetLoss(model: SageModel, source: BatchSource, counts: readonly number[]): Promise<number> {
+  const adjustment = tf.tensor1d(logitAdjustment(counts, model.settings));
+  const size = model.clip.config.vision.imageSize;
+  let total = 0;
+  for await (const batch of source.batches(0, { batchSize: 32, shuffle: false, seed: 0, transform: 'test' })) {
+    const value = tf.tidy(() => {
+      const pixels = tf.tensor4d(batch.images, [batch.n, size, size, 3]);
+      const oneHot = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), model.numClasses).toFloat() as tf.Tensor2D;
+      const zeroShotFeatures = model.settings.components.fit ? frozenFeatures(model, pixels) : null;
+      return trainingLoss(model, { pixels, oneHot, adjustment, zeroShotFeatures }).loss;
+    });
+    total += value.dataSync()[0]!;
+    value.dispose();
+  }
+  adjustment.dispose();
+  return total / source.count;
 }

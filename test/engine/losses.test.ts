@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
-import { resolveSettings } from '../../src/contracts/settings';
+import { resolveSettings, type SettingsOverrides } from '../../src/contracts/settings';
 import { logCompensation, logitAdjustment } from '../../src/engine/compensation';
 import { fitLogits } from '../../src/engine/fit';
 import { adjustedCrossEntropySum, fitLossSum } from '../../src/engine/losses';
@@ -31,7 +31,7 @@ describe('logit adjustment and the compensation factor', () => {
   it('makes LA + CF give the same softmax as LA with τ = 1 + γ, for any μ', () => {
     const next = filler(4);
     const logits = Array.from({ length: counts.length }, () => next(5));
-    const settings = (overrides: Parameters<typeof resolveSettings>[0]) => resolveSettings({ method: 'lift', ...overrides });
+    const settings = (overrides: SettingsOverrides) => resolveSettings({ method: 'lift', ...overrides });
     const tauOnly = logitAdjustment(counts, settings({ tau: 1.05 }));
     const expected = softmax(logits.map((z, i) => z + tauOnly[i]!));
     for (const mu of [0.5, 1, 37]) {

@@ -3,11 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
 import type { ClipModel } from '../../src/clip/types';
 import { resolveSettings, type SettingsOverrides } from '../../src/contracts/settings';
-import { logitAdjustment } from '../../src/engine/compensation';
-import { adaptedFeatures, frozenFeatures, trainingLoss } from '../../src/engine/forward';
+import { adaptedFeatures, frozenFeatures } from '../../src/engine/forward';
 import { buildSageModel, type SageModel } from '../../src/engine/model';
-import { EngineEmptyClassError, EngineNonFiniteLossError, trainSage } from '../../src/engine';
-import { MemoryBatchSource, randomClip, snapshot, syntheticDataset, tempDir } from './helpers';
+import { EngineCheckpointError, EngineEmptyClassError, EngineNonFiniteLossError, trainSage } from '../../src/engine';
+import { datasetLoss, MemoryBatchSource, randomClip, snapshot, syntheticDataset, tempDir } from './helpers';
 import { filler } from './reference';
 
 const classNames = ['cat', 'dog', 'car', 'tree'];
@@ -34,23 +33,6 @@ function model(overrides: SettingsOverrides): SageModel {
 
 const trainSource = () => new MemoryBatchSource(syntheticDataset(counts, 32, 5), 32);
 
-async function datasetLoss(m: SageModel, source: MemoryBatchSource): Promise<number> {
-  const adjustment = tf.tensor1d(logitAdjustment(counts, m.settings));
-  let total = 0;
-  for await (const batch of source.batches(0, { batchSize: 16, shuffle: false, seed: 0, transform: 'test' })) {
-    const value = tf.tidy(() => {
-      const pixels = tf.tensor4d(batch.images, [batch.n, size, size, 3]);
-      const oneHot = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), classNames.length).toFloat() as tf.Tensor2D;
-      const zeroShotFeatures = m.settings.components.fit ? frozenFeatures(m, pixels) : null;
-      return trainingLoss(m, { pixels, oneHot, adjustment, zeroShotFeatures }).loss;
-    });
-    total += value.dataSync()[0]!;
-    value.dispose();
-  }
-  adjustment.dispose();
-  return total / source.count;
-}
-
 describe('training on a tiny random CLIP', () => {
   it('leaves the features exactly equal to the frozen ones at initialisation (W_up = 0), for both adapters', () => {
     for (const method of ['lift', 'sage'] as const) {
@@ -68,9 +50,9 @@ describe('training on a tiny random CLIP', () => {
     it(`lowers the training loss over one epoch (${method})`, async () => {
       const m = model({ method, epochs: 1 });
       const source = trainSource();
-      const before = await datasetLoss(m, source);
+      const before = await datasetLoss(m, source, counts);
       const result = await trainSage({ model: m, train: source, trainCounts: counts });
-      const after = await datasetLoss(m, source);
+      const after = await datasetLoss(m, source, counts);
       expect(result.status).toBe('completed');
       expect(result.epochs).toHaveLength(1);
       expect(after).toBeLessThan(before);
@@ -136,6 +118,11 @@ describe('training on a tiny random CLIP', () => {
     expect(snapshot(second.trainableVariables())).toEqual(expected);
     expect(resumed.epochs.map((e) => [e.loss, e.trainAccuracy])).toEqual(full.epochs.map((e) => [e.loss, e.trainAccuracy]));
     second.dispose();
+
+    // A checkpoint is never resumed into a model with other settings.
+    const other = model({ method: 'sage', epochs: 3, alpha: 0.5 });
+    await expect(trainSage({ model: other, train: trainSource(), trainCounts: counts, checkpointUri })).rejects.toThrow(EngineCheckpointError);
+    other.dispose();
   });
 
   it('refuses a class with no training images before training, naming it', async () => {

@@ -170,11 +170,14 @@ describe('storage checks', () => {
     expect(distinct.size).toBeGreaterThan(1);
   });
 
-  it('skips storage without checkStorage, reading inline items only', async () => {
+  it('skips the existence checks without checkStorage but still reads referenced lists', async () => {
     await rm(path.join(dataset.dir, 'images'), { recursive: true });
     await rm(path.join(dataset.dir, 'weights'), { recursive: true });
-    const result = await validate(withTrain({ jsonl: 'nowhere.jsonl' }), { checkStorage: false });
-    expect(result).toMatchObject({ ok: true, counts: { test: [1, 1, 1] } });
+    await writeFile(path.join(dataset.dir, 'train.txt'), trainItems().map((item) => `${item.path} ${item.label}`).join('\n'));
+    const result = await validate(withTrain({ list: 'train.txt' }), { checkStorage: false });
+    expect(result).toMatchObject({ ok: true, counts: { train: [...TRAIN_COUNTS], test: [1, 1, 1] } });
+    const missing = await validate(withTrain({ list: 'nowhere.txt' }), { checkStorage: false });
+    expect(missing.ok ? [] : missing.problems.map((p) => p.path)).toEqual(['train.list']);
   });
 });
 

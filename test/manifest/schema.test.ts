@@ -157,3 +157,14 @@ describe('generated JSON Schema', () => {
     expect(schema.$defs.SettingsOverrides.properties.alpha).toMatchObject({ minimum: 0, maximum: 1 });
   });
 });
+
+describe('docs/manifest.md', () => {
+  it('shows an inline example that is a valid manifest', async () => {
+    const docs = await readFile(path.join(import.meta.dirname, '..', '..', 'docs', 'manifest.md'), 'utf8');
+    const blocks = [...docs.matchAll(/```json\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    const inline = blocks.find((block) => block.includes('"items"') && !block.includes('...'));
+    expect(inline).toBeDefined();
+    const result = parseManifest(inline!);
+    expect(result.ok ? [] : result.problems).toEqual([]);
+  });
+});

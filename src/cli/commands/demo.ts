@@ -16,6 +16,7 @@ import { addLocalRunFlags } from './run';
 
 interface DemoFlags extends LocalRunFlags {
   out: string;
+  weights?: string;
   epochs?: number;
   classes?: number;
   maxPerClass?: number;
@@ -41,7 +42,8 @@ export function registerDemo(program: Command, output: CliOutput): void {
     .addOption(locationOption('-o, --out <dir>', 'demo folder (rebuilt on every run): dataset/ and buckets/', 'out/demo'))
     .option('--epochs <n>', 'training epochs of LIFT and Sage', parsePositiveInteger)
     .option('--classes <n>', 'classes of the procedural dataset (at most 36)', parsePositiveInteger)
-    .option('--max-per-class <n>', 'training images of the largest class', parsePositiveInteger);
+    .option('--max-per-class <n>', 'training images of the largest class', parsePositiveInteger)
+    .addOption(locationOption('--weights <dir>', 'CLIP weights folder (default: the mini-CLIP fixture in fixtures/mini-clip)'));
   addLocalRunFlags(command, 'out/demo/buckets').action(async (flags: DemoFlags) => {
     if (flags.out.startsWith('s3://')) throw new CliInputError('the demo writes to a local folder; give a path for --out');
     const started = performance.now();
@@ -54,7 +56,7 @@ export function registerDemo(program: Command, output: CliOutput): void {
     };
     await freshDemoFolder(flags.out);
     output.err(`sage demo: ${size.classes} procedural classes, ${size.maxPerClass} to ${Math.floor(size.maxPerClass / size.imbalanceRatio)} training images each, ${size.epochs} epochs, in ${flags.out}`);
-    const dataset = await writeDemoDataset(path.join(flags.out, 'dataset'), size);
+    const dataset = await writeDemoDataset(path.join(flags.out, 'dataset'), size, flags.weights);
     const buckets = flags.buckets === path.resolve('out/demo/buckets') ? path.join(flags.out, 'buckets') : flags.buckets;
     const { runManifestLocally } = await import('../local-run');
     await runManifestLocally(dataset.manifestUri, { ...flags, buckets }, output);

@@ -57,6 +57,7 @@ export class DecodePool {
   readonly workers: number;
   private readonly tasksPerWorker: number;
   private readonly threads: PoolWorker[] = [];
+  private readonly launch = workerLaunch();
   private readonly pending = new Map<number, Pending>();
   private readonly queue: QueuedTask[] = [];
   private nextId = 0;
@@ -75,17 +76,22 @@ export class DecodePool {
     if (!Number.isInteger(tasksPerWorker) || tasksPerWorker < 1) throw new DecodePoolError(`tasksPerWorker must be a positive integer, got ${tasksPerWorker}`);
     // sharp's native module must be loaded by the main thread before any worker loads it.
     await import('sharp');
-    const pool = new DecodePool(workers, tasksPerWorker);
-    const launch = workerLaunch();
-    for (let i = 0; i < workers; i++) pool.threads.push(pool.spawn(launch));
-    return pool;
+    return new DecodePool(workers, tasksPerWorker);
   }
 
-  private spawn(launch: ReturnType<typeof workerLaunch>): PoolWorker {
-    const worker = new Worker(launch.entry, { workerData: launch.workerData });
+  /** Threads start with the first image, so a source that is opened but not yet read (the test split during training) costs nothing. */
+  private ensureThreads(): void {
+    while (this.threads.length < this.workers) this.threads.push(this.spawn());
+  }
+
+  private spawn(): PoolWorker {
+    const worker = new Worker(this.launch.entry, { workerData: this.launch.workerData });
+    // An idle worker does not keep the process alive; a busy one does (see dispatch).
+    worker.unref();
     const entry: PoolWorker = { worker, busy: 0 };
     worker.on('message', (result: DecodeResult) => {
       entry.busy--;
+      if (entry.busy === 0) worker.unref();
       const pending = this.pending.get(result.id);
       this.pending.delete(result.id);
       if (pending) {
@@ -114,6 +120,7 @@ export class DecodePool {
       for (const thread of this.threads) if (thread.busy < this.tasksPerWorker && (!idlest || thread.busy < idlest.busy)) idlest = thread;
       if (!idlest) return;
       const { task, pending } = this.queue.shift()!;
+      if (idlest.busy === 0) idlest.worker.ref();
       idlest.busy++;
       this.pending.set(task.id, pending);
       idlest.worker.postMessage(task, [task.bytes.buffer as ArrayBuffer]);
@@ -129,6 +136,7 @@ export class DecodePool {
         throw new ImageDecodeError(error instanceof Error ? error.message : String(error));
       });
     }
+    this.ensureThreads();
     // A private copy that can be transferred: the caller's bytes may be a view into a larger buffer.
     const owned = new Uint8Array(bytes);
     return new Promise<Float32Array>((resolve, reject) => {

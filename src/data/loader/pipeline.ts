@@ -6,7 +6,7 @@
 import type { BatchSource, EpochOptions, ImageBatch } from '../../contracts/batches';
 import { ObjectNotFoundError } from '../../storage';
 import type { DecodePool } from '../decode/pool';
-import { ImageDecodeError } from '../decode/pool';
+import { DecodePoolError, ImageDecodeError } from '../decode/pool';
 import { LoaderBadImageError, LoaderOptionsError, type BadImageReason, type BadImageReport } from '../errors';
 import { mixSeed, RNG_STREAM } from '../rng';
 import { cropsFor, floatsPerItem, type TransformRequest } from '../transforms/apply';
@@ -116,6 +116,8 @@ export class PipelineBatchSource implements BatchSource {
         try {
           return { item, pixels: await this.pool.run(await item.load(), request) };
         } catch (error) {
+          // A broken pool is not a bad image: it must stop the epoch whatever onBadImage says.
+          if (error instanceof DecodePoolError) throw error;
           return { item, bad: badImageOf(item, error) };
         }
       }),

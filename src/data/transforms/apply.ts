@@ -51,7 +51,9 @@ async function sourceSize(image: sharp.Sharp): Promise<Size> {
 export async function transformImage(bytes: Uint8Array, request: TransformRequest, out?: Float32Array, offset = 0): Promise<Float32Array> {
   const { kind, size } = request;
   const target = out ?? new Float32Array(floatsPerItem(kind, size));
-  const image = sharp(bytes);
+  // Fail on truncated or undecodable images (as PIL does), not on libjpeg's benign warnings
+  // ("extraneous bytes"), which a few ImageNet files trigger.
+  const image = sharp(bytes, { failOn: 'truncated' });
   const source = await sourceSize(image);
   if (kind === 'train') {
     const rng = createRng(request.seed);

@@ -1,0 +1,110 @@
+/**
+ * `sage submit`'s follow logic against folder buckets, with the real validation and
+ * aggregation cores playing the deployed Lambdas and a scripted trainer playing Batch.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_ENV } from '../../src/contracts/job';
+import { awaitVerdict, bucketsFromOutputs, followRun, uploadManifest, uploadNameFor, type FollowOptions, type SubmitTargets } from '../../src/cli/submit-follow';
+import { localBuckets } from '../../src/local/buckets';
+import { LocalJobSubmitter } from '../../src/local/submitter';
+import { processJobStateChange, processManifestUpload, randomIds, systemClock, type PipelineContext } from '../../src/pipeline';
+import { LocalObjectStore } from '../../src/storage';
+import { sampleMetrics } from '../report/sample-report';
+import { writeTinyClip, writeTinyDataset } from './fixtures';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const store = new LocalObjectStore();
+
+describe('sage submit, following a run', () => {
+  let root: string;
+  let weights: string;
+  let context: PipelineContext;
+  let targets: SubmitTargets;
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'sage-submit-'));
+    weights = await writeTinyClip(path.join(root, 'clip'));
+    const locations = localBuckets(path.join(root, 'buckets'));
+    context = { locations, dataStore: store, resultsStore: store, clock: systemClock, log: silent };
+    targets = { dataRoot: locations.data, resultsRoot: locations.results, dataStore: store, resultsStore: store };
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  function options(lines: string[], sleep: () => Promise<void>, statuses: string[] = []): FollowOptions {
+    return { pollSeconds: 0, validationTimeoutSeconds: 5, runTimeoutSeconds: 0, onLine: (l) => lines.push(l), sleep, jobStatus: async () => statuses.shift() ?? 'SUCCEEDED' };
+  }
+
+  it('reports the verdict, each row as it ends, and the final rows', async () => {
+    const manifestPath = await writeTinyDataset(path.join(root, 'ok'), weights, { name: 'followed', sweep: [{ method: 'zero-shot' }, { method: 'lift' }] });
+    const text = await readFile(manifestPath, 'utf8');
+    // A manifest uploaded to a bucket resolves relative references there, so give absolute ones.
+    const absolute = text.replace('"images": "images"', `"images": "${path.join(root, 'ok', 'dataset', 'images')}"`).replace(/"(train|test)\.jsonl"/g, (_m, split: string) => `"${path.join(root, 'ok', 'dataset', `${split}.jsonl`)}"`);
+    expect(uploadNameFor(absolute, manifestPath)).toBe('followed');
+    const upload = await uploadManifest(targets, absolute, 'followed');
+
+    const submitter = new LocalJobSubmitter({
+      runner: {
+        run: async (env) => {
+          const index = Number(env[JOB_ENV.arrayIndex]);
+          const metrics = sampleMetrics(index === 0 ? 'zero-shot' : 'lift', index, env[JOB_ENV.runId]!);
+          await store.put(path.join(env[JOB_ENV.resultsUri]!, String(index), 'metrics.json'), JSON.stringify(metrics));
+          return { status: 'SUCCEEDED' };
+        },
+      },
+      onStateChange: async (change) => void (await processJobStateChange(change, context)),
+    });
+    // The "Lambda" handles the upload event; Batch runs the jobs while the CLI sleeps between polls.
+    const outcome = await processManifestUpload({ key: upload.key, etag: upload.etag }, { ...context, submitter, ids: randomIds });
+    expect(outcome.outcome).toBe('submitted');
+
+    const lines: string[] = [];
+    const verdict = await awaitVerdict(targets, upload, options(lines, async () => {}));
+    if (verdict.outcome !== 'submitted') throw new Error(`expected submitted, got ${verdict.outcome}`);
+    const followed = await followRun(targets, verdict, options(lines, async () => void (await submitter.runSubmitted()), ['RUNNABLE', 'RUNNING']));
+    if (followed.outcome !== 'finished') throw new Error(`expected finished, got ${followed.outcome}`);
+
+    expect(followed.rows.map((r) => [r.method, r.status])).toEqual([
+      ['zero-shot', 'SUCCEEDED'],
+      ['lift', 'SUCCEEDED'],
+    ]);
+    expect(followed.reportUri).toBe(path.join(root, 'buckets', 'results', 'summaries', 'followed', 'report.html'));
+    expect(lines).toContain(`job ${verdict.jobId}: RUNNABLE`);
+    expect(lines).toContain('#0 zero-shot: SUBMITTED');
+    expect(lines).toContain('#1 lift: SUCCEEDED, top-1 60.0%');
+    expect(lines.indexOf('#0 zero-shot: SUBMITTED')).toBeLessThan(lines.indexOf('#0 zero-shot: SUCCEEDED, top-1 50.0%'));
+  });
+
+  it('returns the rejection problems when the handler refuses the upload', async () => {
+    const upload = await uploadManifest(targets, JSON.stringify({ version: 1, name: 'refused', classes: ['a', 'b'] }), 'refused');
+    await processManifestUpload({ key: upload.key, etag: upload.etag }, { ...context, submitter: { submit: async () => ({ jobId: 'never' }) }, ids: randomIds });
+    const verdict = await awaitVerdict(targets, upload, options([], async () => {}));
+    expect(verdict.outcome).toBe('rejected');
+    if (verdict.outcome !== 'rejected') return;
+    expect(verdict.problems.map((p) => p.path)).toEqual(expect.arrayContaining(['train', 'test', 'weights']));
+  });
+
+  it('gives up waiting for a verdict after the validation timeout', async () => {
+    const upload = await uploadManifest(targets, '{}', 'nobody-listens');
+    const verdict = await awaitVerdict(targets, upload, { ...options([], async () => {}), validationTimeoutSeconds: 0 });
+    expect(verdict).toMatchObject({ outcome: 'timed-out', stage: 'validation' });
+  });
+});
+
+describe('bucketsFromOutputs', () => {
+  it('reads the data and results bucket names from the stack outputs', () => {
+    const outputs = [
+      { OutputKey: 'DataBucketName', OutputValue: 'sage-data-123' },
+      { OutputKey: 'ResultsBucketName', OutputValue: 's3://sage-results-123/' },
+    ];
+    expect(bucketsFromOutputs(outputs, 'SagePipeline')).toEqual({ data: 'sage-data-123', results: 'sage-results-123' });
+  });
+
+  it('names the outputs it found when one is missing', () => {
+    expect(() => bucketsFromOutputs([{ OutputKey: 'DataBucketName', OutputValue: 'd' }], 'SagePipeline')).toThrow(/no ResultsBucket\.\.\. output \(outputs: DataBucketName\)/);
+  });
+});

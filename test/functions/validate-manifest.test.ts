@@ -1,0 +1,153 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createValidateManifestHandler, type ValidateManifestDeps } from '../../functions/validate-manifest/index';
+import { jobSpecFromEnv } from '../../src/contracts/job';
+import type { Summary } from '../../src/contracts/summary';
+import { silentLog } from '../../src/pipeline/log';
+import { processManifestUpload, type ManifestUploadOutcome, type RejectionReport } from '../../src/pipeline/process-manifest-upload';
+import type { RunRecord, UploadClaim } from '../../src/pipeline/documents';
+import {
+  LOCATIONS,
+  MemoryObjectStore,
+  RecordingSubmitter,
+  countingIds,
+  fixedClock,
+  lambdaContext,
+  objectCreatedEvent,
+  uploadManifest,
+  writeDataset,
+} from './helpers';
+
+let store: MemoryObjectStore;
+let submitter: RecordingSubmitter;
+let deps: ValidateManifestDeps;
+
+beforeEach(() => {
+  store = new MemoryObjectStore();
+  submitter = new RecordingSubmitter();
+  deps = { locations: LOCATIONS, dataStore: store, resultsStore: store, referenceStore: store, submitter, clock: fixedClock(), ids: countingIds() };
+});
+
+type Upload = { key: string; etag: string };
+
+/** The same behaviour through the plain core and through the Middy handler on the real event shape. */
+const paths: [string, (upload: Upload) => Promise<ManifestUploadOutcome>][] = [
+  ['the plain core', (upload) => processManifestUpload(upload, { ...deps, log: silentLog })],
+  [
+    'the Middy handler',
+    (upload) => createValidateManifestHandler(() => deps)(objectCreatedEvent('data', upload.key, upload.etag), lambdaContext()),
+  ],
+];
+
+describe.each(paths)('manifest upload through %s', (_name, handle) => {
+  it('submits one job whose environment names the run, and records the run', async () => {
+    const manifest = await writeDataset(store);
+    const upload = await uploadManifest(store, 'tiny', manifest);
+    const before = await store.getText('s3://data/manifests/tiny.json');
+
+    const outcome = await handle(upload);
+
+    expect(outcome).toMatchObject({ outcome: 'submitted', runId: 'run-1', jobId: 'job-1', arraySize: 1 });
+    expect(submitter.jobs).toHaveLength(1);
+    const spec = jobSpecFromEnv(submitter.jobs[0]!.env);
+    expect(spec).toEqual({
+      runId: 'run-1',
+      manifestUri: 's3://data/manifests/tiny.json',
+      resultsUri: 's3://results/runs/run-1/',
+      checkpointUri: 's3://artifacts/checkpoints/run-1/',
+      cudaCacheUri: 's3://artifacts/cuda-cache/',
+      sweepIndex: 0,
+    });
+    expect(submitter.jobs[0]!.name).toBe('sage-tiny-lt-run-1');
+    const record = await store.json<RunRecord>('s3://results/runs/run-1/run.json');
+    expect(record).toMatchObject({ runId: 'run-1', manifestName: 'tiny-lt', jobId: 'job-1', arraySize: 1, entries: [{ sweepIndex: 0, method: 'sage' }] });
+    const summary = await store.json<Summary>('s3://results/summaries/tiny-lt/summary.json');
+    expect(summary.rows).toEqual([expect.objectContaining({ runId: 'run-1', sweepIndex: 0, status: 'SUBMITTED', jobId: 'job-1' })]);
+    // The upload itself is only read.
+    expect(await store.getText('s3://data/manifests/tiny.json')).toBe(before);
+  });
+
+  it('rejects a bad manifest with a report that lists every problem, and submits nothing', async () => {
+    const manifest = await writeDataset(store);
+    const bad = { ...manifest, train: { items: [...(manifest.train as { items: object[] }).items, { path: 'train/apple/missing.png', label: 'pear' }] }, training: { alpha: 7 } };
+    const upload = await uploadManifest(store, 'bad', bad);
+
+    const outcome = await handle(upload);
+
+    expect(outcome.outcome).toBe('rejected');
+    expect(submitter.jobs).toEqual([]);
+    const etag = upload.etag.replace(/"/g, '');
+    const report = await store.json<RejectionReport>(`s3://results/rejections/bad/${etag}.json`);
+    expect(report.problemCount).toBe(report.problems.length);
+    const paths = report.problems.map((p) => p.path).join(' | ');
+    expect(paths).toMatch(/label/);
+    expect(paths).toMatch(/alpha/);
+    expect(store.keys('s3://results/runs/')).toEqual([]);
+    const claim = await store.json<UploadClaim>(`s3://results/claims/bad/${etag}.json`);
+    expect(claim.state).toBe('rejected');
+  });
+
+  it('submits one job when the same upload is delivered twice', async () => {
+    const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
+    const first = await handle(upload);
+    const second = await handle(upload);
+    expect(first.outcome).toBe('submitted');
+    expect(second).toMatchObject({ outcome: 'duplicate', claim: { state: 'submitted', runId: 'run-1', jobId: 'job-1' } });
+    expect(submitter.jobs).toHaveLength(1);
+  });
+
+  it('submits one array job with a child per sweep entry', async () => {
+    const manifest = await writeDataset(store, { sweep: [{ alpha: 0.1 }, { alpha: 0.5 }, { method: 'lift' }] });
+    const outcome = await handle(await uploadManifest(store, 'sweep', manifest));
+    expect(outcome).toMatchObject({ outcome: 'submitted', arraySize: 3 });
+    expect(submitter.jobs.map((job) => job.arraySize)).toEqual([3]);
+    const summary = await store.json<Summary>('s3://results/summaries/tiny-lt/summary.json');
+    expect(summary.rows.map((row) => [row.sweepIndex, row.jobId, row.method, row.overrides])).toEqual([
+      [0, 'job-1:0', 'sage', { alpha: 0.1 }],
+      [1, 'job-1:1', 'sage', { alpha: 0.5 }],
+      [2, 'job-1:2', 'lift', { method: 'lift' }],
+    ]);
+  });
+});
+
+describe('manifest upload edge cases', () => {
+  it('gives the claim back when submitting fails, so the retried event submits once', async () => {
+    const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
+    submitter.failNext = 1;
+    await expect(processManifestUpload(upload, { ...deps, log: silentLog })).rejects.toThrow(/throttled/);
+    expect(store.keys('s3://results/claims/')).toEqual([]);
+    const retry = await processManifestUpload(upload, { ...deps, log: silentLog });
+    expect(retry.outcome).toBe('submitted');
+    expect(submitter.jobs).toHaveLength(1);
+  });
+
+  it('takes over a claim left behind by a handler that died, once the lease has passed', async () => {
+    const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
+    const etag = upload.etag.replace(/"/g, '');
+    await store.put(`s3://results/claims/tiny/${etag}.json`, JSON.stringify({ state: 'claimed', manifestUri: 'x', etag, claimedAt: '2026-11-29T09:00:00.000Z' }));
+    const early = await processManifestUpload(upload, { ...deps, log: silentLog, claimLeaseMs: 2 * 3600_000 });
+    expect(early.outcome).toBe('duplicate');
+    const late = await processManifestUpload(upload, { ...deps, log: silentLog, claimLeaseMs: 15 * 60_000 });
+    expect(late.outcome).toBe('submitted');
+    expect(submitter.jobs).toHaveLength(1);
+  });
+
+  it('ignores objects that are not manifests/*.json', async () => {
+    const outcome = await processManifestUpload({ key: 'images/a.png', etag: 'e' }, { ...deps, log: silentLog });
+    expect(outcome.outcome).toBe('ignored');
+    expect(store.keys('s3://results/')).toEqual([]);
+  });
+
+  it('rejects text that is not JSON, pointing at the line', async () => {
+    const upload = await uploadManifest(store, 'broken', '{\n  "version": 1,\n  "name": oops\n}');
+    const outcome = await processManifestUpload(upload, { ...deps, log: silentLog });
+    expect(outcome.outcome).toBe('rejected');
+    if (outcome.outcome === 'rejected') expect(outcome.problems[0]).toMatchObject({ line: 3 });
+  });
+
+  it('makes the handler refuse events of another bucket', async () => {
+    const handler = createValidateManifestHandler(() => ({ ...deps, locations: { ...LOCATIONS } }));
+    const outcome = await handler(objectCreatedEvent('someone-else', 'manifests/x.json', 'e'), lambdaContext());
+    expect(outcome).toMatchObject({ outcome: 'ignored' });
+    expect(submitter.jobs).toEqual([]);
+  });
+});
