@@ -8,11 +8,12 @@ import type { Context } from 'aws-lambda';
 import { systemClock } from '../../src/pipeline/context';
 import { jobStateChangeFromEvent, type BatchJobStateChangeEvent } from '../../src/pipeline/events';
 import { processJobStateChange, type JobStateChangeOutcome, type ProcessJobStateChangeDeps } from '../../src/pipeline/process-job-state-change';
+import type { JsonLog } from '../../src/pipeline/log';
 import { sharedS3Store } from '../commons/clients';
 import { bucketLocations } from '../commons/config';
 import { createFunctionLog, logInvocation } from '../commons/middleware';
 
-const log = createFunctionLog('aggregate-metrics');
+const defaultLog = createFunctionLog('aggregate-metrics');
 
 export type AggregateMetricsDeps = Omit<ProcessJobStateChangeDeps, 'log'>;
 
@@ -22,7 +23,8 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): AggregateMetr
   return { locations: bucketLocations(env), dataStore: store, resultsStore: store, clock: systemClock };
 }
 
-export function createAggregateMetricsHandler(makeDeps: () => AggregateMetricsDeps = () => depsFromEnv()) {
+/** The handler, with its dependencies made on first use by `makeDeps`, logging JSON lines to `log`. */
+export function createAggregateMetricsHandler(makeDeps: () => AggregateMetricsDeps = () => depsFromEnv(), log: JsonLog = defaultLog) {
   let deps: AggregateMetricsDeps | undefined;
   return middy<BatchJobStateChangeEvent, JobStateChangeOutcome, Error, Context>()
     .use(logInvocation<BatchJobStateChangeEvent, JobStateChangeOutcome>(log))

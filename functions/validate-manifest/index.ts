@@ -9,11 +9,12 @@ import { BatchJobSubmitter } from '../../src/pipeline/batch-submitter';
 import { randomIds, systemClock } from '../../src/pipeline/context';
 import { manifestUploadFromEvent, type S3ObjectCreatedEvent } from '../../src/pipeline/events';
 import { processManifestUpload, type ManifestUploadOutcome, type ProcessManifestUploadDeps } from '../../src/pipeline/process-manifest-upload';
+import type { JsonLog } from '../../src/pipeline/log';
 import { sharedS3Store } from '../commons/clients';
 import { FUNCTION_ENV, bucketLocations, requireEnv } from '../commons/config';
 import { createFunctionLog, logInvocation } from '../commons/middleware';
 
-const log = createFunctionLog('validate-manifest');
+const defaultLog = createFunctionLog('validate-manifest');
 
 export type ValidateManifestDeps = Omit<ProcessManifestUploadDeps, 'owner' | 'log'>;
 
@@ -31,8 +32,8 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): ValidateManif
   };
 }
 
-/** The handler, with its dependencies made on first use by `makeDeps`. */
-export function createValidateManifestHandler(makeDeps: () => ValidateManifestDeps = () => depsFromEnv()) {
+/** The handler, with its dependencies made on first use by `makeDeps`, logging JSON lines to `log`. */
+export function createValidateManifestHandler(makeDeps: () => ValidateManifestDeps = () => depsFromEnv(), log: JsonLog = defaultLog) {
   let deps: ValidateManifestDeps | undefined;
   return middy<S3ObjectCreatedEvent, ManifestUploadOutcome, Error, Context>()
     .use(logInvocation<S3ObjectCreatedEvent, ManifestUploadOutcome>(log))

@@ -59,7 +59,9 @@ export function encodeCaptionIds(ids: readonly (readonly number[])[], captions: 
   ids.forEach((row, b) => {
     if (row.length > context) throw new MiniClipCaptionTooLongError(captions[b] ?? '', row.length, context);
     for (let t = 0; t < context; t++) oneHot[(b * context + t) * vocabSize + (row[t] ?? eosId)] = 1;
-    eosMask[b * context + row.indexOf(eosId)] = 1;
+    const eos = row.indexOf(eosId);
+    if (eos < 0) throw new MiniClipCaptionTooLongError(captions[b] ?? '', row.length, context);
+    eosMask[b * context + eos] = 1;
   });
   return { oneHot, eosMask };
 }

@@ -44,7 +44,7 @@ export const DEFAULT_RECIPE: MiniClipRecipe = {
   projectionDim: 64,
   maxPositionEmbeddings: 32,
   trainContext: 20,
-  steps: 1000,
+  steps: 500,
   batchSize: 64,
   learningRate: 2e-3,
   warmupSteps: 50,

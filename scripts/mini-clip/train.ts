@@ -149,7 +149,7 @@ export function trainMiniClip(config: ClipConfig, encode: CaptionEncoder, option
       const scale = Math.exp((params.get('logit_scale') as tf.Variable).dataSync()[0] as number);
       options.log(
         `step ${step + 1}/${options.steps} loss ${smoothed.toFixed(3)} scale ${scale.toFixed(1)} lr ${learningRateAt(step, options).toExponential(2)}` +
-          ` held-out zero-shot ${Number.isNaN(accuracy) ? '-' : (100 * accuracy).toFixed(1)}% wall ${seconds.toFixed(0)}s cpu ${((cpu.user + cpu.system) / 1e6).toFixed(0)}s`,
+          ` monitor zero-shot (1 prompt) ${Number.isNaN(accuracy) ? '-' : (100 * accuracy).toFixed(1)}% wall ${seconds.toFixed(0)}s cpu ${((cpu.user + cpu.system) / 1e6).toFixed(0)}s`,
       );
     }
   }

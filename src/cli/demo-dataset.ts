@@ -12,7 +12,8 @@ export interface DemoSize {
   imbalanceRatio: number;
   maxPerClass: number;
   testPerClass: number;
-  imageSize: number;
+  /** Image side; default the generator's (the mini-CLIP's input size). */
+  imageSize?: number;
   epochs: number;
   batchSize: number;
   seed: number;
@@ -20,9 +21,9 @@ export interface DemoSize {
 
 /**
  * 24 classes, β = 20, 200 → 10 training images a class (1,568 in all; 6 head, 12 medium,
- * 6 tail classes), 20 test images a class at 32 px.
+ * 6 tail classes), 20 test images a class, at the mini-CLIP's image size.
  */
-export const DEMO_SIZE: DemoSize = { classes: 24, imbalanceRatio: 20, maxPerClass: 200, testPerClass: 20, imageSize: 32, epochs: 4, batchSize: 32, seed: 0 };
+export const DEMO_SIZE: DemoSize = { classes: 24, imbalanceRatio: 20, maxPerClass: 200, testPerClass: 20, epochs: 4, batchSize: 32, seed: 0 };
 
 /** The paper's comparison: zero-shot CLIP, LIFT and Sage on the same data. */
 export const DEMO_SWEEP: SettingsOverrides[] = [{ method: 'zero-shot' }, { method: 'lift' }, { method: 'sage' }];
@@ -42,7 +43,7 @@ export async function writeDemoDataset(outDir: string, size: DemoSize = DEMO_SIZ
     imbalanceRatio: size.imbalanceRatio,
     maxPerClass: size.maxPerClass,
     testPerClass: size.testPerClass,
-    imageSize: size.imageSize,
+    ...(size.imageSize ? { imageSize: size.imageSize } : {}),
     seed: size.seed,
     name: 'demo',
     ...(weights ? { weights } : {}),

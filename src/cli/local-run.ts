@@ -52,16 +52,13 @@ export async function runManifestLocally(manifestUri: string, flags: LocalRunFla
   if (result.outcome === 'rejected') throw new ManifestValidationError(result.problems, manifestUri);
   if (result.outcome === 'not-submitted') throw new CliRunFailedError(result.reason);
   const { buildReportModel, methodsTable } = await import('../report');
-  const { MetricsDocument } = await import('../contracts/metrics');
-  const { joinUri, storeFor } = await import('../storage');
+  const { loadRunMetrics } = await import('../pipeline/report-writer');
+  const { silentLog } = await import('../pipeline');
+  const { storeFor } = await import('../storage');
   const { localBuckets } = await import('../local/buckets');
   const resultsRoot = localBuckets(flags.buckets).results;
-  const store = await storeFor(resultsRoot);
   const summary = rowsOfRun(result.summary, result.runId);
-  const metrics = [];
-  for (const row of summary.rows) {
-    if (row.metricsKey) metrics.push(MetricsDocument.parse(JSON.parse(await store.getText(joinUri(resultsRoot, row.metricsKey)))));
-  }
+  const metrics = await loadRunMetrics(await storeFor(resultsRoot), resultsRoot, summary, silentLog);
   output.out(`\nRun ${result.runId} of "${result.manifestName}": top-1 accuracy (%)\n`);
   output.out(methodsTable(buildReportModel({ summary, metrics })));
   output.out(`\nreport:  ${result.reportHtmlUri}`);

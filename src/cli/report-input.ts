@@ -3,6 +3,7 @@
  * the same results bucket), or a set of metrics.json files (a `sage train` output, a run
  * folder), turned into a summary of their own.
  */
+import type { z } from 'zod';
 import { MetricsDocument } from '../contracts/metrics';
 import { Summary, type SummaryRow } from '../contracts/summary';
 import { resultsKeys } from '../contracts/layout';
@@ -20,7 +21,7 @@ async function readJson(uri: string): Promise<unknown> {
   }
 }
 
-function parseWith<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, value: unknown, uri: string, what: string): T {
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, uri: string, what: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

@@ -8,7 +8,8 @@ import { cleanEtag, resultsKeys } from '../contracts/layout';
 import { Summary, type SummaryRow } from '../contracts/summary';
 import type { ManifestProblem } from '../manifest/schema';
 import { UploadClaim } from '../pipeline/documents';
-import { basenameUri, joinUri, type ObjectStore } from '../storage';
+import { isObject, manifestReferences, withAbsoluteReferences } from '../local/stage-manifest';
+import { basenameUri, isS3Uri, joinUri, type ObjectStore } from '../storage';
 import { CliInputError } from './exit-codes';
 
 export interface SubmitTargets {
@@ -57,6 +58,30 @@ export function uploadNameFor(text: string, sourceUri: string): string {
     // Unparsable: the validator will say so; the file name still gives the upload a key.
   }
   return basenameUri(sourceUri).replace(/\.json$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-');
+}
+
+/**
+ * The text to upload. The upload lands in `manifests/`, away from the file's own folder, so
+ * relative references are resolved against where the file is now; every reference must then
+ * be in S3, because the Lambda and the Batch job cannot read this machine's disk. Text that
+ * does not parse goes up as it is, for the validator to report.
+ */
+export function manifestForUpload(text: string, sourceUri: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    return text;
+  }
+  if (!isObject(parsed)) return text;
+  const resolved = withAbsoluteReferences(parsed, sourceUri);
+  const local = manifestReferences(resolved).filter(([, uri]) => !isS3Uri(uri));
+  if (local.length > 0) {
+    throw new CliInputError(
+      `the pipeline on AWS cannot read this machine's files, but the manifest refers to ${local.map(([field, uri]) => `${field} = ${uri}`).join(', ')}: upload them to S3 (or prepare with --out s3://...) and refer to the s3:// locations`,
+    );
+  }
+  return `${JSON.stringify(resolved, null, 2)}\n`;
 }
 
 export async function uploadManifest(targets: SubmitTargets, text: string, uploadName: string): Promise<UploadedManifest> {

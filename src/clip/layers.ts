@@ -76,7 +76,7 @@ export class FrozenLinear {
 
   private affine(x: tf.Tensor2D): tf.Tensor2D {
     // The fused kernel adds the bias inside the matMul: one pass over the output instead of two.
-    return this.bias ? tf.fused.matMul({ a: x, b: this.weightT, bias: this.bias }) : tf.matMul<tf.Tensor2D>(x, this.weightT);
+    return this.bias ? (tf.fused.matMul({ a: x, b: this.weightT, bias: this.bias }) as tf.Tensor2D) : tf.matMul<tf.Tensor2D>(x, this.weightT);
   }
 
   /** `[rows, in]` → `[rows, out]`. */

@@ -16,8 +16,20 @@ export interface StagedManifest {
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
+export function isObject(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Every field of a manifest that names a location, as [path, value] pairs (`train.jsonl`, `weights`...). */
+export function manifestReferences(manifest: Json): [string, string][] {
+  const out: [string, string][] = [];
+  for (const field of ['images', 'weights']) if (typeof manifest[field] === 'string') out.push([field, manifest[field]]);
+  for (const split of ['train', 'test']) {
+    const source = manifest[split];
+    if (!isObject(source)) continue;
+    for (const field of ['jsonl', 'list', 'shards']) if (typeof source[field] === 'string') out.push([`${split}.${field}`, source[field]]);
+  }
+  return out;
 }
 
 /** The manifest with `images`, `weights` and the splits' `jsonl` / `list` / `shards` made absolute. */

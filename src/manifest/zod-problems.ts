@@ -114,13 +114,7 @@ function convertUnion(issue: Extract<Issue, { code: 'invalid_union' }>, path: Pr
     out.push(problem(path, context, `expected exactly one form, got ${describeValue(value)} which matches several`, 'schema'));
     return;
   }
-  const scored = issue.errors.map((errors, index) => ({
-    index,
-    errors,
-    mismatches: errors.filter((e) => isShapeMismatch(e, value)).length,
-  }));
-  scored.sort((a, b) => a.mismatches - b.mismatches || a.errors.length - b.errors.length || a.index - b.index);
-  const best = scored[0]!;
+  // A value of none of the branch types (a number where a name or an object goes).
   const allRootTypeMismatch = issue.errors.every((errors) => errors.some((e) => e.path.length === 0 && e.code === 'invalid_type'));
   if (allRootTypeMismatch) {
     const forms = issue.errors.map((errors) => {
@@ -147,7 +141,14 @@ function convertUnion(issue: Extract<Issue, { code: 'invalid_union' }>, path: Pr
     for (const nested of issue.errors[present[0]!.index]!) convertIssue(nested, path, context, out);
     return;
   }
-  for (const nested of best.errors) convertIssue(nested, path, context, out);
+  // Otherwise the branch the value fits best: fewest shape mismatches, then fewest issues.
+  const scored = issue.errors.map((errors, index) => ({
+    index,
+    errors,
+    mismatches: errors.filter((e) => isShapeMismatch(e, value)).length,
+  }));
+  scored.sort((a, b) => a.mismatches - b.mismatches || a.errors.length - b.errors.length || a.index - b.index);
+  for (const nested of scored[0]!.errors) convertIssue(nested, path, context, out);
 }
 
 function problem(path: readonly PropertyKey[], context: IssueContext, message: string, code: ManifestProblem['code']): ManifestProblem {

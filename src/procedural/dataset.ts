@@ -17,6 +17,9 @@ import { WORLD_CLASSES } from './world';
 /** The mini-CLIP fixture of this repository (an absolute path), the default weights of a generated manifest. */
 export const MINI_CLIP_FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/mini-clip');
 
+/** The mini-CLIP's `vision_config.image_size`: images need no resizing at that size. */
+export const DEFAULT_IMAGE_SIZE = 36;
+
 export interface ProceduralDatasetOptions {
   /** Folder or `s3://bucket/prefix` to write into. */
   outDir: string;
@@ -26,7 +29,7 @@ export interface ProceduralDatasetOptions {
   maxPerClass: number;
   /** Test images of every class. */
   testPerClass: number;
-  /** Image side in pixels (default 32, the mini-CLIP's input size). */
+  /** Image side in pixels (default 36, the mini-CLIP's input size). */
   imageSize?: number;
   seed: number;
   /** Use the first `classes` classes of the world (default all 36). */
@@ -70,7 +73,7 @@ function checkOptions(options: ProceduralDatasetOptions, classes: number): void 
   };
   positiveInteger('maxPerClass', options.maxPerClass, 1);
   positiveInteger('testPerClass', options.testPerClass, 1);
-  positiveInteger('imageSize', options.imageSize ?? 32, 8);
+  positiveInteger('imageSize', options.imageSize ?? DEFAULT_IMAGE_SIZE, 8);
   positiveInteger('classes', classes, 2);
   if (classes > WORLD_CLASSES.length) throw new ProceduralDatasetOptionsError(`classes must be at most ${WORLD_CLASSES.length} (the world's classes), got ${classes}`);
   if (!(options.imbalanceRatio >= 1) || !Number.isFinite(options.imbalanceRatio)) {
@@ -112,7 +115,7 @@ interface SplitPlan {
 }
 
 async function writeSplit(store: ObjectStore, options: ProceduralDatasetOptions, plan: SplitPlan, names: readonly string[]): Promise<string> {
-  const size = options.imageSize ?? 32;
+  const size = options.imageSize ?? DEFAULT_IMAGE_SIZE;
   const lines: string[] = [];
   const tasks: (() => Promise<void>)[] = [];
   plan.counts.forEach((count, classIndex) => {
@@ -149,7 +152,7 @@ export async function generateProceduralDataset(options: ProceduralDatasetOption
     description:
       `Procedural long-tailed dataset: ${classes} shape-colour classes, imbalance ratio ${options.imbalanceRatio}, ` +
       `${options.maxPerClass} to ${trainCounts[trainCounts.length - 1]} training images a class, ${options.testPerClass} test images a class, ` +
-      `${options.imageSize ?? 32}px PNG, seed ${options.seed}.`,
+      `${options.imageSize ?? DEFAULT_IMAGE_SIZE}px PNG, seed ${options.seed}.`,
     classes: classNames,
     images: 'images',
     train: { jsonl: trainFile },

@@ -38,7 +38,7 @@ export function perClassChartSpec(model: ReportModel): TopLevelSpec | null {
         data: { values },
         mark: { type: 'point', filled: true, opacity: 0.75, size: 45 },
         encoding: {
-          x: { field: 'trainCount', type: 'quantitative', scale: { type: 'log' }, title: 'training images of the class (log scale)' },
+          x: { field: 'trainCount', type: 'quantitative', scale: { type: 'log', nice: false, padding: 12 }, title: 'training images of the class (log scale)' },
           y: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 100] }, title: 'test accuracy (%)' },
           color: { field: 'method', type: 'nominal', scale: colourScale(model, labels), title: 'method' },
           shape: { field: 'method', type: 'nominal', scale: { domain: labels }, title: 'method' },

@@ -5,11 +5,11 @@ export function formatPercent(value: number | null | undefined, digits = 1): str
   return value === null || value === undefined ? '–' : (value * 100).toFixed(digits);
 }
 
-/** 7299240 → "7.30", 16441 → "0.016" (millions, as the paper's "Params (M)" column; small models keep two significant digits). */
+/** 7299240 → "7.30", 617868 → "0.62", 2990 → "0.0030" (millions, as the paper's "Params (M)"; below 1 M two significant digits). */
 export function formatMillions(count: number | undefined): string {
   if (count === undefined) return '–';
   const millions = count / 1e6;
-  return millions >= 0.01 || millions === 0 ? millions.toFixed(2) : millions.toPrecision(2);
+  return millions >= 1 || millions === 0 ? millions.toFixed(2) : millions.toPrecision(2);
 }
 
 export function formatCount(count: number): string {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_ENV } from '../../src/contracts/job';
-import { awaitVerdict, bucketsFromOutputs, followRun, uploadManifest, uploadNameFor, type FollowOptions, type SubmitTargets } from '../../src/cli/submit-follow';
+import { awaitVerdict, bucketsFromOutputs, followRun, manifestForUpload, uploadManifest, uploadNameFor, type FollowOptions, type SubmitTargets } from '../../src/cli/submit-follow';
 import { localBuckets } from '../../src/local/buckets';
 import { LocalJobSubmitter } from '../../src/local/submitter';
 import { processJobStateChange, processManifestUpload, randomIds, systemClock, type PipelineContext } from '../../src/pipeline';
@@ -106,5 +106,25 @@ describe('bucketsFromOutputs', () => {
 
   it('names the outputs it found when one is missing', () => {
     expect(() => bucketsFromOutputs([{ OutputKey: 'DataBucketName', OutputValue: 'd' }], 'SagePipeline')).toThrow(/no ResultsBucket\.\.\. output \(outputs: DataBucketName\)/);
+  });
+});
+
+describe('manifestForUpload', () => {
+  const manifest = { version: 1, name: 'm', images: 'images/', train: { shards: 'train/index.json' }, test: { list: 's3://other/test.txt' }, weights: 's3://w/clip/' };
+
+  it('resolves relative references against the manifest in S3 so they survive the move to manifests/', () => {
+    const uploaded = JSON.parse(manifestForUpload(JSON.stringify(manifest), 's3://data/datasets/cifar/manifest.json')) as typeof manifest;
+    expect(uploaded.images).toBe('s3://data/datasets/cifar/images/');
+    expect(uploaded.train.shards).toBe('s3://data/datasets/cifar/train/index.json');
+    expect(uploaded.test.list).toBe('s3://other/test.txt');
+    expect(uploaded.weights).toBe('s3://w/clip/');
+  });
+
+  it('refuses a manifest that refers to local files, naming each field', () => {
+    expect(() => manifestForUpload(JSON.stringify(manifest), '/home/me/cifar/manifest.json')).toThrow(/images = \/home\/me\/cifar\/images, train\.shards = \/home\/me\/cifar\/train\/index\.json: upload them/);
+  });
+
+  it('passes text that is not JSON through for the validator to report', () => {
+    expect(manifestForUpload('{ not json', '/x/m.json')).toBe('{ not json');
   });
 });

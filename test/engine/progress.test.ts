@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
 import type { ClipModel } from '../../src/clip/types';
 import { resolveSettings } from '../../src/contracts/settings';
-import { buildSageModel, consoleProgress, trainSage } from '../../src/engine';
+import { abortOnTermination, buildSageModel, consoleProgress, trainSage } from '../../src/engine';
 import { MemoryBatchSource, randomClip, syntheticDataset, tempDir } from './helpers';
 
 let clip: ClipModel;
@@ -38,5 +38,17 @@ describe('progress reporting', () => {
     const records = (await readFile(logUri, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; epoch: number; loss: number });
     expect(records.map((r) => r.type)).toEqual(['step', 'step', 'epoch', 'step', 'step', 'epoch']);
     expect(records.every((r) => Number.isFinite(r.loss))).toBe(true);
+  });
+});
+
+describe('stopping on SIGTERM', () => {
+  it('aborts the training signal when the process receives SIGTERM, and removes its handler on dispose', () => {
+    const before = process.listenerCount('SIGTERM');
+    const stop = abortOnTermination();
+    expect(stop.signal.aborted).toBe(false);
+    process.emit('SIGTERM', 'SIGTERM');
+    expect(stop.signal.aborted).toBe(true);
+    stop.dispose();
+    expect(process.listenerCount('SIGTERM')).toBe(before);
   });
 });

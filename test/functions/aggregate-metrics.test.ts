@@ -10,6 +10,7 @@ import {
   MemoryObjectStore,
   RecordingSubmitter,
   batchStateChangeEvent,
+  capturingLog,
   countingIds,
   fixedClock,
   lambdaContext,
@@ -50,7 +51,7 @@ const summaryOf = (): Promise<Summary> => store.json<Summary>('s3://results/summ
 
 const paths: [string, (options: BatchEventOptions) => Promise<JobStateChangeOutcome>][] = [
   ['the plain core', (options) => processJobStateChange(jobStateChangeFromEvent(batchStateChangeEvent(options)), { ...deps, log: silentLog })],
-  ['the Middy handler', (options) => createAggregateMetricsHandler(() => deps)(batchStateChangeEvent(options), lambdaContext())],
+  ['the Middy handler', (options) => createAggregateMetricsHandler(() => deps, capturingLog().log)(batchStateChangeEvent(options), lambdaContext())],
 ];
 
 describe.each(paths)('job state changes through %s', (_name, handle) => {

@@ -9,6 +9,7 @@ import type { Context } from 'aws-lambda';
 import type { MetricsDocument } from '../../src/contracts/metrics';
 import type { Manifest } from '../../src/manifest';
 import type { JobSubmission, JobSubmitter, SubmittedJob } from '../../src/pipeline/job-submitter';
+import { JsonLog } from '../../src/pipeline/log';
 import { ObjectNotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions } from '../../src/storage';
 
 export class MemoryObjectStore implements ObjectStore {
@@ -234,4 +235,10 @@ export function metricsDocument(runId: string, sweepIndex: number, all: number, 
     startedAt: '2026-11-29T10:00:00.000Z',
     finishedAt: '2026-11-29T10:00:02.000Z',
   };
+}
+
+/** A JSON log that keeps its lines, parsed, for assertions. */
+export function capturingLog(): { log: JsonLog; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return { log: new JsonLog({ base: { service: 'test' }, write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }), lines };
 }

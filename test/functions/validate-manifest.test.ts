@@ -10,6 +10,7 @@ import {
   MemoryObjectStore,
   RecordingSubmitter,
   countingIds,
+  capturingLog,
   fixedClock,
   lambdaContext,
   objectCreatedEvent,
@@ -34,7 +35,7 @@ const paths: [string, (upload: Upload) => Promise<ManifestUploadOutcome>][] = [
   ['the plain core', (upload) => processManifestUpload(upload, { ...deps, log: silentLog })],
   [
     'the Middy handler',
-    (upload) => createValidateManifestHandler(() => deps)(objectCreatedEvent('data', upload.key, upload.etag), lambdaContext()),
+    (upload) => createValidateManifestHandler(() => deps, capturingLog().log)(objectCreatedEvent('data', upload.key, upload.etag), lambdaContext()),
   ],
 ];
 
@@ -144,8 +145,28 @@ describe('manifest upload edge cases', () => {
     if (outcome.outcome === 'rejected') expect(outcome.problems[0]).toMatchObject({ line: 3 });
   });
 
+  it('logs one JSON object per line with the request id on every line', async () => {
+    const { log, lines } = capturingLog();
+    const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
+    await createValidateManifestHandler(() => deps, log)(objectCreatedEvent('data', upload.key, upload.etag), lambdaContext('req-42'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatchObject({ service: 'test', requestId: 'req-42', level: expect.any(String), timestamp: expect.any(String) });
+    expect(lines.at(-1)).toMatchObject({ level: 'info', message: 'job submitted', runId: 'run-1', jobId: 'job-1' });
+  });
+
+  it('logs a failed invocation once with its cause, and rethrows for Lambda to retry', async () => {
+    const { log, lines } = capturingLog();
+    const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
+    submitter.failNext = 1;
+    const handler = createValidateManifestHandler(() => deps, log);
+    await expect(handler(objectCreatedEvent('data', upload.key, upload.etag), lambdaContext())).rejects.toThrow(/throttled/);
+    expect(lines.filter((line) => line.message === 'invocation failed')).toEqual([
+      expect.objectContaining({ level: 'error', error: expect.objectContaining({ message: 'SubmitJob throttled' }) }),
+    ]);
+  });
+
   it('makes the handler refuse events of another bucket', async () => {
-    const handler = createValidateManifestHandler(() => ({ ...deps, locations: { ...LOCATIONS } }));
+    const handler = createValidateManifestHandler(() => ({ ...deps, locations: { ...LOCATIONS } }), capturingLog().log);
     const outcome = await handler(objectCreatedEvent('someone-else', 'manifests/x.json', 'e'), lambdaContext());
     expect(outcome).toMatchObject({ outcome: 'ignored' });
     expect(submitter.jobs).toEqual([]);

@@ -16,6 +16,9 @@ export interface SynthResult {
 }
 
 export function synthPipeline(options: { context?: Record<string, unknown>; nag?: boolean } = {}): SynthResult {
+  // CDK's built-in CloudFormation schema validation costs ~15 s a synth here; cfn-lint checks
+  // the template in the integration tests, so the unit tests leave it off.
+  process.env.CDK_VALIDATION ??= 'false';
   const outdir = mkdtempSync(path.join(os.tmpdir(), 'sage-synth-'));
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [], ...options.context } });
   const stack = new SagePipelineStack(app, 'SagePipeline');

@@ -46,6 +46,8 @@ export interface SynthesizedApp {
 
 /** Synthesizes the stack with real Lambda bundles (local esbuild) and without cdk-nag. */
 export function synthesizeForDeploy(): SynthesizedApp {
+  // cfn-lint validates this template; CDK's own (slower) schema validation is left off.
+  process.env.CDK_VALIDATION ??= 'false';
   const outdir = mkdtempSync(path.join(os.tmpdir(), 'sage-deploy-'));
   const app = new App({ outdir });
   new SagePipelineStack(app, 'SagePipeline');

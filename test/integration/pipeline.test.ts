@@ -19,6 +19,7 @@ import { MetricsDocument } from '../../src/contracts/metrics';
 import { Summary } from '../../src/contracts/summary';
 import type { Manifest } from '../../src/manifest';
 import type { JobStateChangeOutcome, ManifestUploadOutcome, RejectionReport } from '../../src/pipeline';
+import { JsonLog } from '../../src/pipeline/log';
 import { joinUri, storeFor, type ObjectStore } from '../../src/storage';
 import { lambdaContext } from '../functions/helpers';
 import { cfnLint, deployOnEmulator, physicalIdOf, synthesizeForDeploy, type DeployedStack, type SynthesizedApp } from './deploy';
@@ -28,6 +29,7 @@ const unavailable = emulatorUnavailableReason();
 if (unavailable) console.warn(unavailable);
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+const quietLog = new JsonLog({ level: 'error' });
 
 describe.skipIf(unavailable !== null)('the AWS pipeline on the emulator', () => {
   let emulator: Emulator;
@@ -143,9 +145,9 @@ describe.skipIf(unavailable !== null)('the AWS pipeline on the emulator', () => 
   }
 
   const validate = (event: unknown): Promise<ManifestUploadOutcome> =>
-    createValidateManifestHandler(() => validateDepsFromEnv(env))(event as Parameters<ReturnType<typeof createValidateManifestHandler>>[0], lambdaContext());
+    createValidateManifestHandler(() => validateDepsFromEnv(env), quietLog)(event as Parameters<ReturnType<typeof createValidateManifestHandler>>[0], lambdaContext());
   const aggregate = (event: unknown): Promise<JobStateChangeOutcome> =>
-    createAggregateMetricsHandler(() => aggregateDepsFromEnv(env))(event as Parameters<ReturnType<typeof createAggregateMetricsHandler>>[0], lambdaContext());
+    createAggregateMetricsHandler(() => aggregateDepsFromEnv(env), quietLog)(event as Parameters<ReturnType<typeof createAggregateMetricsHandler>>[0], lambdaContext());
 
   async function describeJob(jobId: string): Promise<JobDetail> {
     const [job] = (await batch.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs ?? [];
@@ -161,8 +163,8 @@ describe.skipIf(unavailable !== null)('the AWS pipeline on the emulator', () => 
 
   /** Runs the job's container command here: the trainer with the job's environment. */
   async function runContainer(job: JobDetail, arrayIndex?: number) {
-    const { runJob } = await import('../../src/trainer');
-    return runJob(jobSpecFromEnv(containerEnv(job, arrayIndex)), { log: () => {}, workers: 0 });
+    const [{ runJob }, { silentProgress }] = await Promise.all([import('../../src/trainer'), import('../../src/engine/progress')]);
+    return runJob(jobSpecFromEnv(containerEnv(job, arrayIndex)), { log: () => {}, progress: silentProgress, workers: 0 });
   }
 
   /** The Batch Job State Change event for a job whose description DescribeJobs gave. */

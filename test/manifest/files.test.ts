@@ -3,7 +3,9 @@ import path from 'node:path';
 import * as tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  loadManifest,
   ManifestItemsError,
+  ManifestValidationError,
   readItems,
   resolveReference,
   validateManifest,
@@ -130,6 +132,23 @@ describe('JSONL and list files', () => {
     await writeFile(path.join(dataset.dir, 'train.txt'), 'train/apple/0000.png 0\ntrain/apple/0001.png 7\n');
     await expect(collect({ list: 'train.txt' })).rejects.toThrow(ManifestItemsError);
     await expect(collect({ list: 'train.txt' })).rejects.toThrow('cannot read items at train.txt:2: expected a class index in [0, 2]');
+  });
+});
+
+describe('loadManifest', () => {
+  it('reads and validates a manifest from its location, resolving names to labels', async () => {
+    const loaded = await loadManifest(dataset.manifestUri);
+    expect(loaded.manifest.name).toBe('tiny-lt');
+    expect(loaded.counts).toEqual({ train: [...TRAIN_COUNTS], test: [1, 1, 1] });
+    const test = await collect(loaded.manifest.test);
+    expect(test.map((item) => item.label)).toEqual([0, 1, 2]);
+  });
+
+  it('throws ManifestValidationError carrying every problem', async () => {
+    await writeFile(dataset.manifestUri, JSON.stringify({ ...dataset.manifest, name: 'bad name', weights: './nowhere' }));
+    const error = await loadManifest(dataset.manifestUri).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ManifestValidationError);
+    expect((error as ManifestValidationError).problems.map((p) => p.path)).toEqual(['name', 'weights', 'weights']);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { insideShape, renderImage } from '../../src/procedural/render';
 import { createRng } from '../../src/procedural/rng';
+import { renderBalancedSet, renderClassImage, STREAM, toClipPixels } from '../../src/procedural/samples';
 import type { ShapeSpec } from '../../src/procedural/world';
 
 function plainSpec(overrides: Partial<ShapeSpec> = {}): ShapeSpec {
@@ -98,5 +99,24 @@ describe('renderImage', () => {
 
   it('refuses a size that is not an integer of at least 4', () => {
     expect(() => renderImage(plainSpec(), 2.5, createRng(0))).toThrow(/integer size >= 4/);
+  });
+});
+
+describe('labelled image sets', () => {
+  it('normalise pixels with CLIP\'s mean and standard deviation, channel by channel', () => {
+    const image = Uint8Array.from({ length: 2 * 2 * 3 }, (_, i) => (i * 20) % 256);
+    const out = toClipPixels([image], 2);
+    const mean = [0.48145466, 0.4578275, 0.40821073];
+    const std = [0.26862954, 0.26130258, 0.27577711];
+    image.forEach((value, i) => expect(out[i]).toBeCloseTo((value / 255 - (mean[i % 3] as number)) / (std[i % 3] as number), 5));
+    expect(() => toClipPixels([image], 3)).toThrow(/expected 27 bytes per 3×3 RGB image, image 0 has 12/);
+  });
+
+  it('render each (class, index) image the same way alone or inside a set', () => {
+    const set = renderBalancedSet(2, 12, 9, STREAM.heldOut);
+    expect(set.images).toHaveLength(72);
+    expect(set.labels.slice(0, 4)).toEqual([0, 0, 1, 1]);
+    expect(set.images[3]).toEqual(renderClassImage(1, 1, 12, 9, STREAM.heldOut));
+    expect(renderClassImage(1, 1, 12, 9, STREAM.datasetTest)).not.toEqual(set.images[3]);
   });
 });

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { CliInputError } from '../exit-codes';
 import type { LocalRunFlags } from '../local-run';
@@ -14,7 +15,7 @@ import { locationOption, parsePositiveInteger } from '../options';
 import type { CliOutput } from '../output';
 import { addLocalRunFlags } from './run';
 
-interface DemoFlags extends LocalRunFlags {
+interface DemoFlags extends Omit<LocalRunFlags, 'buckets'> {
   out: string;
   weights?: string;
   epochs?: number;
@@ -39,12 +40,13 @@ export function registerDemo(program: Command, output: CliOutput): void {
   const command = program
     .command('demo')
     .description('the whole pipeline on built-in data (procedural long-tailed shapes, the mini-CLIP): zero-shot, LIFT and Sage, then the table and the report; what npm start runs')
-    .addOption(locationOption('-o, --out <dir>', 'demo folder (rebuilt on every run): dataset/ and buckets/', 'out/demo'))
+    .addOption(locationOption('-o, --out <dir>', 'demo folder, rebuilt on every run: dataset/ and the local buckets in buckets/', 'out/demo'))
     .option('--epochs <n>', 'training epochs of LIFT and Sage', parsePositiveInteger)
     .option('--classes <n>', 'classes of the procedural dataset (at most 36)', parsePositiveInteger)
     .option('--max-per-class <n>', 'training images of the largest class', parsePositiveInteger)
     .addOption(locationOption('--weights <dir>', 'CLIP weights folder (default: the mini-CLIP fixture in fixtures/mini-clip)'));
-  addLocalRunFlags(command, 'out/demo/buckets').action(async (flags: DemoFlags) => {
+  // LIFT and Sage train side by side where there are two cores: the wasm backend uses one thread each.
+  addLocalRunFlags(command, { parallel: Math.min(2, os.cpus().length) }).action(async (flags: DemoFlags) => {
     if (flags.out.startsWith('s3://')) throw new CliInputError('the demo writes to a local folder; give a path for --out');
     const started = performance.now();
     const { DEMO_SIZE, writeDemoDataset } = await import('../demo-dataset');
@@ -57,7 +59,7 @@ export function registerDemo(program: Command, output: CliOutput): void {
     await freshDemoFolder(flags.out);
     output.err(`sage demo: ${size.classes} procedural classes, ${size.maxPerClass} to ${Math.floor(size.maxPerClass / size.imbalanceRatio)} training images each, ${size.epochs} epochs, in ${flags.out}`);
     const dataset = await writeDemoDataset(path.join(flags.out, 'dataset'), size, flags.weights);
-    const buckets = flags.buckets === path.resolve('out/demo/buckets') ? path.join(flags.out, 'buckets') : flags.buckets;
+    const buckets = path.join(flags.out, 'buckets');
     const { runManifestLocally } = await import('../local-run');
     await runManifestLocally(dataset.manifestUri, { ...flags, buckets }, output);
     output.out(`demo finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -37,22 +37,19 @@ export function registerPredict(program: Command, output: CliOutput): void {
       try {
         const kind = flags.tte ? 'tte' : 'test';
         const size = clip.config.vision.imageSize;
-        const per = floatsPerItem(kind, size);
-        const pixels = new Float32Array(images.length * per);
-        for (const [i, uri] of images.entries()) {
+        const pixels = new Float32Array(floatsPerItem(kind, size));
+        // One image at a time keeps memory flat for long lists.
+        const results = [];
+        for (const uri of images) {
           const store = await storeFor(uri);
           if (!(await store.exists(uri))) throw new CliInputError(`no image at ${uri}`);
           try {
-            await transformImage(await store.get(uri), { kind, size, seed: 0 }, pixels, i * per);
+            await transformImage(await store.get(uri), { kind, size, seed: 0 }, pixels, 0);
           } catch (error) {
             throw new CliInputError(`cannot decode ${uri} as an image: ${(error as Error).message}`);
           }
-        }
-        // One forward pass per image keeps memory flat for long lists.
-        const results = [];
-        for (let i = 0; i < images.length; i++) {
-          const [prediction] = await predict(model, { images: pixels.subarray(i * per, (i + 1) * per), n: 1, size, crops: kind === 'tte' ? 5 : 1, keys: [images[i]!] }, { k: flags.topK });
-          results.push({ image: images[i]!, top: prediction!.top });
+          const [prediction] = await predict(model, { images: pixels, n: 1, size, crops: kind === 'tte' ? 5 : 1, keys: [uri] }, { k: flags.topK });
+          results.push({ image: uri, top: prediction!.top });
         }
         output.out(JSON.stringify(results, null, 2));
       } finally {

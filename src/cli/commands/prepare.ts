@@ -141,7 +141,8 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
     .option('--name <name>', 'manifest name')
     .option('--weights <location>', 'CLIP weights folder (default: the mini-CLIP fixture)')
     .action(async (flags: { out: string; classes: number; imbalance: number; maxPerClass: number; testPerClass: number; imageSize: number; seed: number; name?: string; weights?: string }) => {
-      const { generateProceduralDataset } = await import('../../procedural/dataset');
+      const { generateProceduralDataset, ProceduralDatasetOptionsError } = await import('../../procedural/dataset');
+      const { CliInputError } = await import('../exit-codes');
       const generated = await generateProceduralDataset({
         outDir: flags.out,
         classes: flags.classes,
@@ -152,6 +153,8 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
         seed: flags.seed,
         ...(flags.name ? { name: flags.name } : {}),
         ...(flags.weights ? { weights: flags.weights } : {}),
+      }).catch((error: unknown) => {
+        throw error instanceof ProceduralDatasetOptionsError ? new CliInputError(error.message) : error;
       });
       let testCount = 0;
       for (const n of generated.testCounts) testCount += n;

@@ -5,10 +5,16 @@ import type { LocalRunFlags } from '../local-run';
 import { locationOption, parseLocation, parseNonNegativeInteger, parsePositiveInteger } from '../options';
 import type { CliOutput } from '../output';
 
-export function addLocalRunFlags(command: Command, defaultBuckets: string): Command {
+export interface LocalRunFlagDefaults {
+  /** Default root of the buckets; without one the command has no --buckets flag (the demo keeps them in its folder). */
+  buckets?: string;
+  parallel: number;
+}
+
+export function addLocalRunFlags(command: Command, defaults: LocalRunFlagDefaults): Command {
+  if (defaults.buckets !== undefined) command.addOption(locationOption('--buckets <dir>', 'root of the local buckets (data/, results/, artifacts/)', defaults.buckets));
   return command
-    .addOption(locationOption('--buckets <dir>', 'root of the local buckets (data/, results/, artifacts/)', defaultBuckets))
-    .option('--parallel <n>', 'sweep entries trained at the same time (each in its own process)', parsePositiveInteger, 1)
+    .option('--parallel <n>', 'sweep entries trained at the same time (each in its own process)', parsePositiveInteger, defaults.parallel)
     .option('--in-process', 'train in this process instead of one child process per job')
     .option('--workers <n>', 'image decoding threads per job (default: CPU cores)', parseNonNegativeInteger)
     .option('--cache-dir <dir>', 'cache for CLIP weights and text classifiers (in-process runs)', parseLocation);
@@ -19,7 +25,7 @@ export function registerRun(program: Command, output: CliOutput): void {
     .command('run')
     .description('run a manifest through the local pipeline: the upload handler validates and submits, the trainer runs every sweep entry, the aggregation handler writes the summary and the report')
     .argument('<manifest>', 'manifest JSON (path or s3:// URI)', parseLocation);
-  addLocalRunFlags(command, DEFAULT_BUCKETS_ROOT).action(async (manifestUri: string, flags: LocalRunFlags) => {
+  addLocalRunFlags(command, { buckets: DEFAULT_BUCKETS_ROOT, parallel: 1 }).action(async (manifestUri: string, flags: LocalRunFlags) => {
     const { runManifestLocally } = await import('../local-run');
     await runManifestLocally(manifestUri, flags, output);
   });

@@ -52,12 +52,13 @@ export function registerSubmit(program: Command, output: CliOutput): void {
       const follow = await import('../submit-follow');
       const source = await storeFor(manifestUri);
       if (!(await source.exists(manifestUri))) throw new CliInputError(`no manifest at ${manifestUri}`);
-      const text = await source.getText(manifestUri);
+      const original = await source.getText(manifestUri);
+      const text = follow.manifestForUpload(original, manifestUri);
       const buckets = await resolveBuckets(flags);
       const dataRoot = `s3://${buckets.data}`;
       const resultsRoot = `s3://${buckets.results}`;
       const targets = { dataRoot, resultsRoot, dataStore: await storeFor(dataRoot), resultsStore: await storeFor(resultsRoot) };
-      const upload = await follow.uploadManifest(targets, text, follow.uploadNameFor(text, manifestUri));
+      const upload = await follow.uploadManifest(targets, text, follow.uploadNameFor(original, manifestUri));
       output.err(`uploaded ${upload.uri} (etag ${upload.etag})`);
       const { BatchClient, DescribeJobsCommand } = await import('@aws-sdk/client-batch');
       const batch = new BatchClient(flags.region ? { region: flags.region } : {});

@@ -1,0 +1,18 @@
+/**
+ * The procedural world of coloured shapes: classes, rendering, captions, labelled image sets
+ * and the long-tailed dataset generator (see docs/procedural.md).
+ */
+export * from './world';
+export { renderImage, insideShape, type RenderOptions } from './render';
+export { captionFor, describeSpec, fillFrame, WORLD_CAPTION_FRAMES, CLASS_PLACEHOLDER, type CaptionOptions } from './captions';
+export { createRng, mixSeed, shuffleInPlace, type Rng } from './rng';
+export { renderClassImage, renderBalancedSet, toClipPixels, CLIP_MEAN, CLIP_STD, STREAM, type LabelledImages } from './samples';
+export {
+  generateProceduralDataset,
+  longTailCounts,
+  MINI_CLIP_FIXTURE,
+  DEFAULT_IMAGE_SIZE,
+  ProceduralDatasetOptionsError,
+  type ProceduralDataset,
+  type ProceduralDatasetOptions,
+} from './dataset';
