@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { installWasmSliceKernels } from './wasm-kernels';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -59,6 +60,7 @@ async function tryWasm(notes: string[]): Promise<boolean> {
     // Load the .wasm binaries from node_modules, never from a CDN: point the backend at its own dist folder.
     const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
     wasm.setWasmPaths(`${distDir}${path.sep}`);
+    installWasmSliceKernels();
     if (!(await tf.setBackend('wasm'))) throw new Error('initialisation failed');
     return true;
   } catch (error) {

@@ -69,8 +69,11 @@ export class TextTower {
     let x = tf.reshape(embedded, [rows * length, width]) as tf.Tensor2D; // [rows*length, width]
     const mask = causalMask(length);
     for (const layer of this.layers) {
-      const xTilde = layer.attend(x, rows, length, mask);
-      x = tf.add(xTilde, layer.mlp(xTilde));
+      const input = x;
+      x = tf.tidy(() => {
+        const xTilde = layer.attend(input, rows, length, mask);
+        return tf.add<tf.Tensor2D>(xTilde, layer.mlp(xTilde));
+      });
     }
     const eot = tf.gather(x, tf.tensor1d(positions.map((p, r) => r * length + p), 'int32')); // [rows, width]
     return this.finalLayerNorm.apply(eot);

@@ -88,10 +88,13 @@ export class VisionTower {
     const width = this.config.hiddenSize;
     let x = this.preLayerNorm.apply(this.embed(pixels));
     this.layers.forEach((layer, index) => {
-      const xTilde = layer.attend(x, batch, this.tokens, null);
-      const extra = hook?.(index, xTilde, { batch, tokens: this.tokens }) ?? null;
-      const withMlp = tf.add<tf.Tensor2D>(xTilde, layer.mlp(xTilde));
-      x = extra ? tf.add<tf.Tensor2D>(withMlp, extra) : withMlp;
+      // One tidy per block keeps the peak memory to one block's activations (the tape keeps what backprop needs).
+      x = tf.tidy(() => {
+        const xTilde = layer.attend(x, batch, this.tokens, null);
+        const extra = hook?.(index, xTilde, { batch, tokens: this.tokens }) ?? null;
+        const withMlp = tf.add<tf.Tensor2D>(xTilde, layer.mlp(xTilde));
+        return extra ? tf.add<tf.Tensor2D>(withMlp, extra) : withMlp;
+      });
     });
     const classToken = tf.slice(tf.reshape(x, [batch, this.tokens, width]), [0, 0, 0], [batch, 1, width]); // [batch, 1, width]
     return this.postLayerNorm.apply(tf.reshape(classToken, [batch, width]) as tf.Tensor2D); // [batch, width]

@@ -79,8 +79,39 @@ export async function readSummary(store: ObjectStore, uri: string): Promise<Summ
   return (await readDocument(store, uri, Summary))?.value ?? null;
 }
 
+/**
+ * Updates of one summary from the same process run one after another. Conditional writes
+ * already settle races between processes (Lambdas); this also covers stores whose
+ * conditional writes are only as good as a check before the write (the local folder
+ * store of the one-machine pipeline, whose sweep children may finish at once).
+ */
+const pending = new Map<string, Promise<unknown>>();
+
+async function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const previous = pending.get(key) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  const settled = next.catch(() => undefined);
+  pending.set(key, settled);
+  try {
+    return await next;
+  } finally {
+    if (pending.get(key) === settled) pending.delete(key);
+  }
+}
+
 /** Applies `rows` to the summary at `uri`, creating it for `manifestName` if absent. */
 export async function upsertSummaryRows(
+  store: ObjectStore,
+  uri: string,
+  manifestName: string,
+  rows: readonly SummaryRow[],
+  source: RowSource,
+  options: SummaryUpdateOptions,
+): Promise<SummaryUpdateResult> {
+  return oneAtATime(uri, () => upsertWithRetries(store, uri, manifestName, rows, source, options));
+}
+
+async function upsertWithRetries(
   store: ObjectStore,
   uri: string,
   manifestName: string,

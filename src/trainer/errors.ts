@@ -2,9 +2,9 @@
 export class TrainerStoppedError extends Error {
   constructor(
     readonly checkpointUri: string,
-    readonly at: { epoch: number; step: number },
+    readonly completedEpochs: number,
   ) {
-    super(`training stopped on request at epoch ${at.epoch}, step ${at.step}; the checkpoint at ${checkpointUri} resumes it`);
+    super(`training stopped on request after ${completedEpochs} completed epoch(s); the checkpoint at ${checkpointUri} resumes it`);
     this.name = 'TrainerStoppedError';
   }
 }

@@ -63,13 +63,20 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
   log(`job ${spec.runId} #${spec.sweepIndex}: ${settings.method} on "${manifest.name}" (${names.length} classes), backend ${backend}`);
 
   const weightsUri = resolveReference(manifest.weights, manifestUri);
-  const clip = await loadClip(weightsUri, { cacheDir: options.cacheDir });
-  const tokenizer = await loadClipTokenizer(weightsUri);
-  const model = await createSageModel({ clip, tokenizer, classNames: names, settings, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) });
-  const imageSize = clip.config.vision.imageSize;
-  const train = await openBatchSource({ manifest, manifestUri, split: 'train', imageSize, workers: options.workers });
-  const test = await openBatchSource({ manifest, manifestUri, split: 'test', imageSize, workers: options.workers });
+  // Released in reverse order whatever happens: worker threads must not keep the process alive.
+  const cleanup: (() => unknown)[] = [];
   try {
+    const clip = await loadClip(weightsUri, { cacheDir: options.cacheDir });
+    cleanup.push(() => clip.dispose());
+    const tokenizer = await loadClipTokenizer(weightsUri);
+    const model = await createSageModel({ clip, tokenizer, classNames: names, settings, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) });
+    cleanup.push(() => model.dispose());
+    const imageSize = clip.config.vision.imageSize;
+    const train = await openBatchSource({ manifest, manifestUri, split: 'train', imageSize, workers: options.workers });
+    cleanup.push(() => train.close());
+    const test = await openBatchSource({ manifest, manifestUri, split: 'test', imageSize, workers: options.workers });
+    cleanup.push(() => test.close());
+
     const trainCounts = counts.train ?? countLabels(await train.labels(), names.length);
     const trained = await trainSage({
       model,
@@ -80,10 +87,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       progress: options.progress ?? consoleProgress(),
       signal: options.signal,
     });
-    if (trained.status === 'stopped') {
-      const last = trained.epochs.length;
-      throw new TrainerStoppedError(locations.checkpointDir, { epoch: last + 1, step: 0 });
-    }
+    if (trained.status === 'stopped') throw new TrainerStoppedError(locations.checkpointDir, trained.epochs.length);
     const evaluation = await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts });
     // Saved for every method, zero-shot included, so `sage predict` works with any run.
     await saveAdapter(model, locations.resultsDir);
@@ -98,15 +102,13 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       startedAt,
       finishedAt: new Date(),
     });
+    // metrics.json last: its presence is what tells the aggregation step the run succeeded.
     const store = await storeFor(locations.metricsUri);
     await store.put(locations.metricsUri, `${JSON.stringify(metrics, null, 2)}\n`, { contentType: 'application/json' });
     log(`wrote ${locations.metricsUri}`);
     return { metrics, locations, settings };
   } finally {
-    await train.close();
-    await test.close();
-    model.dispose();
-    clip.dispose();
+    for (const release of cleanup.reverse()) await release();
   }
 }
 

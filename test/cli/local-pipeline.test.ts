@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_ENV } from '../../src/contracts/job';
 import { Summary } from '../../src/contracts/summary';
 import type { JobStateChange } from '../../src/pipeline';
-import type { JobRunner } from '../../src/local/job-runner';
+import { jobSpecFromEnv } from '../../src/contracts/job';
+import { silentProgress } from '../../src/engine';
+import { inProcessRunner, type JobRunner } from '../../src/local/job-runner';
+import { runJob } from '../../src/trainer';
 import { runLocalPipeline } from '../../src/local/pipeline';
 import { LocalJobSubmitter } from '../../src/local/submitter';
 import { LocalObjectStore } from '../../src/storage';
@@ -74,6 +77,19 @@ describe('runLocalPipeline', () => {
     const rows = result.summary.rows.filter((r) => r.runId === result.runId);
     expect(rows.map((r) => r.status)).toEqual(['SUCCEEDED', 'FAILED']);
     expect(rows[1]!.reason).toBe('scripted failure of #1');
+  });
+
+  it('trains for real with the in-process runner: runJob writes the metrics the aggregation reads', async () => {
+    const manifest = await writeTinyDataset(path.join(root, 'real'), weights, { name: 'in-process', sweep: [{ method: 'zero-shot' }, { method: 'lift' }] });
+    const runner = inProcessRunner((env) => runJob(jobSpecFromEnv(env), { progress: silentProgress, log: () => {}, workers: 0 }).then(() => undefined));
+    const result = await runLocalPipeline({ manifestUri: manifest, bucketsRoot: path.join(root, 'buckets'), runner, log: silent });
+    if (result.outcome !== 'finished') throw new Error(`expected a finished run, got ${result.outcome}`);
+    const rows = result.summary.rows.filter((r) => r.runId === result.runId);
+    expect(rows.map((r) => [r.method, r.status])).toEqual([
+      ['zero-shot', 'SUCCEEDED'],
+      ['lift', 'SUCCEEDED'],
+    ]);
+    expect(rows[1]!.parameters!.adapters).toBeGreaterThan(0);
   });
 
   it('rejects a manifest with problems without running anything', async () => {

@@ -181,6 +181,13 @@ describe('transformImage on a known gradient', () => {
     expect(flips).toBeLessThan(12);
   });
 
+  it('rejects a truncated JPEG instead of filling its missing rows with grey', async () => {
+    const raw = Buffer.alloc(64 * 48 * 3, 90);
+    const jpeg = await sharp(raw, { raw: { width: 64, height: 48, channels: 3 } }).jpeg().toBuffer();
+    await expect(transformImage(jpeg, { kind: 'test', size: 16, seed: 0 })).resolves.toHaveLength(16 * 16 * 3);
+    await expect(transformImage(jpeg.subarray(0, Math.floor(jpeg.length * 0.6)), { kind: 'test', size: 16, seed: 0 })).rejects.toThrow();
+  });
+
   it('rejects bytes that are not an image', async () => {
     await expect(transformImage(Buffer.from('not an image at all'), { kind: 'test', size: 8, seed: 0 })).rejects.toThrow();
   });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TRAINER_BUNDLE_NAME, WORKER_FILES, bundleTrainer } from '../../container/build';
 import { CUDA_CACHE_ARCHIVE, restoreCudaCache, saveCudaCache, snapshotCache } from '../../container/cuda-cache';
+import { IMAGE_CONTEXT_EXCLUDES } from '../../infra/constructs/gpu-batch';
 import { silentLog } from '../../src/pipeline/log';
 import { MemoryObjectStore } from '../functions/helpers';
 
@@ -17,6 +18,24 @@ describe('the training container', () => {
     expect(JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../container/runtime-package.json'), 'utf8')).dependencies).toMatchObject({
       '@tensorflow/tfjs-node-gpu': '4.22.0',
     });
+  });
+
+  it('sends the same build context to a manual docker build as to the CDK asset', () => {
+    const ignore = readFileSync(path.resolve(import.meta.dirname, '../../container/Dockerfile.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() && !line.startsWith('#'));
+    expect(ignore).toEqual(IMAGE_CONTEXT_EXCLUDES);
+    // Everything the Dockerfile copies is inside that context.
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((match) => match[1]!.split(' '));
+    const included = (source: string): boolean =>
+      IMAGE_CONTEXT_EXCLUDES.some((pattern) => {
+        if (!pattern.startsWith('!')) return false;
+        const kept = pattern.slice(1);
+        const folder = kept.endsWith('/**') ? kept.slice(0, -3) : undefined;
+        return folder ? source === folder || source.startsWith(`${folder}/`) : source === kept;
+      });
+    expect(copied.length).toBeGreaterThan(3);
+    for (const source of copied) expect(included(source), source).toBe(true);
   });
 
   it('bundles the entrypoint the Dockerfile runs, at the path its ENTRYPOINT names', async () => {
