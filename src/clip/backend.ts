@@ -70,7 +70,7 @@ async function tryWasm(notes: string[]): Promise<boolean> {
 }
 
 async function select(options: InitBackendOptions): Promise<string> {
-  const requested = options.backend ?? (process.env.SAGE_TFJS_BACKEND as BackendName | undefined);
+  const requested = options.backend ?? ((process.env.SAGE_TFJS_BACKEND || undefined) as BackendName | undefined);
   const notes: string[] = [];
   const attempts: Record<BackendName, () => Promise<boolean>> = {
     tensorflow: () => tryNative(notes),

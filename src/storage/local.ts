@@ -9,6 +9,36 @@ function isNotFound(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'ENOENT';
 }
 
+/** Names of replaceFile's half-written files, hidden from list(). */
+const TEMPORARY_FILE = /\.\d+\.\d+\.[a-z0-9]+\.tmp$/;
+
+/** Write then rename, so a reader never sees half a file. */
+async function replaceFile(uri: string, body: Buffer | string | Uint8Array): Promise<void> {
+  const temporary = `${uri}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
+  await writeFile(temporary, body);
+  await rename(temporary, uri);
+}
+
+/** Runs `action` while holding an exclusive lock file; waits (up to ~10 s) for another holder. */
+async function withLockFile<T>(lockPath: string, action: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await open(lockPath, 'wx');
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+      if (attempt >= 1000) throw new Error(`timed out waiting for the lock ${lockPath}; delete it if no writer is running`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  try {
+    return await action();
+  } finally {
+    await rm(lockPath, { force: true });
+  }
+}
+
 export class LocalObjectStore implements ObjectStore {
   readonly kind = 'local' as const;
 
@@ -33,9 +63,11 @@ export class LocalObjectStore implements ObjectStore {
 
   async head(uri: string): Promise<ObjectInfo | null> {
     try {
-      const info = await stat(uri);
+      // Every put renames a fresh file into place, so the inode changes with each write:
+      // with the nanosecond mtime it makes an etag that two writes never share.
+      const info = await stat(uri, { bigint: true });
       if (!info.isFile()) return null;
-      return { uri, size: info.size, etag: `${info.mtimeMs.toFixed(0)}-${info.size}` };
+      return { uri, size: Number(info.size), etag: `${info.ino}-${info.mtimeNs}-${info.size}` };
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
@@ -58,15 +90,15 @@ export class LocalObjectStore implements ObjectStore {
         if ((error as { code?: string }).code === 'EEXIST') throw new PreconditionFailedError(uri, { cause: error });
         throw error;
       }
-    } else {
-      if (options.ifMatch !== undefined) {
+    } else if (options.ifMatch !== undefined) {
+      // Compare-and-swap across processes: hold a lock file while checking and replacing.
+      await withLockFile(`${uri}.lock`, async () => {
         const current = await this.head(uri);
         if (!current || current.etag !== options.ifMatch) throw new PreconditionFailedError(uri);
-      }
-      // Write then rename so a reader never sees half a file.
-      const temporary = `${uri}.${process.pid}.${Date.now()}.tmp`;
-      await writeFile(temporary, body);
-      await rename(temporary, uri);
+        await replaceFile(uri, body);
+      });
+    } else {
+      await replaceFile(uri, body);
     }
     return (await this.head(uri))!.etag;
   }
@@ -85,7 +117,7 @@ export class LocalObjectStore implements ObjectStore {
       for (const entry of entries) {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) await walk(full);
-        else if (entry.isFile() && full.startsWith(prefix)) {
+        else if (entry.isFile() && full.startsWith(prefix) && !TEMPORARY_FILE.test(full)) {
           const info = await this.head(full);
           if (info) out.push(info);
         }

@@ -1,7 +1,7 @@
 /** Synthesizes the stack for the infra tests: once per test file, Lambda bundling skipped (a placeholder asset stands in). */
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { addNagChecks } from '../../infra/nag';
@@ -37,6 +37,7 @@ export function synthPipeline(options: { context?: Record<string, unknown>; nag?
   } catch {
     // no plugin ran
   }
+  rmSync(outdir, { recursive: true, force: true });
   return { template: Template.fromJSON(json), json, validationError, validationReport };
 }
 

@@ -106,6 +106,7 @@ describe.skipIf(unavailable !== null)('the AWS pipeline on the emulator', () => 
 
   afterAll(async () => {
     await emulator?.stop();
+    if (synth) scratch.push(synth.outdir);
     for (const dir of scratch) await rm(dir, { recursive: true, force: true });
   });
 

@@ -53,13 +53,14 @@ describe('the mini-CLIP trainer against the runtime loader', () => {
   const config = clipConfigFor(recipe, built);
   const specs = paramSpecs(config);
   const values = perturbedValues(specs, 11);
-  const params = new Map([...values].map(([name, data]) => [name, tf.tensor(data, specs.find((s) => s.name === name)?.shape)]));
+  const params = new Map<string, tf.Tensor>();
   let dir = '';
   let model: ClipModel;
   let tokenizer: ClipTokenizer;
 
   beforeAll(async () => {
     await initBackend({ backend: 'wasm', log: () => undefined });
+    for (const spec of specs) params.set(spec.name, tf.tensor(values.get(spec.name) as Float32Array, spec.shape));
     dir = await mkdtemp(path.join(os.tmpdir(), 'mini-clip-model-'));
     await writeMiniClipFolder(dir, { config, specs, values, tokenizerJson: built.tokenizerJson, tokenizerConfig: built.tokenizerConfig, metadata: {} });
     model = await loadClip(dir);
@@ -67,6 +68,7 @@ describe('the mini-CLIP trainer against the runtime loader', () => {
   });
   afterAll(async () => {
     model?.dispose();
+    tf.dispose([...params.values()]);
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -10,8 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluateZeroShot } from '../../scripts/mini-clip/evaluate';
 import { initBackend } from '../../src/clip';
 
-/** Chance is 1/36 ≈ 2.8 %; the fixture measures MEASURED (docs/procedural.md). */
-const MIN_ACCURACY = 0.2;
+/** Chance is 1/36 ≈ 2.8 %; the committed fixture measures 30.6 % here (docs/procedural.md). 0.15 is 5.4× chance. */
+const MIN_ACCURACY = 0.15;
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/mini-clip');
 

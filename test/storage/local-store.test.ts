@@ -26,3 +26,27 @@ describe('LocalObjectStore', () => {
     expect(() => parseS3Uri('/local/path')).toThrow(/not an S3 URI/);
   });
 });
+
+describe('LocalObjectStore conditional writes', () => {
+  it('lets concurrent read-modify-write loops with If-Match lose no update', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'store-cas-'));
+    const store = new LocalObjectStore();
+    const uri = joinUri(root, 'counter.json');
+    await store.put(uri, JSON.stringify({ n: 0 }));
+    const increment = async (): Promise<void> => {
+      for (;;) {
+        const info = (await store.head(uri))!;
+        const value = JSON.parse(await store.getText(uri)) as { n: number };
+        try {
+          await store.put(uri, JSON.stringify({ n: value.n + 1 }), { ifMatch: info.etag });
+          return;
+        } catch (error) {
+          if (!(error instanceof PreconditionFailedError)) throw error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, increment));
+    expect(JSON.parse(await store.getText(uri))).toEqual({ n: 20 });
+    expect((await store.list(root + path.sep)).map((o) => path.basename(o.uri))).toEqual(['counter.json']);
+  });
+});

@@ -11,6 +11,8 @@ import type { DecodeResult, DecodeTask } from './protocol';
 // One libvips thread per worker: the pool parallelises across images, which scales better on a
 // few cores than splitting each small image across threads.
 sharp.concurrency(1);
+// Every image is seen once per epoch: libvips' operation cache only costs memory and time here.
+sharp.cache(false);
 
 const port = parentPort;
 if (!port) throw new Error('the decode worker must run in a worker thread (no parentPort)');

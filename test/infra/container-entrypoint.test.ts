@@ -1,0 +1,103 @@
+/**
+ * The container's entrypoint, bundled as the Dockerfile bundles it and run as the container
+ * runs it (`node trainer.mjs` with the job in its environment), on local folders standing in
+ * for the buckets: SIGTERM mid-training leaves a checkpoint and exit code 143, and the
+ * retried attempt resumes from it and writes the run's metrics.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleTrainer } from '../../container/build';
+import { jobSpecToEnv } from '../../src/contracts/job';
+import { MetricsDocument } from '../../src/contracts/metrics';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+
+interface Attempt {
+  code: number | null;
+  stderr: string;
+  stdout: string;
+}
+
+/** Runs the bundle; sends SIGTERM once stderr shows a training step when `interrupt` is set. */
+function runAttempt(bundle: string, env: Record<string, string>, interrupt: boolean): Promise<Attempt> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bundle], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    let signalled = false;
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (interrupt && !signalled && /step \d+\/\d+/.test(stderr)) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stderr, stdout }));
+  });
+}
+
+describe('the container entrypoint on a spot reclaim', () => {
+  let root: string;
+  let bundle: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'entrypoint-'));
+    // Inside the repository, so the bundle's external packages resolve from node_modules as in the image's /app.
+    bundle = await bundleTrainer(path.join(REPO_ROOT, 'dist', `entrypoint-test-${process.pid}`));
+    const { createRandomClip } = await import('../../src/clip/testing');
+    const { generateProceduralDataset } = await import('../../src/procedural/dataset');
+    const weights = path.join(root, 'weights');
+    await createRandomClip(weights, { text: { maxPositionEmbeddings: 32 } }, 5);
+    const dataset = await generateProceduralDataset({
+      outDir: path.join(root, 'data'),
+      imbalanceRatio: 2,
+      maxPerClass: 48,
+      testPerClass: 2,
+      seed: 9,
+      classes: 3,
+      weights,
+      training: { method: 'lift', epochs: 2, batchSize: 4, tte: false },
+    });
+    env = {
+      ...jobSpecToEnv({
+        runId: 'run-1',
+        manifestUri: dataset.manifestUri,
+        resultsUri: `${path.join(root, 'results', 'runs', 'run-1')}/`,
+        checkpointUri: `${path.join(root, 'artifacts', 'checkpoints', 'run-1')}/`,
+        cudaCacheUri: `${path.join(root, 'artifacts', 'cuda-cache')}/`,
+        sweepIndex: 0,
+      }),
+      CUDA_CACHE_PATH: path.join(root, 'nv-cache'),
+    };
+  }, 120_000);
+
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+    await rm(path.dirname(bundle), { recursive: true, force: true });
+  });
+
+  it('checkpoints and exits 143 on SIGTERM, then the retry resumes and finishes', async () => {
+    const interrupted = await runAttempt(bundle, env, true);
+    expect(interrupted.code, interrupted.stderr).toBe(143);
+    expect(interrupted.stdout).toContain('SIGTERM: checkpointing and stopping');
+    const checkpointDir = path.join(root, 'artifacts', 'checkpoints', 'run-1', '0');
+    expect((await readdir(checkpointDir)).length).toBeGreaterThan(0);
+    expect(existsSync(path.join(root, 'results', 'runs', 'run-1', '0', 'metrics.json'))).toBe(false);
+
+    const retried = await runAttempt(bundle, env, false);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(retried.stderr).toMatch(/resuming from .*checkpoints/);
+    const metrics = MetricsDocument.parse(JSON.parse(await readFile(path.join(root, 'results', 'runs', 'run-1', '0', 'metrics.json'), 'utf8')));
+    expect(metrics).toMatchObject({ runId: 'run-1', sweepIndex: 0, method: 'lift' });
+    expect(metrics.epochs.map((epoch) => epoch.epoch)).toEqual([1, 2]);
+    // Each line the wrapper writes is one JSON object.
+    for (const line of retried.stdout.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+});
