@@ -6,6 +6,7 @@
  * passes gradients to its input, never to the frozen weights.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BlockedMatrix } from './blocked-matrix';
 
 type GradientBody = (
   inputs: tf.Tensor2D[],
@@ -53,30 +54,37 @@ export function transposeMatrix(data: Float32Array, rows: number, cols: number):
   return out;
 }
 
-/** y = x·Wᵀ + b with frozen W: forward and backward are each one plain 2-D matMul. */
+/**
+ * y = x·Wᵀ + b with frozen W: forward and backward are plain 2-D matMuls (on blocked
+ * copies of `Wᵀ` and `W`, see BlockedMatrix).
+ */
 export class FrozenLinear {
   readonly outFeatures: number;
   readonly inFeatures: number;
-  private readonly weightT: tf.Tensor2D;
-  private readonly weight: tf.Tensor2D | null;
-  private readonly bias: tf.Tensor1D | null;
+  private readonly weightT: BlockedMatrix;
+  private readonly weight: BlockedMatrix | null;
+  private readonly biasBlocks: tf.Tensor1D[] | null;
   private readonly forward: (x: tf.Tensor2D) => tf.Tensor2D;
+  private hfWeight: tf.Tensor2D | null = null;
 
   constructor(weights: LinearWeights, options: FrozenLinearOptions = {}) {
     this.outFeatures = weights.out;
     this.inFeatures = weights.in;
-    this.weightT = tf.tensor2d(transposeMatrix(weights.weight, weights.out, weights.in), [weights.in, weights.out]);
-    this.weight = options.inputGradient === false ? null : tf.tensor2d(weights.weight, [weights.out, weights.in]);
-    this.bias = weights.bias ? tf.tensor1d(weights.bias) : null;
+    this.weightT = new BlockedMatrix(transposeMatrix(weights.weight, weights.out, weights.in), weights.in, weights.out);
+    this.weight = options.inputGradient === false ? null : new BlockedMatrix(weights.weight, weights.out, weights.in);
+    let start = 0;
+    const bias = weights.bias;
+    this.biasBlocks = bias
+      ? this.weightT.colSizes.map((size) => {
+          const block = tf.tensor1d(bias.subarray(start, start + size));
+          start += size;
+          return block;
+        })
+      : null;
     const weight = this.weight;
     this.forward = weight
-      ? customGrad2d(1, ([x]) => ({ value: this.affine(x!), gradFunc: (dy) => tf.matMul(dy, weight) }))
-      : (x) => this.affine(x);
-  }
-
-  private affine(x: tf.Tensor2D): tf.Tensor2D {
-    // The fused kernel adds the bias inside the matMul: one pass over the output instead of two.
-    return this.bias ? (tf.fused.matMul({ a: x, b: this.weightT, bias: this.bias }) as tf.Tensor2D) : tf.matMul<tf.Tensor2D>(x, this.weightT);
+      ? customGrad2d(1, ([x]) => ({ value: this.weightT.multiply(x!, this.biasBlocks), gradFunc: (dy) => weight.multiply(dy) }))
+      : (x) => this.weightT.multiply(x, this.biasBlocks);
   }
 
   /** `[rows, in]` → `[rows, out]`. */
@@ -84,15 +92,19 @@ export class FrozenLinear {
     return this.forward(x);
   }
 
-  /** `W` in the Hugging Face layout `[out, in]` (a view; do not dispose). */
+  /** `W` in the Hugging Face layout `[out, in]`, owned by the layer (do not dispose). */
   weightTensor(): tf.Tensor2D {
-    return this.weight ?? tf.transpose(this.weightT);
+    const whole = this.weight?.whole();
+    if (whole) return whole;
+    this.hfWeight ??= this.weight ? this.weight.assemble() : tf.tidy(() => tf.transpose(this.weightT.assemble()));
+    return this.hfWeight;
   }
 
   dispose(): void {
     this.weightT.dispose();
     this.weight?.dispose();
-    this.bias?.dispose();
+    for (const block of this.biasBlocks ?? []) block.dispose();
+    this.hfWeight?.dispose();
   }
 }
 

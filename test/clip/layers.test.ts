@@ -36,6 +36,29 @@ describe('FrozenLinear', () => {
   });
 });
 
+describe('FrozenLinear with weights larger than one 1024×1024 block', () => {
+  it('gives the same output, input gradient and HF-layout weight as plain loops', () => {
+    const [rows, inp, out] = [3, 1500, 2100];
+    const x = randomArray(rows * inp);
+    const weight = randomArray(out * inp, 0.05);
+    const bias = randomArray(out);
+    const layer = new FrozenLinear({ weight, bias, out, in: inp });
+    const xt = tf.tensor2d(x, [rows, inp]);
+    expect(ref.maxAbsDifference(layer.apply(xt).dataSync(), flat(ref.linear(toMatrix(x, rows, inp), weight, bias, out)))).toBeLessThan(1e-4);
+    // d/dx Σ y = column sums of W: dx[r][i] = Σ_o W[o][i].
+    const dx = tf.grad((input: tf.Tensor) => tf.sum(layer.apply(input as tf.Tensor2D)))(xt);
+    const columnSums = Array.from({ length: inp }, (_, i) => {
+      let sum = 0;
+      for (let o = 0; o < out; o++) sum += weight[o * inp + i]!;
+      return sum;
+    });
+    expect(ref.maxAbsDifference(dx.dataSync(), [0, 1, 2].flatMap(() => columnSums))).toBeLessThan(1e-4);
+    expect(layer.weightTensor().shape).toEqual([out, inp]);
+    expect(ref.maxAbsDifference(layer.weightTensor().dataSync(), weight)).toBe(0);
+    layer.dispose();
+  });
+});
+
 describe('matMul2d', () => {
   it('multiplies like plain loops and returns both input gradients', () => {
     const a = randomArray(3 * 4);
