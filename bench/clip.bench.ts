@@ -56,7 +56,7 @@ function timeIt(runs: number, body: () => void): number {
 function matMulRate(): number {
   const a = tf.randomNormal([1024, 768]) as tf.Tensor2D;
   const b = tf.randomNormal([768, 768]) as tf.Tensor2D;
-  const seconds = timeIt(5, () => {
+  const seconds = timeIt(9, () => {
     const product = tf.matMul(a, b);
     product.dataSync();
     product.dispose();

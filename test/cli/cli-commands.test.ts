@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Summary } from '../../src/contracts/summary';
+import { MINI_CLIP_FIXTURE } from '../../src/procedural/dataset';
 import { writeTinyClip, writeTinyDataset } from './fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,7 +41,8 @@ describe('sage (child process)', () => {
   beforeAll(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'sage-cli-'));
     weights = await writeTinyClip(path.join(root, 'clip'));
-    manifest = await writeTinyDataset(path.join(root, 'ok'), weights, { sweep: [{ method: 'zero-shot' }, { method: 'lift' }, { method: 'sage' }] });
+    // The whole run uses the project's mini-CLIP, as the demo does; the failure case below a tiny random one.
+    manifest = await writeTinyDataset(path.join(root, 'ok'), MINI_CLIP_FIXTURE, { sweep: [{ method: 'zero-shot' }, { method: 'lift' }, { method: 'sage' }] });
   });
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });

@@ -192,7 +192,7 @@ describe('resources and gradients', () => {
       tf.sum(
         tf.square(
           model.encodeImageFeatures(pixels, {
-            blockHook: (layer, xTilde) => (layer === 0 ? tf.matMul(xTilde, adapter) : null),
+            blockHook: (layer, xTilde) => (layer === 0 ? tf.matMul<tf.Tensor2D>(xTilde, adapter) : null),
           }),
         ),
       );

@@ -136,11 +136,11 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
     .option('--imbalance <beta>', 'largest / smallest training class', parseNumber, 20)
     .option('--max-per-class <n>', 'training images of the largest class', parsePositiveInteger, 200)
     .option('--test-per-class <n>', 'test images of every class', parsePositiveInteger, 20)
-    .option('--image-size <px>', 'image side', parsePositiveInteger, 32)
+    .option('--image-size <px>', "image side (default: the mini-CLIP's input size)", parsePositiveInteger)
     .option('--seed <n>', 'seed', parseNonNegativeInteger, 0)
     .option('--name <name>', 'manifest name')
     .option('--weights <location>', 'CLIP weights folder (default: the mini-CLIP fixture)')
-    .action(async (flags: { out: string; classes: number; imbalance: number; maxPerClass: number; testPerClass: number; imageSize: number; seed: number; name?: string; weights?: string }) => {
+    .action(async (flags: { out: string; classes: number; imbalance: number; maxPerClass: number; testPerClass: number; imageSize?: number; seed: number; name?: string; weights?: string }) => {
       const { generateProceduralDataset, ProceduralDatasetOptionsError } = await import('../../procedural/dataset');
       const { CliInputError } = await import('../exit-codes');
       const generated = await generateProceduralDataset({
@@ -149,7 +149,7 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
         imbalanceRatio: flags.imbalance,
         maxPerClass: flags.maxPerClass,
         testPerClass: flags.testPerClass,
-        imageSize: flags.imageSize,
+        ...(flags.imageSize !== undefined ? { imageSize: flags.imageSize } : {}),
         seed: flags.seed,
         ...(flags.name ? { name: flags.name } : {}),
         ...(flags.weights ? { weights: flags.weights } : {}),
