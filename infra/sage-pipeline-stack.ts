@@ -6,7 +6,7 @@
  *
  * No custom resources and no look-ups, so the same template deploys on AWS and on an emulator.
  */
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -88,6 +88,11 @@ export class SagePipelineStack extends Stack {
     this.grantValidateAccess(this.validateFunction.role);
     this.grantAggregateAccess(this.aggregateFunction.role);
     this.routeEvents();
+
+    // `sage submit --stack <name>` finds the buckets through these outputs.
+    new CfnOutput(this, 'DataBucketName', { value: this.dataBucket.bucketName, description: 'Upload manifests to manifests/*.json here' });
+    new CfnOutput(this, 'ResultsBucketName', { value: this.resultsBucket.bucketName, description: 'Runs, summaries and reports' });
+    new CfnOutput(this, 'ArtifactsBucketName', { value: this.artifactsBucket.bucketName, description: 'CLIP weights, checkpoints, CUDA cache' });
   }
 
   /** Object actions on key patterns of one bucket, plus ListBucket so a missing key reads as 404, not 403. */

@@ -110,6 +110,13 @@ describe('the synthesized pipeline stack', () => {
     for (const [, props] of resourcesOfType(synth.json, 'AWS::Logs::LogGroup')) expect(props.RetentionInDays).toBe(30);
   });
 
+  it('names its three buckets in stack outputs, which `sage submit --stack` reads', () => {
+    const outputs = (synth.json as { Outputs?: Record<string, { Value: unknown }> }).Outputs ?? {};
+    expect(Object.keys(outputs).sort()).toEqual(['ArtifactsBucketName', 'DataBucketName', 'ResultsBucketName']);
+    expect(outputs.DataBucketName!.Value).toEqual({ Ref: expect.stringMatching(/^Data/) });
+    expect(outputs.ResultsBucketName!.Value).toEqual({ Ref: expect.stringMatching(/^Results/) });
+  });
+
   it('passes cdk-nag’s AwsSolutions pack with every finding acknowledged', () => {
     expect(synth.validationError?.message ?? '', synth.validationReport).toBe('');
   });
