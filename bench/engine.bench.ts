@@ -203,8 +203,8 @@ export async function run(): Promise<BenchReport> {
   const backend = await initBackend();
   const rounds = Number(process.env.ENGINE_BENCH_ROUNDS ?? 2);
   const shapes: Shape[] = [
-    // fixtures/mini-clip's architecture (scripts/mini-clip/recipe.ts DEFAULT_RECIPE).
-    { name: 'mini-CLIP (64w, 2 blocks, 32 px)', config: clipConfig(visionConfig(64, 2, 4, 32, 8), 64), microBatch: 64 },
+    // fixtures/mini-clip's vision architecture (its config.json: 64 wide, 2 blocks, 4 heads, 36 px, patch 6).
+    { name: 'mini-CLIP (64w, 2 blocks, 36 px)', config: clipConfig(visionConfig(64, 2, 4, 36, 6), 64), microBatch: 64 },
   ];
   if (process.env.ENGINE_BENCH_SKIP_VIT !== '1') {
     shapes.push({ name: 'ViT-B/16 (768w, 12 blocks, 224 px)', config: clipConfig(visionConfig(768, 12, 12, 224, 16), 512), microBatch: Number(process.env.ENGINE_BENCH_VIT_MICRO ?? 2) });
