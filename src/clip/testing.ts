@@ -10,6 +10,7 @@ import { writeSafetensors, type SafetensorsInput } from './safetensors';
 import { type BpeParts, bytesToUnicode, clipTokenizerJson, END_OF_TEXT, START_OF_TEXT } from './tokenizer-json';
 import type { ClipConfig, ClipTextConfig, ClipVisionConfig } from './types';
 import { clipTensorSpecs, type TensorSpec } from './weights';
+import { mulberry32 } from '../common/mulberry32';
 
 export interface RandomClipOptions {
   vision?: Partial<ClipVisionConfig>;
@@ -29,17 +30,8 @@ export interface RandomClip {
 
 const DEFAULT_WORDS = ['a', 'photo', 'of', 'the', 'cat', 'dog', 'car', 'tree', 'bird', 'fish'];
 
-/** mulberry32: a tiny seeded PRNG, so a seed always gives the same checkpoint. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, so a seed always gives the same checkpoint. */
+export const seededRandom = mulberry32;
 
 function normalSampler(uniform: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());

@@ -28,45 +28,49 @@ export const Components = z
   .strict();
 export type Components = z.infer<typeof Components>;
 
+/**
+ * The ranges of every setting except `method` and `components`, written once: the resolved
+ * Settings and the overrides a manifest, a sweep entry or a CLI flag may give share them.
+ */
+const settingFields = {
+  /** `la`: logit-adjusted CE (Eq. 1); `ce`: plain cross-entropy (Table 7's first rows). */
+  loss: z.enum(['la', 'ce']),
+  /** LA temperature τ: adds τ·log n. 1 in the paper. */
+  tau: z.number().min(0).max(10),
+  /** SG-Adapter keeps W_proj (false: Tables 10-12's variant f_vt = f_t ⊙ f_v). */
+  sgProjection: z.boolean(),
+  /** Share of ReLU in the SG-Adapter activation (Eq. 8), in [0, 1]. */
+  alpha: z.number().min(0).max(1),
+  /** CF scale μ (> 0; cancels in the softmax). */
+  mu: z.number().gt(0).max(1e6),
+  /** CF exponent γ. */
+  gamma: z.number().min(0).max(1),
+  lambda1: z.number().min(0).max(100),
+  lambda2: z.number().min(0).max(100),
+  lambda3: z.number().min(0).max(100),
+  /** Adapter bottleneck r; null = LIFT's rule 2^max(0, floor(log2(C / (2L)))). */
+  bottleneck: z.number().int().positive().max(4096).nullable(),
+  /** Cosine-classifier scale (25, LIFT's). */
+  logitScale: z.number().gt(0).max(1000),
+  /** Initial adapter output scale s, SG-Adapter s_vt, FIT s1 and s2 (SPEC section 3). */
+  adapterScale: z.number().min(-100).max(100),
+  svtInit: z.number().min(-100).max(100),
+  fitScaleInit: z.number().min(-100).max(100),
+  learningRate: z.number().gt(0).max(10),
+  momentum: z.number().min(0).lt(1),
+  weightDecay: z.number().min(0).max(1),
+  epochs: z.number().int().min(1).max(1000),
+  batchSize: z.number().int().min(1).max(65536),
+  /** Images per forward/backward; gradients accumulate to batchSize. null = batchSize. */
+  microBatchSize: z.number().int().min(1).max(65536).nullable(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  /** Five-crop test-time ensemble. */
+  tte: z.boolean(),
+};
+
 /** Every setting, fully resolved. Documented defaults are in DEFAULT_SETTINGS. */
 export const Settings = z
-  .object({
-    method: Method,
-    components: Components,
-    /** `la`: logit-adjusted CE (Eq. 1); `ce`: plain cross-entropy (Table 7's first rows). */
-    loss: z.enum(['la', 'ce']),
-    /** LA temperature τ: adds τ·log n. 1 in the paper. */
-    tau: z.number().min(0).max(10),
-    /** SG-Adapter keeps W_proj (false: Tables 10-12's variant f_vt = f_t ⊙ f_v). */
-    sgProjection: z.boolean(),
-    /** Share of ReLU in the SG-Adapter activation (Eq. 8), in [0, 1]. */
-    alpha: z.number().min(0).max(1),
-    /** CF scale μ (> 0; cancels in the softmax). */
-    mu: z.number().gt(0).max(1e6),
-    /** CF exponent γ. */
-    gamma: z.number().min(0).max(1),
-    lambda1: z.number().min(0).max(100),
-    lambda2: z.number().min(0).max(100),
-    lambda3: z.number().min(0).max(100),
-    /** Adapter bottleneck r; null = LIFT's rule 2^max(0, floor(log2(C / (2L)))). */
-    bottleneck: z.number().int().positive().max(4096).nullable(),
-    /** Cosine-classifier scale (25, LIFT's). */
-    logitScale: z.number().gt(0).max(1000),
-    /** Initial adapter output scale s, SG-Adapter s_vt, FIT s1 and s2 (SPEC section 3). */
-    adapterScale: z.number().min(-100).max(100),
-    svtInit: z.number().min(-100).max(100),
-    fitScaleInit: z.number().min(-100).max(100),
-    learningRate: z.number().gt(0).max(10),
-    momentum: z.number().min(0).lt(1),
-    weightDecay: z.number().min(0).max(1),
-    epochs: z.number().int().min(1).max(1000),
-    batchSize: z.number().int().min(1).max(65536),
-    /** Images per forward/backward; gradients accumulate to batchSize. null = batchSize. */
-    microBatchSize: z.number().int().min(1).max(65536).nullable(),
-    seed: z.number().int().min(0).max(2 ** 31 - 1),
-    /** Five-crop test-time ensemble. */
-    tte: z.boolean(),
-  })
+  .object({ method: Method, components: Components, ...settingFields })
   .strict()
   .refine((s) => s.microBatchSize === null || s.microBatchSize <= s.batchSize, {
     message: 'microBatchSize must not exceed batchSize',
@@ -74,35 +78,9 @@ export const Settings = z
   });
 export type Settings = z.infer<typeof Settings>;
 
-/** What a manifest, a sweep entry or a CLI flag may override: any subset of Settings. */
+/** What a manifest, a sweep entry or a CLI flag may override: any subset of Settings, plus a preset. */
 export const SettingsOverrides = z
-  .object({
-    method: Method,
-    components: Components.partial(),
-    loss: z.enum(['la', 'ce']),
-    tau: z.number().min(0).max(10),
-    sgProjection: z.boolean(),
-    alpha: z.number().min(0).max(1),
-    mu: z.number().gt(0).max(1e6),
-    gamma: z.number().min(0).max(1),
-    lambda1: z.number().min(0).max(100),
-    lambda2: z.number().min(0).max(100),
-    lambda3: z.number().min(0).max(100),
-    bottleneck: z.number().int().positive().max(4096).nullable(),
-    logitScale: z.number().gt(0).max(1000),
-    adapterScale: z.number().min(-100).max(100),
-    svtInit: z.number().min(-100).max(100),
-    fitScaleInit: z.number().min(-100).max(100),
-    learningRate: z.number().gt(0).max(10),
-    momentum: z.number().min(0).lt(1),
-    weightDecay: z.number().min(0).max(1),
-    epochs: z.number().int().min(1).max(1000),
-    batchSize: z.number().int().min(1).max(65536),
-    microBatchSize: z.number().int().min(1).max(65536).nullable(),
-    seed: z.number().int().min(0).max(2 ** 31 - 1),
-    tte: z.boolean(),
-    preset: PresetName,
-  })
+  .object({ method: Method, components: Components.partial(), ...settingFields, preset: PresetName })
   .partial()
   .strict();
 export type SettingsOverrides = z.infer<typeof SettingsOverrides>;

@@ -4,6 +4,7 @@
  * of its coordinates, so a choice never depends on the order in which work happened to run:
  * the same (seed, epoch, item) gives the same crop in any worker, on any machine.
  */
+import { mulberry32 } from '../common/mulberry32';
 
 /** A source of uniform floats in [0, 1). */
 export type Rng = () => number;
@@ -37,14 +38,7 @@ export function mixSeed(...parts: number[]): number {
 
 /** mulberry32: small, fast, and good enough for shuffles and augmentation draws. */
 export function createRng(seed: number): Rng {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** A uniform integer in [0, n). */

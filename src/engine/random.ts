@@ -3,6 +3,7 @@
  * own stream derived from (seed, name), so the initial weights do not depend on the order
  * in which variables are created, and nothing depends on tfjs's global RNG.
  */
+import { MULBERRY32_STEP, mulberry32Value } from '../common/mulberry32';
 
 /** FNV-1a of a string, to derive a stream seed from a name. */
 function hashString(text: string): number {
@@ -28,11 +29,8 @@ export class SeededRandom {
 
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.state = (this.state + MULBERRY32_STEP) >>> 0;
+    return mulberry32Value(this.state);
   }
 
   /** `count` samples from N(0, std²) by Box-Muller. */

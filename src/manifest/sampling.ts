@@ -3,18 +3,10 @@
  * reproducible random subset when there are many, chosen in one pass over a stream of
  * unknown length (reservoir sampling) so a million-item split is never held in memory.
  */
+import { mulberry32 } from '../common/mulberry32';
 
-/** mulberry32: a small, fast, seedable generator; uniform floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: uniform floats in [0, 1) from a seed. */
+export const seededRandom = mulberry32;
 
 /** Keeps a uniform random sample of at most `capacity` of the values offered (Algorithm R). */
 export class Reservoir<T> {

@@ -3,6 +3,7 @@
  * choice in the world, the dataset generator and the mini-CLIP trainer goes through this,
  * so a seed fixes the output bit for bit on any machine (no Math.random, no platform RNG).
  */
+import { mulberry32 } from '../common/mulberry32';
 
 export interface Rng {
   /** Uniform in [0, 1). */
@@ -19,17 +20,6 @@ export interface Rng {
   fork(): Rng;
 }
 
-/** mulberry32: 32-bit state, period 2^32, good enough for rendering and sampling. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Mixes several integers into one 32-bit seed (so `(seed, split, index)` gives unrelated streams). */
 export function mixSeed(...parts: number[]): number {
