@@ -9,6 +9,7 @@ import { isS3Uri } from './uri';
 export * from './types';
 export * from './uri';
 export { LocalObjectStore } from './local';
+export { MemoryObjectStore } from './memory';
 
 let local: ObjectStore | undefined;
 let s3: Promise<ObjectStore> | undefined;

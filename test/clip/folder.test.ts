@@ -1,48 +1,20 @@
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, loadClip, loadClipTokenizer } from '../../src/clip/index';
 import { createRandomClip } from '../../src/clip/testing';
-import { ObjectNotFoundError, setS3Store, type ObjectInfo, type ObjectStore } from '../../src/storage';
+import { MemoryObjectStore, setS3Store } from '../../src/storage';
 
-/** An in-memory stand-in for S3 that counts downloads. */
-class MemoryStore implements ObjectStore {
-  readonly kind = 's3' as const;
-  readonly objects = new Map<string, { body: Buffer; etag: string }>();
+/** The in-memory S3 stand-in, counting downloads. */
+class MemoryStore extends MemoryObjectStore {
   downloads = 0;
 
-  async get(uri: string): Promise<Buffer> {
-    const object = this.objects.get(uri);
-    if (!object) throw new ObjectNotFoundError(uri);
+  override async get(uri: string): Promise<Buffer> {
+    const body = await super.get(uri);
     this.downloads++;
-    return object.body;
-  }
-  async getText(uri: string): Promise<string> {
-    return (await this.get(uri)).toString('utf8');
-  }
-  async getStream(uri: string): Promise<Readable> {
-    return Readable.from([await this.get(uri)]);
-  }
-  async head(uri: string): Promise<ObjectInfo | null> {
-    const object = this.objects.get(uri);
-    return object ? { uri, size: object.body.length, etag: object.etag } : null;
-  }
-  async exists(uri: string): Promise<boolean> {
-    return this.objects.has(uri);
-  }
-  async put(uri: string, body: Buffer | string | Uint8Array): Promise<string> {
-    const etag = `"${this.objects.size + 1}"`;
-    this.objects.set(uri, { body: Buffer.from(body), etag });
-    return etag;
-  }
-  async list(prefix: string): Promise<ObjectInfo[]> {
-    return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort().map((uri) => ({ uri, size: this.objects.get(uri)!.body.length, etag: this.objects.get(uri)!.etag }));
-  }
-  async delete(uri: string): Promise<void> {
-    this.objects.delete(uri);
+    return body;
   }
 }
 

@@ -3,67 +3,14 @@
  * are atomic (as S3's are), a submitter that records jobs, a fixed clock, counted run ids,
  * and a small valid dataset (placeholder images, weights, manifest) in the "data bucket".
  */
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { Context } from 'aws-lambda';
 import type { MetricsDocument } from '../../src/contracts/metrics';
 import type { Manifest } from '../../src/manifest';
 import type { JobSubmission, JobSubmitter, SubmittedJob } from '../../src/pipeline/job-submitter';
 import { JsonLog } from '../../src/pipeline/log';
-import { ObjectNotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions } from '../../src/storage';
+import { MemoryObjectStore } from '../../src/storage/memory';
 
-export class MemoryObjectStore implements ObjectStore {
-  readonly kind = 's3' as const;
-  readonly objects = new Map<string, { body: Buffer; etag: string }>();
-  puts = 0;
-
-  async get(uri: string): Promise<Buffer> {
-    const object = this.objects.get(uri);
-    if (!object) throw new ObjectNotFoundError(uri);
-    return object.body;
-  }
-  async getText(uri: string): Promise<string> {
-    return (await this.get(uri)).toString('utf8');
-  }
-  async getStream(uri: string): Promise<Readable> {
-    return Readable.from([await this.get(uri)]);
-  }
-  async head(uri: string): Promise<ObjectInfo | null> {
-    const object = this.objects.get(uri);
-    return object ? { uri, size: object.body.length, etag: object.etag } : null;
-  }
-  async exists(uri: string): Promise<boolean> {
-    return this.objects.has(uri);
-  }
-  async put(uri: string, body: Buffer | string | Uint8Array, options: PutOptions = {}): Promise<string> {
-    // Yield first, so concurrent callers interleave as they would against S3.
-    await new Promise((resolve) => setImmediate(resolve));
-    const current = this.objects.get(uri);
-    if (options.ifNoneMatch === '*' && current) throw new PreconditionFailedError(uri);
-    if (options.ifMatch !== undefined && current?.etag !== options.ifMatch) throw new PreconditionFailedError(uri);
-    const bytes = Buffer.from(body);
-    this.puts += 1;
-    // Like S3: the etag is the content's MD5, but a rewrite of equal bytes still counts as a write.
-    const etag = `"${createHash('md5').update(bytes).digest('hex')}-${this.puts}"`;
-    this.objects.set(uri, { body: bytes, etag });
-    return etag;
-  }
-  async list(prefix: string): Promise<ObjectInfo[]> {
-    return [...this.objects.keys()]
-      .filter((uri) => uri.startsWith(prefix))
-      .sort()
-      .map((uri) => ({ uri, size: this.objects.get(uri)!.body.length, etag: this.objects.get(uri)!.etag }));
-  }
-  async delete(uri: string): Promise<void> {
-    this.objects.delete(uri);
-  }
-  keys(prefix = ''): string[] {
-    return [...this.objects.keys()].filter((uri) => uri.startsWith(prefix)).sort();
-  }
-  async json<T>(uri: string): Promise<T> {
-    return JSON.parse(await this.getText(uri)) as T;
-  }
-}
+export { MemoryObjectStore };
 
 export class RecordingSubmitter implements JobSubmitter {
   readonly jobs: JobSubmission[] = [];
