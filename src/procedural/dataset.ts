@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Manifest } from '../manifest';
 import { isS3Uri, joinUri, storeFor, type ObjectStore } from '../storage';
+import { DOMAIN_NAMES, isDomainName, type DomainName } from './domain';
 import { renderClassImage, STREAM } from './samples';
 import { WORLD_CLASSES } from './world';
 
@@ -32,6 +33,11 @@ export interface ProceduralDatasetOptions {
   /** Image side in pixels (default 36, the mini-CLIP's input size). */
   imageSize?: number;
   seed: number;
+  /**
+   * How the images look (domain.ts): `pretraining` (default) as the mini-CLIP's own training
+   * images, `tungsten` under a warm colour cast the mini-CLIP never saw, like a real dataset.
+   */
+  domain?: DomainName;
   /** Use the first `classes` classes of the world (default all 36). */
   classes?: number;
   /** Manifest `weights` (default: the mini-CLIP fixture's absolute path). */
@@ -79,6 +85,9 @@ function checkOptions(options: ProceduralDatasetOptions, classes: number): void 
   if (!(options.imbalanceRatio >= 1) || !Number.isFinite(options.imbalanceRatio)) {
     throw new ProceduralDatasetOptionsError(`imbalanceRatio must be a finite number ≥ 1, got ${options.imbalanceRatio}`);
   }
+  if (options.domain !== undefined && !isDomainName(options.domain)) {
+    throw new ProceduralDatasetOptionsError(`domain must be one of ${DOMAIN_NAMES.join(', ')}, got ${String(options.domain)}`);
+  }
   const smallest = Math.floor(options.maxPerClass / options.imbalanceRatio);
   if (smallest < 1) {
     throw new ProceduralDatasetOptionsError(`maxPerClass ${options.maxPerClass} / imbalanceRatio ${options.imbalanceRatio} leaves the last class no training image; raise maxPerClass or lower the ratio`);
@@ -123,7 +132,7 @@ async function writeSplit(store: ObjectStore, options: ProceduralDatasetOptions,
       const relative = `${plan.split}/${classFolder(classIndex, names[classIndex] as string)}/${String(i).padStart(4, '0')}.png`;
       lines.push(JSON.stringify({ path: relative, label: classIndex }));
       tasks.push(async () => {
-        const pixels = renderClassImage(classIndex, i, size, options.seed, plan.stream);
+        const pixels = renderClassImage(classIndex, i, size, options.seed, plan.stream, options.domain);
         await store.put(joinUri(options.outDir, 'images', relative), await encodePng(pixels, size), { contentType: 'image/png' });
       });
     }
@@ -152,7 +161,7 @@ export async function generateProceduralDataset(options: ProceduralDatasetOption
     description:
       `Procedural long-tailed dataset: ${classes} shape-colour classes, imbalance ratio ${options.imbalanceRatio}, ` +
       `${options.maxPerClass} to ${trainCounts[trainCounts.length - 1]} training images a class, ${options.testPerClass} test images a class, ` +
-      `${options.imageSize ?? DEFAULT_IMAGE_SIZE}px PNG, seed ${options.seed}.`,
+      `${options.imageSize ?? DEFAULT_IMAGE_SIZE}px PNG, ${options.domain ?? 'pretraining'} domain, seed ${options.seed}.`,
     classes: classNames,
     images: 'images',
     train: { jsonl: trainFile },

@@ -3,6 +3,7 @@
  * floats. Each class draws from its own seeded stream, so a set is reproducible and adding
  * images to one class never changes another's.
  */
+import { applyDomain, type DomainName } from './domain';
 import { createRng, mixSeed } from './rng';
 import { renderImage } from './render';
 import { sampleShapeSpec, WORLD_CLASSES } from './world';
@@ -21,10 +22,13 @@ export interface LabelledImages {
 /** Stream tags, so the same seed gives unrelated training, held-out and dataset images. */
 export const STREAM = { heldOut: 0x4e1d, monitor: 0x3017, datasetTrain: 0x7a1, datasetTest: 0x7e57 } as const;
 
-/** Image `index` of class `classIndex` in stream `stream` of `seed`: a pure function of those four numbers. */
-export function renderClassImage(classIndex: number, index: number, size: number, seed: number, stream: number): Uint8Array {
+/**
+ * Image `index` of class `classIndex` in stream `stream` of `seed`, seen in `domain`: a pure
+ * function of its arguments (the domain changes the colours, never the drawn scene).
+ */
+export function renderClassImage(classIndex: number, index: number, size: number, seed: number, stream: number, domain: DomainName = 'pretraining'): Uint8Array {
   const rng = createRng(mixSeed(seed, stream, classIndex, index));
-  return renderImage(sampleShapeSpec(classIndex, rng), size, rng);
+  return applyDomain(renderImage(sampleShapeSpec(classIndex, rng), size, rng), domain);
 }
 
 /** `perClass` images of every class (class-major order), from the given stream. */

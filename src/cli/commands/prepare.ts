@@ -138,11 +138,19 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
     .option('--test-per-class <n>', 'test images of every class', parsePositiveInteger, 20)
     .option('--image-size <px>', "image side (default: the mini-CLIP's input size)", parsePositiveInteger)
     .option('--seed <n>', 'seed', parseNonNegativeInteger, 0)
+    .option(
+      '--domain <name>',
+      "how the images look: 'tungsten' (a warm colour cast the mini-CLIP never saw, like a real dataset's gap from CLIP's pretraining images) or 'pretraining' (the mini-CLIP's own images, where zero-shot is hard to beat)",
+      'tungsten',
+    )
     .option('--name <name>', 'manifest name')
     .option('--weights <location>', 'CLIP weights folder (default: the mini-CLIP fixture)')
-    .action(async (flags: { out: string; classes: number; imbalance: number; maxPerClass: number; testPerClass: number; imageSize?: number; seed: number; name?: string; weights?: string }) => {
+    .action(async (flags: { out: string; classes: number; imbalance: number; maxPerClass: number; testPerClass: number; imageSize?: number; seed: number; domain: string; name?: string; weights?: string }) => {
       const { generateProceduralDataset, ProceduralDatasetOptionsError } = await import('../../procedural/dataset');
+      const { DOMAIN_NAMES, isDomainName } = await import('../../procedural/domain');
       const { CliInputError } = await import('../exit-codes');
+      if (!isDomainName(flags.domain)) throw new CliInputError(`--domain must be one of ${DOMAIN_NAMES.join(', ')}, got '${flags.domain}'`);
+      const domain = flags.domain;
       const generated = await generateProceduralDataset({
         outDir: flags.out,
         classes: flags.classes,
@@ -151,6 +159,7 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
         testPerClass: flags.testPerClass,
         ...(flags.imageSize !== undefined ? { imageSize: flags.imageSize } : {}),
         seed: flags.seed,
+        domain,
         ...(flags.name ? { name: flags.name } : {}),
         ...(flags.weights ? { weights: flags.weights } : {}),
       }).catch((error: unknown) => {
