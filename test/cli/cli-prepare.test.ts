@@ -29,9 +29,16 @@ describe('sage prepare', () => {
     // floor(8·4^(-i/2)) for i = 0, 1, 2: 8, 4, 2.
     expect(io.stdout[0]).toBe('prepared 3 classes: 14 training images (largest class 8, smallest 2), 6 test images');
     expect(io.stdout[1]).toBe(`manifest: ${path.join(out, 'manifest.json')}`);
-    const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8')) as { name: string; classes: string[] };
+    const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8')) as { name: string; classes: string[]; description: string };
     expect(manifest.name).toBe('p3');
     expect(manifest.classes).toHaveLength(3);
+    expect(manifest.description).toContain('tungsten domain'); // the CLI's default, like the demo's
+  });
+
+  it('procedural exits 2 for an unknown --domain, naming the choices', async () => {
+    const io = capture();
+    expect(await runCli(['prepare', 'procedural', '--out', path.join(root, 'bad-domain'), '--domain', 'sepia'], io)).toBe(2);
+    expect(io.stderr.join('\n')).toMatch(/--domain must be one of pretraining, tungsten, got 'sepia'/);
   });
 
   it('procedural exits 2 for more classes than the world has, saying the limit', async () => {
