@@ -5,6 +5,7 @@ import type { ImageBatch } from '../../src/contracts/batches';
 import type { Manifest } from '../../src/manifest';
 import { LocalObjectStore } from '../../src/storage';
 import { openBatchSource, type LoaderBatchSource, type OpenBatchSourceOptions } from '../../src/data/loader/open';
+import { DecodePool } from '../../src/data/decode/pool';
 import { LoaderBadImageError, type BadImageReport } from '../../src/data/errors';
 import { ShardWriter } from '../../src/data/shards/writer';
 import { colourOf, normalised, solidPng, tempDir } from './helpers';
@@ -147,6 +148,21 @@ describe('openBatchSource over shards', () => {
     for (const batch of batches) batch.keys.forEach((key, j) => expect(batch.labels[j]).toBe(idOf(key) % 4));
   });
 
+  it('closes up the slot of a skipped image when worker threads write into the shared batch, keeping every other item its own pixels', async () => {
+    const { manifest, manifestUri } = await shardDataset({ corrupt: 5 });
+    const source = await open({ manifest, manifestUri, onBadImage: 'skip', reportBadImage: () => undefined, workers: 2, tasksPerWorker: 3 });
+    const batches = await collect(source.batches(0, { batchSize: 8, shuffle: false, seed: 0, transform: 'test' }));
+    expect(batches[0]!.n).toBe(7);
+    expect(batches[0]!.images.length).toBe(7 * SIZE * SIZE * 3);
+    for (const batch of batches) {
+      batch.keys.forEach((key, j) => {
+        const colour = colourOf(idOf(key));
+        for (const pixel of [0, SIZE * SIZE - 1]) for (let c = 0; c < 3; c++) expect(batch.images[(j * SIZE * SIZE + pixel) * 3 + c]).toBeCloseTo(normalised(colour[c]!, c), 4);
+      });
+    }
+    expect(batches.flatMap((b) => b.keys)).toHaveLength(ITEMS - 1);
+  });
+
   it("stops the epoch at a corrupt image with onBadImage 'fail', naming its key", async () => {
     const { manifest, manifestUri } = await shardDataset({ corrupt: 13 });
     const source = await open({ manifest, manifestUri, onBadImage: 'fail', reportBadImage: () => undefined, workers: 1 });
@@ -207,5 +223,21 @@ describe('openBatchSource over item lists', () => {
     const [batch] = await collect(source.batches(0, { batchSize: 4, shuffle: false, seed: 0, transform: 'test' }));
     expect(batch!.keys).toEqual(['ant/0.png']);
     expect(Array.from(batch!.labels)).toEqual([0]);
+  });
+});
+
+describe('DecodePool', () => {
+  it('refuses a target outside shared memory when worker threads would have to write into it', async () => {
+    const pool = await DecodePool.open({ workers: 1 });
+    try {
+      const png = await solidPng([1, 2, 3]);
+      await expect(pool.run(png, { kind: 'test', size: SIZE, seed: 0 }, new Float32Array(SIZE * SIZE * 3))).rejects.toThrow(/SharedArrayBuffer/);
+      const shared = new Float32Array(new SharedArrayBuffer(2 * SIZE * SIZE * 3 * 4));
+      await pool.run(png, { kind: 'test', size: SIZE, seed: 0 }, shared.subarray(SIZE * SIZE * 3));
+      expect(shared[0]).toBe(0); // the first slot is untouched
+      expect(shared[SIZE * SIZE * 3 + 2]).toBeCloseTo(normalised(3, 2), 4);
+    } finally {
+      await pool.close();
+    }
   });
 });

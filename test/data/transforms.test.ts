@@ -11,6 +11,7 @@ import {
   testResizeSide,
   tteResizeSide,
 } from '../../src/data/transforms/geometry';
+import { writeEnlargedCrop } from '../../src/data/transforms/enlarge';
 import { writeNormalisedCrop } from '../../src/data/transforms/normalise';
 
 const MEAN = [0.48145466, 0.4578275, 0.40821073];
@@ -106,6 +107,63 @@ describe('CLIP normalisation', () => {
   });
 });
 
+/**
+ * PIL BILINEAR when enlarging, by hand: output position i of a resize from `inSize` to `outSize`
+ * samples the source at (i + 0.5)·in/out − 0.5, clamped to the edge pixels, between its two neighbours.
+ */
+function bilinearSample(i: number, inSize: number, outSize: number): { lo: number; hi: number; t: number } {
+  const position = Math.min(Math.max((i + 0.5) * (inSize / outSize) - 0.5, 0), inSize - 1);
+  const lo = Math.floor(position);
+  return { lo, hi: Math.min(lo + 1, inSize - 1), t: position - lo };
+}
+
+/** The enlarged value of channel c at (x, y) of a `pixels[y][x][c]` image enlarged to outW×outH, by hand. */
+function enlargedByHand(pixels: number[][][], outW: number, outH: number, x: number, y: number, c: number): number {
+  const sx = bilinearSample(x, pixels[0]!.length, outW);
+  const sy = bilinearSample(y, pixels.length, outH);
+  const row = (r: number): number => pixels[r]![sx.lo]![c]! * (1 - sx.t) + pixels[r]![sx.hi]![c]! * sx.t;
+  return row(sy.lo) * (1 - sy.t) + row(sy.hi) * sy.t;
+}
+
+describe('bilinear enlargement fused with crop, flip and normalisation', () => {
+  const rgb = [
+    [[10, 200, 30], [90, 20, 250], [255, 0, 128]],
+    [[0, 60, 90], [180, 255, 5], [40, 130, 220]],
+  ];
+  const rawOf = (pixels: number[][][]) => ({ data: Uint8Array.from(pixels.flat(2)), width: pixels[0]!.length, height: pixels.length, channels: pixels[0]![0]!.length });
+
+  it('matches PIL-style bilinear interpolation by hand for a window of a 3x2 image enlarged to 7x5, flipped or not', () => {
+    for (const flip of [false, true]) {
+      const out = new Float32Array(4 * 4 * 3);
+      writeEnlargedCrop(rawOf(rgb), { width: 7, height: 5 }, { left: 2, top: 1, size: 4, flip }, out, 0);
+      for (let v = 0; v < 4; v++) {
+        for (let u = 0; u < 4; u++) {
+          const x = 2 + (flip ? 3 - u : u);
+          for (let c = 0; c < 3; c++) expect(out[(v * 4 + u) * 3 + c]).toBeCloseTo(normalised(enlargedByHand(rgb, 7, 5, x, 1 + v, c), c), 4);
+        }
+      }
+    }
+  });
+
+  it('enlarges one axis only and replicates grey to RGB', () => {
+    const grey = [[[0], [100]], [[50], [200]], [[250], [10]]]; // 2 wide, 3 high
+    const out = new Float32Array(2 * 2 * 3);
+    writeEnlargedCrop(rawOf(grey), { width: 2, height: 7 }, { left: 0, top: 4, size: 2, flip: false }, out, 0);
+    for (let v = 0; v < 2; v++) {
+      for (let u = 0; u < 2; u++) {
+        const value = enlargedByHand(grey, 2, 7, u, 4 + v, 0);
+        for (let c = 0; c < 3; c++) expect(out[(v * 2 + u) * 3 + c]).toBeCloseTo(normalised(value, c), 4);
+      }
+    }
+  });
+
+  it('refuses to shrink and refuses a window outside the enlarged image', () => {
+    const out = new Float32Array(12);
+    expect(() => writeEnlargedCrop(rawOf(rgb), { width: 2, height: 2 }, { left: 0, top: 0, size: 2, flip: false }, out, 0)).toThrow(/3x2 image cannot be enlarged to 2x2/);
+    expect(() => writeEnlargedCrop(rawOf(rgb), { width: 4, height: 4 }, { left: 3, top: 0, size: 2, flip: false }, out, 0)).toThrow(/does not fit a 4x4 image/);
+  });
+});
+
 describe('transformImage on a known gradient', () => {
   it('test transform: an image whose shorter side is already round(256/224·S) is centre-cropped exactly', async () => {
     const size = 32;
@@ -179,6 +237,61 @@ describe('transformImage on a known gradient', () => {
     }
     expect(flips).toBeGreaterThan(0);
     expect(flips).toBeLessThan(12);
+  });
+
+  /** A lossless image whose pixel (x, y) is (xScale·x, yScale·y, 100). */
+  async function rampPng(width: number, height: number, xScale: number, yScale: number): Promise<Buffer> {
+    const raw = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw.set([xScale * x, yScale * y, 100], (y * width + x) * 3);
+    return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  }
+
+  /** Source coordinate of output position i when `extent` pixels from `start` are resized to `size` (clamped when enlarging). */
+  const sourceAt = (i: number, start: number, extent: number, size: number): number => {
+    const position = start + (i + 0.5) * (extent / size) - 0.5;
+    return extent < size ? Math.min(Math.max(position, start), start + extent - 1) : position;
+  };
+
+  it('train transform: crops smaller than S are enlarged bilinearly, clamped at the crop edges, and a crop larger on one axis only is reduced on that axis', async () => {
+    const width = 120;
+    const height = 36;
+    const png = await rampPng(width, height, 2, 7);
+    const size = 32;
+    const seen = { both: 0, mixed: 0 };
+    for (let seed = 1; seed <= 24; seed++) {
+      const out = await transformImage(png, { kind: 'train', size, seed });
+      const rng = createRng(seed);
+      const box = sampleResizedCrop({ width, height }, rng);
+      const flip = rng() < 0.5;
+      if (box.width < size && box.height < size) seen.both++;
+      if (box.width > size && box.height < size) seen.mixed++;
+      // Edges included where the axis is enlarged (exact there); inner samples where libvips reduces.
+      const columns = box.width > size ? [4, 16, 27] : [0, 7, 20, 31];
+      for (const u of columns) {
+        for (const v of [0, 9, 21, 31]) {
+          const column = flip ? size - 1 - u : u;
+          const tolerance = (box.width > size ? 1.5 : 0.01) / (255 * STD[0]!);
+          expect(Math.abs(at(out, size, 0, u, v, 0) - normalised(2 * sourceAt(column, box.left, box.width, size), 0))).toBeLessThan(tolerance);
+          if (box.height < size) expect(Math.abs(at(out, size, 0, u, v, 1) - normalised(7 * sourceAt(v, box.top, box.height, size), 1))).toBeLessThan(0.01 / (255 * STD[1]!));
+        }
+      }
+    }
+    // The seeds exercised both paths.
+    expect(seen.both).toBeGreaterThan(0);
+    expect(seen.mixed).toBeGreaterThan(0);
+  });
+
+  it('test transform: an image smaller than round(256/224·S) is enlarged bilinearly before the centre crop', async () => {
+    const png = await rampPng(20, 14, 10, 15);
+    const size = 32;
+    const out = await transformImage(png, { kind: 'test', size, seed: 0 });
+    // Shorter side 14 → 37, width floor(37·20/14) = 52; centre crop left = round(10) = 10, top = round(2.5) = 2.
+    for (const u of [0, 5, 16, 31]) {
+      for (const v of [0, 11, 31]) {
+        expect(at(out, size, 0, u, v, 0)).toBeCloseTo(normalised(10 * sourceAt(u + 10, 0, 20, 52), 0), 3);
+        expect(at(out, size, 0, u, v, 1)).toBeCloseTo(normalised(15 * sourceAt(v + 2, 0, 14, 37), 1), 3);
+      }
+    }
   });
 
   it('rejects a truncated JPEG instead of filling its missing rows with grey', async () => {

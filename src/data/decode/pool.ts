@@ -5,14 +5,20 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { transformImage, type TransformRequest } from '../transforms/apply';
-import type { DecodeResult, DecodeTask } from './protocol';
+import type { DecodeResultMessage, DecodeTask, DecodeTaskMessage } from './protocol';
 
 export interface DecodePoolOptions {
   /** Worker threads; default = CPU cores. 0 decodes on the calling thread. */
   workers?: number;
-  /** Images each worker transforms concurrently; default 2. */
+  /** Images a worker receives in one message and transforms concurrently; default 4. */
   tasksPerWorker?: number;
 }
+
+/**
+ * Groups of tasks a worker holds at once: the second is queued in the worker while the first's
+ * last image finishes, so libvips never waits for a message round trip.
+ */
+const GROUPS_PER_WORKER = 2;
 
 /** A worker thread died or the pool was used after close(). */
 export class DecodePoolError extends Error {
@@ -31,13 +37,14 @@ export class ImageDecodeError extends Error {
 }
 
 interface Pending {
-  resolve: (pixels: Float32Array) => void;
+  resolve: () => void;
   reject: (error: Error) => void;
 }
 
 interface PoolWorker {
   worker: Worker;
-  busy: number;
+  /** Groups of tasks sent and not yet answered. */
+  groups: number;
 }
 
 interface QueuedTask {
@@ -61,6 +68,7 @@ export class DecodePool {
   private readonly pending = new Map<number, Pending>();
   private readonly queue: QueuedTask[] = [];
   private nextId = 0;
+  private dispatchScheduled = false;
   private closed = false;
   private failure: Error | undefined;
 
@@ -71,7 +79,7 @@ export class DecodePool {
 
   static async open(options: DecodePoolOptions = {}): Promise<DecodePool> {
     const workers = options.workers ?? os.availableParallelism();
-    const tasksPerWorker = options.tasksPerWorker ?? 2;
+    const tasksPerWorker = options.tasksPerWorker ?? 4;
     if (!Number.isInteger(workers) || workers < 0) throw new DecodePoolError(`workers must be a non-negative integer, got ${workers}`);
     if (!Number.isInteger(tasksPerWorker) || tasksPerWorker < 1) throw new DecodePoolError(`tasksPerWorker must be a positive integer, got ${tasksPerWorker}`);
     // sharp's native module must be loaded by the main thread before any worker loads it.
@@ -88,14 +96,15 @@ export class DecodePool {
     const worker = new Worker(this.launch.entry, { workerData: this.launch.workerData });
     // An idle worker does not keep the process alive; a busy one does (see dispatch).
     worker.unref();
-    const entry: PoolWorker = { worker, busy: 0 };
-    worker.on('message', (result: DecodeResult) => {
-      entry.busy--;
-      if (entry.busy === 0) worker.unref();
-      const pending = this.pending.get(result.id);
-      this.pending.delete(result.id);
-      if (pending) {
-        if (result.ok) pending.resolve(result.pixels);
+    const entry: PoolWorker = { worker, groups: 0 };
+    worker.on('message', (results: DecodeResultMessage) => {
+      entry.groups--;
+      if (entry.groups === 0) worker.unref();
+      for (const result of results) {
+        const pending = this.pending.get(result.id);
+        this.pending.delete(result.id);
+        if (!pending) continue;
+        if (result.ok) pending.resolve();
         else pending.reject(new ImageDecodeError(result.message));
       }
       this.dispatch();
@@ -114,34 +123,62 @@ export class DecodePool {
     for (const queued of this.queue.splice(0)) queued.pending.reject(error);
   }
 
+  /** Dispatches once the current burst of run() calls has queued its tasks, so they travel in full groups. */
+  private scheduleDispatch(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    queueMicrotask(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  /**
+   * Sends queued tasks in groups of `tasksPerWorker`, one message per group and one answer per
+   * group: each message wakes a thread on another core, which costs about as much as
+   * normalising an image on this machine, so images share messages.
+   */
   private dispatch(): void {
     while (this.queue.length > 0) {
       let idlest: PoolWorker | undefined;
-      for (const thread of this.threads) if (thread.busy < this.tasksPerWorker && (!idlest || thread.busy < idlest.busy)) idlest = thread;
+      for (const thread of this.threads) if (thread.groups < GROUPS_PER_WORKER && (!idlest || thread.groups < idlest.groups)) idlest = thread;
       if (!idlest) return;
-      const { task, pending } = this.queue.shift()!;
-      if (idlest.busy === 0) idlest.worker.ref();
-      idlest.busy++;
-      this.pending.set(task.id, pending);
-      idlest.worker.postMessage(task, [task.bytes.buffer as ArrayBuffer]);
+      const tasks: DecodeTaskMessage = [];
+      for (const { task, pending } of this.queue.splice(0, this.tasksPerWorker)) {
+        this.pending.set(task.id, pending);
+        tasks.push(task);
+      }
+      if (idlest.groups === 0) idlest.worker.ref();
+      idlest.groups++;
+      idlest.worker.postMessage(tasks, tasks.map((task) => task.bytes.buffer as ArrayBuffer));
     }
   }
 
-  /** Transforms one encoded image; rejects with ImageDecodeError when the image is bad. */
-  run(bytes: Uint8Array, request: TransformRequest): Promise<Float32Array> {
+  /**
+   * Transforms one encoded image into `target` (`floatsPerItem` floats); rejects with
+   * ImageDecodeError when the image is bad. With worker threads, `target` must be a view of a
+   * SharedArrayBuffer: the worker writes into it directly.
+   */
+  run(bytes: Uint8Array, request: TransformRequest, target: Float32Array): Promise<void> {
     if (this.closed) return Promise.reject(new DecodePoolError('the decode pool is closed'));
     if (this.failure) return Promise.reject(this.failure);
     if (this.workers === 0) {
-      return transformImage(bytes, request).catch((error: unknown) => {
-        throw new ImageDecodeError(error instanceof Error ? error.message : String(error));
-      });
+      return transformImage(bytes, request, target).then(
+        () => undefined,
+        (error: unknown) => {
+          throw new ImageDecodeError(error instanceof Error ? error.message : String(error));
+        },
+      );
+    }
+    if (!(target.buffer instanceof SharedArrayBuffer)) {
+      return Promise.reject(new DecodePoolError('a decode worker can only write into shared memory: target must be a view of a SharedArrayBuffer'));
     }
     this.ensureThreads();
     // A private copy that can be transferred: the caller's bytes may be a view into a larger buffer.
     const owned = new Uint8Array(bytes);
-    return new Promise<Float32Array>((resolve, reject) => {
-      this.queue.push({ task: { id: this.nextId++, bytes: owned, request }, pending: { resolve, reject } });
-      this.dispatch();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ task: { id: this.nextId++, bytes: owned, request, target }, pending: { resolve, reject } });
+      this.scheduleDispatch();
     });
   }
 

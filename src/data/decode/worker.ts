@@ -1,12 +1,12 @@
 /**
- * A decode worker: transforms each task's image with sharp and sends back the floats
- * (transferred). Each worker handles a few tasks at once so libvips keeps its thread busy while
- * the next image's bytes arrive.
+ * A decode worker: transforms each group of tasks concurrently with sharp, writing the floats
+ * straight into each task's slot of the batch's shared memory, and answers once per group with
+ * the tasks' ids and outcomes.
  */
 import sharp from 'sharp';
 import { parentPort } from 'node:worker_threads';
 import { transformImage } from '../transforms/apply';
-import type { DecodeResult, DecodeTask } from './protocol';
+import type { DecodeResult, DecodeResultMessage, DecodeTask, DecodeTaskMessage } from './protocol';
 
 // One libvips thread per worker: the pool parallelises across images, which scales better on a
 // few cores than splitting each small image across threads.
@@ -17,15 +17,15 @@ sharp.cache(false);
 const port = parentPort;
 if (!port) throw new Error('the decode worker must run in a worker thread (no parentPort)');
 
-port.on('message', (task: DecodeTask) => {
-  transformImage(task.bytes, task.request).then(
-    (pixels) => {
-      const result: DecodeResult = { id: task.id, ok: true, pixels };
-      port.postMessage(result, [pixels.buffer as ArrayBuffer]);
-    },
-    (error: unknown) => {
-      const result: DecodeResult = { id: task.id, ok: false, message: error instanceof Error ? error.message : String(error) };
-      port.postMessage(result);
-    },
-  );
+const transform = async (task: DecodeTask): Promise<DecodeResult> => {
+  try {
+    await transformImage(task.bytes, task.request, task.target);
+    return { id: task.id, ok: true };
+  } catch (error) {
+    return { id: task.id, ok: false, message: error instanceof Error ? error.message : String(error) };
+  }
+};
+
+port.on('message', (tasks: DecodeTaskMessage) => {
+  void Promise.all(tasks.map(transform)).then((results) => port.postMessage(results satisfies DecodeResultMessage));
 });

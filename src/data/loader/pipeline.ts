@@ -37,7 +37,6 @@ export interface LoaderStats {
 
 interface Decoded {
   item: SourceItem;
-  pixels?: Float32Array;
   bad?: BadImageReport;
 }
 
@@ -110,11 +109,16 @@ export class PipelineBatchSource implements BatchSource {
 
   private async decodeBatch(items: SourceItem[], context: { epoch: number; seed: number; transform: EpochOptions['transform'] }): Promise<ImageBatch | undefined> {
     const { imageSize: size, crop } = this.settings;
+    const stride = floatsPerItem(context.transform, size);
+    // [n * crops, S, S, 3] in shared memory: the decode workers write each item into its slot, so
+    // no item is copied after decoding (a skipped item's slot is closed up below).
+    const images = new Float32Array(new SharedArrayBuffer(items.length * stride * Float32Array.BYTES_PER_ELEMENT));
     const decoded = await Promise.all(
-      items.map(async (item): Promise<Decoded> => {
+      items.map(async (item, slot): Promise<Decoded> => {
         const request: TransformRequest = { kind: context.transform, size, seed: mixSeed(context.seed, context.epoch, item.index, RNG_STREAM.augmentation), crop };
         try {
-          return { item, pixels: await this.pool.run(await item.load(), request) };
+          await this.pool.run(await item.load(), request, images.subarray(slot * stride, (slot + 1) * stride));
+          return { item };
         } catch (error) {
           // A broken pool is not a bad image: it must stop the epoch whatever onBadImage says.
           if (error instanceof DecodePoolError) throw error;
@@ -122,24 +126,22 @@ export class PipelineBatchSource implements BatchSource {
         }
       }),
     );
-    const good: Decoded[] = [];
-    for (const result of decoded) {
+    const good: SourceItem[] = [];
+    decoded.forEach((result, slot) => {
       if (!result.bad) {
-        good.push(result);
-        continue;
+        if (slot !== good.length) images.copyWithin(good.length * stride, slot * stride, (slot + 1) * stride);
+        good.push(result.item);
+        return;
       }
       this.settings.reportBadImage(result.bad);
       if (this.settings.onBadImage === 'fail') throw new LoaderBadImageError(result.bad);
       this.stats.skipped.push(result.bad);
-    }
+    });
     if (good.length === 0) return undefined;
-    const stride = floatsPerItem(context.transform, size);
-    const images = new Float32Array(good.length * stride); // [n * crops, S, S, 3]
-    good.forEach((result, i) => images.set(result.pixels!, i * stride));
     return {
-      images,
-      labels: Int32Array.from(good, (result) => result.item.label),
-      keys: good.map((result) => result.item.key),
+      images: good.length === items.length ? images : images.subarray(0, good.length * stride),
+      labels: Int32Array.from(good, (item) => item.label),
+      keys: good.map((item) => item.key),
       n: good.length,
       size,
       crops: cropsFor(context.transform),

@@ -25,11 +25,17 @@ export interface NormalisedCrop {
   flip: boolean;
 }
 
-/** ((v / 255) - mean_c) / std_c for every byte v, channel-major: one lookup per output value. */
-const NORMALISED = Float32Array.from({ length: 3 * 256 }, (_, i) => {
-  const channel = Math.floor(i / 256);
-  return ((i % 256) / 255 - CLIP_MEAN[channel]!) / CLIP_STD[channel]!;
-});
+/** CLIP normalisation as `value · scale + shift` per channel, for values that are not whole bytes. */
+export const NORMALISE_SCALE = [0, 1, 2].map((c) => 1 / (255 * CLIP_STD[c]!)) as [number, number, number];
+export const NORMALISE_SHIFT = [0, 1, 2].map((c) => -CLIP_MEAN[c]! / CLIP_STD[c]!) as [number, number, number];
+
+/** ((v / 255) - mean_c) / std_c for every byte v, one table per channel: one lookup per output value. */
+function channelTable(channel: 0 | 1 | 2): Float32Array {
+  return Float32Array.from({ length: 256 }, (_, v) => (v / 255 - CLIP_MEAN[channel]) / CLIP_STD[channel]);
+}
+const RED = channelTable(0);
+const GREEN = channelTable(1);
+const BLUE = channelTable(2);
 
 export class TransformWindowError extends Error {
   constructor(message: string) {
@@ -53,21 +59,23 @@ export function writeNormalisedCrop(raw: RawImage, crop: NormalisedCrop, out: Fl
   if (raw.channels < 1 || raw.channels > 4) {
     throw new TransformWindowError(`expected 1 to 4 channels per pixel, got ${raw.channels}`);
   }
-  const lut = NORMALISED;
-  const grey = raw.channels < 3;
-  const stride = raw.width * raw.channels;
+  const { data, channels } = raw;
+  // Grey reads its one value three times; RGB(A) reads the next two bytes of the pixel.
+  const green = channels < 3 ? 0 : 1;
+  const blue = channels < 3 ? 0 : 2;
+  // The flip is a walk right-to-left along each source row, so the loop has no per-pixel branch.
+  const step = flip ? -channels : channels;
+  const firstColumn = flip ? left + size - 1 : left;
+  const rowStride = raw.width * channels;
   let o = offset;
   for (let y = 0; y < size; y++) {
-    const rowStart = (top + y) * stride;
+    let p = (top + y) * rowStride + firstColumn * channels;
     for (let x = 0; x < size; x++) {
-      const column = flip ? left + size - 1 - x : left + x;
-      const p = rowStart + column * raw.channels;
-      const r = raw.data[p]!;
-      const g = grey ? r : raw.data[p + 1]!;
-      const b = grey ? r : raw.data[p + 2]!;
-      out[o++] = lut[r]!;
-      out[o++] = lut[256 + g]!;
-      out[o++] = lut[512 + b]!;
+      out[o] = RED[data[p]!]!;
+      out[o + 1] = GREEN[data[p + green]!]!;
+      out[o + 2] = BLUE[data[p + blue]!]!;
+      o += 3;
+      p += step;
     }
   }
 }
