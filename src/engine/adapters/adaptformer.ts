@@ -40,7 +40,8 @@ export function createAdaptFormer(shape: AdapterShape): BlockAdapter {
     apply(xTilde) {
       const normed = layerNorm(xTilde, gamma as tf.Tensor1D, beta as tf.Tensor1D);
       const hidden = tf.relu(linear(normed, downW as tf.Tensor2D, downB as tf.Tensor1D));
-      return tf.mul(linear(hidden, upW as tf.Tensor2D, upB as tf.Tensor1D), scale);
+      // s scales W_up and b_up rather than the [tokens, d] output: the same product, less work.
+      return linear(hidden, tf.mul(upW as tf.Tensor2D, scale) as tf.Tensor2D, tf.mul(upB as tf.Tensor1D, scale) as tf.Tensor1D);
     },
   };
 }

@@ -7,6 +7,12 @@
  *
  * f_t is one row shared by all tokens, so its products are computed once on `[1, d]` and
  * broadcast. Without W_proj (Tables 10-12) f_vt = f_t ⊙ f_v.
+ *
+ * Computed as one down-projection of the tokens: with g = f_t W_proj + b_proj,
+ * f_vt W_dvt = f_v (diag(g) W_dvt), so h = f_v [W_dv ‖ diag(g) W_dvt] + [b_dv ‖ b_dvt + s_vt(…)].
+ * Exactly Eq. 8, but the tokens meet one `[d, 2r]` product instead of a `[tokens, d]` product
+ * with g and two skinny matmuls (forward and backward); the per-step folding is `[d, 2r]` work.
+ * Likewise the scale s multiplies W_up and b_up, not the `[tokens, d]` output.
  * Per block `(5r + d + 4)d + 3r + 2` parameters (`(5r + 3)d + 3r + 2` without W_proj).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -70,18 +76,14 @@ export function createSgAdapter(shape: SgAdapterShape): BlockAdapter {
       if (!guidance) throw new Error(`SG-Adapter of block ${shape.layer} needs the guidance w̄ [1, d]; got none`);
       const fV = layerNorm(xTilde, gamma, beta); // [tokens, d]
       const fT = layerNorm(guidance, gamma, beta); // [1, d]
-      const guide = projW && projB ? linear(fT, projW, projB) : fT; // [1, d]
-      const fVt = tf.mul(guide, fV) as tf.Tensor2D; // [tokens, d], broadcast over tokens
+      const guide = projW && projB ? linear(fT, projW, projB) : fT; // g: [1, d]
       const textBranch = tf.mul(scaleVt, linear(fT, get2d('down_t.weight'), get1d('down_t.bias'))); // [1, r]
-      const hidden = tf.concat(
-        [
-          linear(fV, get2d('down_v.weight'), get1d('down_v.bias')),
-          tf.add(linear(fVt, get2d('down_vt.weight'), get1d('down_vt.bias')), textBranch),
-        ],
-        1,
-      ) as tf.Tensor2D; // [tokens, 2r]
+      // [W_dv ‖ diag(g) W_dvt]: g as a column scales the rows of W_dvt.
+      const down = tf.concat([get2d('down_v.weight'), tf.mul(tf.transpose(guide), get2d('down_vt.weight'))], 1) as tf.Tensor2D; // [d, 2r]
+      const downBias = tf.concat([get1d('down_v.bias'), tf.reshape(tf.add(get1d('down_vt.bias'), textBranch), [-1])]) as tf.Tensor1D; // [2r]
+      const hidden = linear(fV, down, downBias); // [tokens, 2r]
       const activated = alpha === 0 ? hidden : (tf.add(tf.mul(alpha, tf.relu(hidden)), tf.mul(1 - alpha, hidden)) as tf.Tensor2D);
-      return tf.mul(linear(activated, get2d('up.weight'), get1d('up.bias')), scale);
+      return linear(activated, tf.mul(get2d('up.weight'), scale) as tf.Tensor2D, tf.mul(get1d('up.bias'), scale) as tf.Tensor1D);
     },
   };
 }
