@@ -47,6 +47,8 @@ export interface ClipConfig {
  * Called inside every vision block after attention, with the residual stream x̃
  * `[batch * tokens, width]`. Returns the extra term added to the block output
  * (`x = x̃ + MLP(LN2(x̃)) + extra`), or null for none. This is how adapters attach.
+ * In the last block only the class token reaches the feature f, so x̃ there is the class
+ * tokens alone (`tokens` = 1): a hook must act on each token independently.
  */
 export type VisionBlockHook = (layer: number, xTilde: tf.Tensor2D, shape: { batch: number; tokens: number }) => tf.Tensor2D | null;
 

@@ -85,19 +85,28 @@ export class VisionTower {
     if (height !== size || widthPx !== size || channels !== 3) {
       throw new ClipInputShapeError(`pixels must be NHWC [batch, ${size}, ${size}, 3], got [${pixels.shape.join(', ')}]`);
     }
-    const width = this.config.hiddenSize;
     let x = this.preLayerNorm.apply(this.embed(pixels));
+    if (this.layers.length === 0) return this.postLayerNorm.apply(this.classTokens(x, batch));
+    const last = this.layers.length - 1;
     this.layers.forEach((layer, index) => {
       // One tidy per block keeps the peak memory to one block's activations (the tape keeps what backprop needs).
       x = tf.tidy(() => {
-        const xTilde = layer.attend(x, batch, this.tokens, null);
-        const extra = hook?.(index, xTilde, { batch, tokens: this.tokens }) ?? null;
+        let xTilde = layer.attend(x, batch, this.tokens, null);
+        // Only the class token reaches f: the last block's MLP (and adapter, which acts per token)
+        // run on it alone, an exact saving of most of that block, forward and backward.
+        if (index === last) xTilde = this.classTokens(xTilde, batch);
+        const extra = hook?.(index, xTilde, { batch, tokens: index === last ? 1 : this.tokens }) ?? null;
         const withMlp = tf.add<tf.Tensor2D>(xTilde, layer.mlp(xTilde));
         return extra ? tf.add<tf.Tensor2D>(withMlp, extra) : withMlp;
       });
     });
-    const classToken = tf.slice(tf.reshape(x, [batch, this.tokens, width]), [0, 0, 0], [batch, 1, width]); // [batch, 1, width]
-    return this.postLayerNorm.apply(tf.reshape(classToken, [batch, width]) as tf.Tensor2D); // [batch, width]
+    return this.postLayerNorm.apply(x); // [batch, width]
+  }
+
+  /** The class token of each sample: `[batch*tokens, width]` → `[batch, width]`. */
+  private classTokens(x: tf.Tensor2D, batch: number): tf.Tensor2D {
+    const width = this.config.hiddenSize;
+    return tf.reshape(tf.slice(tf.reshape(x, [batch, this.tokens, width]), [0, 0, 0], [batch, 1, width]), [batch, width]);
   }
 
   dispose(): void {

@@ -183,6 +183,27 @@ describe('resources and gradients', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('hands hooks the full token stream, except in the last block where only the class tokens reach f', () => {
+    const size = quick.config.vision.imageSize;
+    const pixels = tf.tensor4d(randomPixels(3 * size * size * 3), [3, size, size, 3]);
+    const seen: { layer: number; shape: number[]; tokens: number }[] = [];
+    const f = model.encodeImageFeatures(pixels, {
+      blockHook: (layer, xTilde, info) => {
+        seen.push({ layer, shape: xTilde.shape, tokens: info.tokens });
+        return null;
+      },
+    });
+    const { numLayers, hiddenSize, imageSize, patchSize } = quick.config.vision;
+    const tokens = (imageSize / patchSize) ** 2 + 1;
+    expect(seen).toEqual(
+      Array.from({ length: numLayers }, (_, layer) =>
+        layer === numLayers - 1 ? { layer, shape: [3, hiddenSize], tokens: 1 } : { layer, shape: [3 * tokens, hiddenSize], tokens },
+      ),
+    );
+    expect(f.shape).toEqual([3, hiddenSize]);
+    tf.dispose([f, pixels]);
+  });
+
   it('passes gradients to an adapter attached at block 0, matching finite differences', () => {
     const size = quick.config.vision.imageSize;
     const width = quick.config.vision.hiddenSize;
