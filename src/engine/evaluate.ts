@@ -10,6 +10,7 @@ import { shotGroupOf, type Accuracies, type ClassMetrics, type ShotGroup } from 
 import { EngineInputError } from './errors';
 import { predictionLogits } from './forward';
 import type { SageModel } from './model';
+import { pixelTensor } from './pixels';
 
 export interface EvaluateOptions {
   model: SageModel;
@@ -34,7 +35,7 @@ export interface EvaluationResult {
 /** Logits per item `[n, C]`, averaging the crops of an item when a batch holds several. */
 export function batchLogits(model: SageModel, batch: Pick<ImageBatch, 'images' | 'n' | 'size' | 'crops'>): tf.Tensor2D {
   return tf.tidy(() => {
-    const pixels = tf.tensor4d(batch.images, [batch.n * batch.crops, batch.size, batch.size, 3]);
+    const pixels = pixelTensor(batch.images, [batch.n * batch.crops, batch.size, batch.size, 3]);
     const logits = predictionLogits(model, pixels);
     if (batch.crops === 1) return logits;
     return tf.mean(tf.reshape(logits, [batch.n, batch.crops, model.numClasses]), 1); // [items, crops, classes] → [items, classes]

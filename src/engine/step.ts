@@ -11,6 +11,7 @@ import { EngineInputError } from './errors';
 import { frozenFeatures, trainingLoss } from './forward';
 import type { SageModel } from './model';
 import { GradientAccumulator, type SgdMomentum } from './optimizer';
+import { pixelTensor } from './pixels';
 
 export interface StepResult {
   /** Σ of the per-image loss over the batch (mean = lossSum / count). */
@@ -46,7 +47,7 @@ function checkBatch(model: SageModel, batch: ImageBatch): void {
 function microBatchPass(ctx: StepContext, batch: ImageBatch, start: number, count: number, accumulator: GradientAccumulator): { loss: number; correct: number } {
   const { model, variables } = ctx;
   const pixelsPerImage = batch.size * batch.size * 3;
-  const pixels = tf.tensor4d(batch.images.subarray(start * pixelsPerImage, (start + count) * pixelsPerImage), [count, batch.size, batch.size, 3]);
+  const pixels = pixelTensor(batch.images.subarray(start * pixelsPerImage, (start + count) * pixelsPerImage), [count, batch.size, batch.size, 3]);
   const labels = tf.tensor1d(batch.labels.subarray(start, start + count), 'int32');
   const oneHot = tf.tidy(() => tf.cast(tf.oneHot(labels, model.numClasses), 'float32') as tf.Tensor2D);
   const useFit = model.settings.components.fit && model.fitScales.length > 0;
