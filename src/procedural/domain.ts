@@ -7,8 +7,9 @@
  * effect, a supervised classifier trained on its 32,000 captioned pretraining images, which
  * name every class exactly; a linear probe on its frozen features does little better (32.5 % vs
  * 30.3 % zero-shot on 36 classes, 3,600 balanced training images; scripts/domain-gap.ts), so a
- * few-epoch fine-tune on a small long-tailed set cannot beat it there. Real long-tailed datasets differ from CLIP's web images, and that gap is
- * what LIFT and Sage close; `tungsten` reproduces such a gap (docs/procedural.md).
+ * few-epoch fine-tune on a small long-tailed set cannot beat it there. Real long-tailed datasets
+ * differ from CLIP's web images, and that gap is what LIFT and Sage close; `tungsten` reproduces
+ * such a gap (docs/procedural.md).
  */
 
 /** A per-channel affine map of 0-255 RGB values: `clamp(round(gain · v + offset))`. */
