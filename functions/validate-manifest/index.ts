@@ -26,6 +26,8 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): ValidateManif
     locations: bucketLocations(env),
     dataStore: store,
     resultsStore: store,
+    // Every reference goes to S3: a path the manifest names is never opened on this function's disk.
+    referenceStore: store,
     submitter: new BatchJobSubmitter({ jobQueue: batch[FUNCTION_ENV.jobQueue], jobDefinition: batch[FUNCTION_ENV.jobDefinition] }),
     clock: systemClock,
     ids: randomIds,
@@ -45,7 +47,8 @@ export function createValidateManifestHandler(makeDeps: () => ValidateManifestDe
         log.warn('ignored an upload to another bucket', { bucket, expected });
         return { outcome: 'ignored', reason: `bucket "${bucket}" is not the data bucket "${expected}"` };
       }
-      return processManifestUpload(upload, { ...deps, log, owner: context.awsRequestId });
+      // The claim's lease is this invocation's own remaining time (Powertools' in-progress expiry).
+      return processManifestUpload(upload, { ...deps, log, owner: context.awsRequestId, remainingMs: context.getRemainingTimeInMillis() });
     });
 }
 

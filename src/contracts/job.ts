@@ -16,6 +16,11 @@ export const JOB_ENV = {
   cudaCacheUri: 'SAGE_CUDA_CACHE_URI',
   /** Sweep index for a single (non-array) job; Batch sets AWS_BATCH_JOB_ARRAY_INDEX for array children. */
   sweepIndex: 'SAGE_SWEEP_INDEX',
+  /**
+   * Comma-separated `s3://bucket/prefix/` roots the manifest's references must lie under (the
+   * validation Lambda's own rule), so the trainer refuses what validation would have.
+   */
+  referenceRoots: 'SAGE_REFERENCE_ROOTS',
   arrayIndex: 'AWS_BATCH_JOB_ARRAY_INDEX',
 } as const;
 
@@ -26,6 +31,7 @@ export const JobSpec = z.object({
   checkpointUri: z.string().min(1),
   cudaCacheUri: z.string().optional(),
   sweepIndex: z.number().int().nonnegative(),
+  referenceRoots: z.array(z.string().startsWith('s3://')).optional(),
 });
 export type JobSpec = z.infer<typeof JobSpec>;
 
@@ -43,6 +49,7 @@ export function jobSpecFromEnv(env: NodeJS.ProcessEnv = process.env): JobSpec {
     checkpointUri: env[JOB_ENV.checkpointUri],
     cudaCacheUri: env[JOB_ENV.cudaCacheUri] || undefined,
     sweepIndex,
+    referenceRoots: env[JOB_ENV.referenceRoots] ? env[JOB_ENV.referenceRoots]!.split(',').filter((root) => root.length > 0) : undefined,
   });
 }
 
@@ -55,5 +62,6 @@ export function jobSpecToEnv(spec: JobSpec): Record<string, string> {
     [JOB_ENV.checkpointUri]: spec.checkpointUri,
     ...(spec.cudaCacheUri ? { [JOB_ENV.cudaCacheUri]: spec.cudaCacheUri } : {}),
     [JOB_ENV.sweepIndex]: String(spec.sweepIndex),
+    ...(spec.referenceRoots ? { [JOB_ENV.referenceRoots]: spec.referenceRoots.join(',') } : {}),
   };
 }

@@ -1,21 +1,59 @@
 /**
- * Where things live in the buckets. Keys are relative to a bucket (or a local folder
- * standing in for one); join them onto a root URI with joinUri.
+ * Where things live in the buckets: the one owner of every key and file name. Keys are
+ * relative to a bucket (or a local folder standing in for one); join them onto a root URI
+ * with joinUri. The IAM grants and lifecycle rules in infra/ are built from the same
+ * prefixes, so a key and the permission to write it cannot drift apart.
  *
- *   data bucket     manifests/<name>.json              (uploaded by the user; never altered)
- *   results bucket  runs/<runId>/run.json              (the run record: manifest, job, sweep)
- *                   runs/<runId>/<sweepIndex>/metrics.json, log.jsonl, adapter.safetensors, adapter.json
- *                   runs/<runId>/<sweepIndex>/status.json   (written by aggregation: SUCCEEDED / FAILED + reason)
- *                   rejections/<name>/<etag>.json       (validation report of a refused manifest)
- *                   summaries/<name>/summary.json, results.csv, report.md, report.html
- *                   claims/<name>/<etag>.json           (idempotency claim of one upload)
- *   artifacts bucket weights/..., checkpoints/<runId>/<sweepIndex>/, cuda-cache/
+ *   data bucket      manifests/<name>.json              (uploaded by the user; never altered)
+ *   results bucket   runs/<runId>/run.json              (the run record: manifest, job, sweep)
+ *                    runs/<runId>/<sweepIndex>/metrics.json, log.jsonl, progress.json,
+ *                                                adapter.safetensors, adapter.json   (the trainer)
+ *                    runs/<runId>/<sweepIndex>/status.json   (aggregation: SUCCEEDED / FAILED + reason)
+ *                    rejections/<name>/<etag>.json       (validation report of a refused manifest)
+ *                    summaries/<name>/summary.json, results.csv, report.md, report.html
+ *                    claims/<name>/<etag>.json           (idempotency claim of one upload)
+ *   artifacts bucket weights/...                         (CLIP folders)
+ *                    checkpoints/<runId>/<sweepIndex>/   (resumable training state)
+ *                    cuda-cache/                         (the CUDA JIT cache between jobs)
  */
-export const MANIFEST_PREFIX = 'manifests/';
+import { joinUri } from '../storage/uri';
+
+/** Top-level prefixes of each bucket (with their trailing slash). */
+export const DATA_PREFIXES = { manifests: 'manifests/' } as const;
+export const RESULTS_PREFIXES = { runs: 'runs/', rejections: 'rejections/', summaries: 'summaries/', claims: 'claims/' } as const;
+export const ARTIFACTS_PREFIXES = { weights: 'weights/', checkpoints: 'checkpoints/', cudaCache: 'cuda-cache/' } as const;
+
+export const MANIFEST_PREFIX = DATA_PREFIXES.manifests;
+
+/** File names inside one run child's results folder `runs/<runId>/<sweepIndex>/`. */
+export const RUN_FILES = {
+  metrics: 'metrics.json',
+  log: 'log.jsonl',
+  progress: 'progress.json',
+  status: 'status.json',
+  adapterTensors: 'adapter.safetensors',
+  adapterHeader: 'adapter.json',
+} as const;
+
+/** The run record's file name inside `runs/<runId>/`. */
+export const RUN_RECORD_FILE = 'run.json';
+
+/** File names inside `summaries/<name>/`. */
+export const SUMMARY_FILES = { summary: 'summary.json', csv: 'results.csv', markdown: 'report.md', html: 'report.html' } as const;
 
 /** `manifests/cifar/run1.json` → `cifar/run1`. Keeps sub-folders so two users' names never collide. */
 export function manifestNameFromKey(key: string): string {
   return key.replace(/^manifests\//, '').replace(/\.json$/i, '');
+}
+
+/** Whether a data-bucket key is an upload the pipeline handles: `manifests/<name>.json`. */
+export function isManifestKey(key: string): boolean {
+  return key.startsWith(MANIFEST_PREFIX) && key.toLowerCase().endsWith('.json') && !key.endsWith('/');
+}
+
+/** `manifests/<name>.json` for an upload name. */
+export function manifestKey(name: string): string {
+  return `${MANIFEST_PREFIX}${name}.json`;
 }
 
 /** S3 etags come quoted; keys should not contain quotes. */
@@ -24,18 +62,61 @@ export function cleanEtag(etag: string): string {
 }
 
 export const resultsKeys = {
-  runRecord: (runId: string): string => `runs/${runId}/run.json`,
-  runPrefix: (runId: string, sweepIndex: number): string => `runs/${runId}/${sweepIndex}/`,
-  metrics: (runId: string, sweepIndex: number): string => `runs/${runId}/${sweepIndex}/metrics.json`,
-  log: (runId: string, sweepIndex: number): string => `runs/${runId}/${sweepIndex}/log.jsonl`,
-  adapter: (runId: string, sweepIndex: number): string => `runs/${runId}/${sweepIndex}/adapter.safetensors`,
-  status: (runId: string, sweepIndex: number): string => `runs/${runId}/${sweepIndex}/status.json`,
-  rejection: (name: string, etag: string): string => `rejections/${name}/${cleanEtag(etag)}.json`,
-  claim: (name: string, etag: string): string => `claims/${name}/${cleanEtag(etag)}.json`,
-  summaryPrefix: (name: string): string => `summaries/${name}/`,
+  runRecord: (runId: string): string => `${RESULTS_PREFIXES.runs}${runId}/${RUN_RECORD_FILE}`,
+  /** `runs/<runId>/`: the results URI handed to the trainer; each sweep child writes below it. */
+  run: (runId: string): string => `${RESULTS_PREFIXES.runs}${runId}/`,
+  runPrefix: (runId: string, sweepIndex: number): string => `${RESULTS_PREFIXES.runs}${runId}/${sweepIndex}/`,
+  metrics: (runId: string, sweepIndex: number): string => `${resultsKeys.runPrefix(runId, sweepIndex)}${RUN_FILES.metrics}`,
+  status: (runId: string, sweepIndex: number): string => `${resultsKeys.runPrefix(runId, sweepIndex)}${RUN_FILES.status}`,
+  rejection: (name: string, etag: string): string => `${RESULTS_PREFIXES.rejections}${name}/${cleanEtag(etag)}.json`,
+  claim: (name: string, etag: string): string => `${RESULTS_PREFIXES.claims}${name}/${cleanEtag(etag)}.json`,
+  summaryPrefix: (name: string): string => `${RESULTS_PREFIXES.summaries}${name}/`,
+  summary: (name: string): string => `${resultsKeys.summaryPrefix(name)}${SUMMARY_FILES.summary}`,
 };
 
 export const artifactsKeys = {
-  checkpoints: (runId: string, sweepIndex: number): string => `checkpoints/${runId}/${sweepIndex}/`,
-  cudaCache: (): string => 'cuda-cache/',
+  /** `checkpoints/<runId>/`: the checkpoint URI handed to the trainer; each child keeps `<sweepIndex>/` below it. */
+  checkpoints: (runId: string): string => `${ARTIFACTS_PREFIXES.checkpoints}${runId}/`,
+  cudaCache: (): string => ARTIFACTS_PREFIXES.cudaCache,
 };
+
+/** The files of one run child, from the run's results URI (`…/runs/<runId>/`) as the job received it. */
+export interface RunChildFiles {
+  /** `<resultsUri>/<sweepIndex>/`. */
+  dir: string;
+  metrics: string;
+  log: string;
+  progress: string;
+  status: string;
+  /** The adapter's folder (adapter.safetensors + adapter.json live in `dir`). */
+  adapterDir: string;
+}
+
+/** The one derivation of a child's file URIs: the trainer writes and the aggregation step reads through it. */
+export function runChildFiles(resultsUri: string, sweepIndex: number): RunChildFiles {
+  const dir = joinUri(resultsUri, String(sweepIndex));
+  return {
+    dir,
+    metrics: joinUri(dir, RUN_FILES.metrics),
+    log: joinUri(dir, RUN_FILES.log),
+    progress: joinUri(dir, RUN_FILES.progress),
+    status: joinUri(dir, RUN_FILES.status),
+    adapterDir: dir,
+  };
+}
+
+/** `<checkpointUri>/<sweepIndex>/`: one child's checkpoint folder. */
+export function childCheckpointUri(checkpointUri: string, sweepIndex: number): string {
+  return `${joinUri(checkpointUri, String(sweepIndex))}/`;
+}
+
+/** The summary files of one manifest under a results root. */
+export function summaryFiles(resultsRoot: string, manifestName: string): { summaryUri: string; csvUri: string; markdownUri: string; htmlUri: string } {
+  const prefix = joinUri(resultsRoot, resultsKeys.summaryPrefix(manifestName));
+  return {
+    summaryUri: joinUri(prefix, SUMMARY_FILES.summary),
+    csvUri: joinUri(prefix, SUMMARY_FILES.csv),
+    markdownUri: joinUri(prefix, SUMMARY_FILES.markdown),
+    htmlUri: joinUri(prefix, SUMMARY_FILES.html),
+  };
+}

@@ -7,8 +7,41 @@ import { Accuracies, ParameterReport } from './metrics';
 
 export const SUMMARY_VERSION = 1 as const;
 
-export const RunStatus = z.enum(['SUBMITTED', 'RUNNING', 'SUCCEEDED', 'FAILED']);
+/**
+ * A row's state, from Batch's job states: SUBMITTED (and PENDING) → SUBMITTED, RUNNABLE and
+ * STARTING → RUNNABLE (waiting for or starting on an instance, as between the attempts of a
+ * spot-reclaimed or "to be continued" job), RUNNING, then SUCCEEDED or FAILED.
+ */
+export const RunStatus = z.enum(['SUBMITTED', 'RUNNABLE', 'RUNNING', 'SUCCEEDED', 'FAILED']);
 export type RunStatus = z.infer<typeof RunStatus>;
+
+/** Batch's job status as a row status, or undefined for a status the summary does not show. */
+export function rowStatusOf(batchStatus: string): RunStatus | undefined {
+  switch (batchStatus) {
+    case 'SUBMITTED':
+    case 'PENDING':
+      return 'SUBMITTED';
+    case 'RUNNABLE':
+    case 'STARTING':
+      return 'RUNNABLE';
+    case 'RUNNING':
+    case 'SUCCEEDED':
+    case 'FAILED':
+      return batchStatus;
+    default:
+      return undefined;
+  }
+}
+
+/** Where a running child stands, from the trainer's progress.json (src/contracts/progress.ts). */
+export const RowProgress = z.object({
+  epoch: z.number().int().nonnegative(),
+  epochs: z.number().int().positive(),
+  step: z.number().int().nonnegative(),
+  stepsPerEpoch: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+});
+export type RowProgress = z.infer<typeof RowProgress>;
 
 export const SummaryRow = z.object({
   runId: z.string(),
@@ -27,6 +60,10 @@ export const SummaryRow = z.object({
   parameters: ParameterReport.optional(),
   submittedAt: z.string().optional(),
   finishedAt: z.string().optional(),
+  /** Time of the Batch event the status came from: a late event never overwrites a newer one. */
+  statusAt: z.string().optional(),
+  /** The last checkpointed position while the run is not finished. */
+  progress: RowProgress.optional(),
 });
 export type SummaryRow = z.infer<typeof SummaryRow>;
 

@@ -34,11 +34,19 @@ export class LocalJobSubmitter implements JobSubmitter {
 
   constructor(private readonly options: LocalJobSubmitterOptions) {}
 
+  private readonly byName = new Map<string, string>();
+
   async submit(job: JobSubmission): Promise<SubmittedJob> {
     this.counter += 1;
     const jobId = `local-${job.runId}-${this.counter}`;
     this.queue.push({ job, jobId });
+    this.byName.set(job.name, jobId);
     return { jobId };
+  }
+
+  async find(name: string): Promise<SubmittedJob | undefined> {
+    const jobId = this.byName.get(name);
+    return jobId ? { jobId } : undefined;
   }
 
   /** Jobs submitted and not yet run. */

@@ -3,11 +3,11 @@
  * and the trainer), the item readers the data loader uses, and run settings per sweep entry.
  */
 export * from './schema';
-export * from './shard-index';
-export { parseManifest, type ParseManifestResult } from './parse';
+export { parseManifest, decodeManifestBytes, type ParseManifestResult } from './parse';
 export { validateManifest, type SplitCounts, type ValidateManifestOptions, type ValidationResult } from './validate';
-export { loadManifest, type LoadedManifest, type LoadManifestOptions } from './load';
-export { readItems, readShardIndex, ManifestItemsError, type ManifestItem, type ReadItemsContext } from './items';
-export { resolveReference, imagesRootUri, imageUri, imagePathProblem, ManifestReferenceError } from './references';
+export { loadManifest, readManifestBytes, type LoadedManifest, type LoadManifestOptions } from './load';
+export { readItems, scanItems, ManifestItemsError, type ListedItemSource, type ManifestItem, type ReadItemsContext } from './items';
+export { readBoundedLines, invalidUtf8Offset, ManifestFileLimitError, MAX_ITEM_FILE_BYTES, MAX_LINE_BYTES } from './lines';
+export { resolveReference, imagesRootUri, imageUri, imagePathProblem, referencePolicyFor, ManifestReferenceError, type ReferencePolicy } from './references';
 export { resolveRunSettings, sweepSize, sweepEntry, ManifestSweepIndexError } from './run-settings';
 export { formatProblems, ManifestValidationError } from './problems';

@@ -1,17 +1,16 @@
 /**
- * Reading a split's items from any of the four forms, one at a time: inline items,
- * a JSONL file, a `path label` list file, or WebDataset shards. Referenced files are
- * streamed line by line (readline over store.getStream) so a million-item split never
- * sits in memory. The validator scans with `scanItems` (items and problems as they
- * come); the data loader uses `readItems`, which stops at the first problem.
+ * Reading a split's listed items one at a time: inline items, a JSONL file, or a
+ * `path label` list file (shards are described by their index: src/data/shards/format.ts,
+ * checked by shard-checks.ts). Referenced files are streamed line by line with bounds
+ * (lines.ts) so a million-item split never sits in memory and an endless file ends in a
+ * problem. The validator scans with `scanItems` (items and problems as they come); the
+ * data loader uses `readItems`, which stops at the first problem.
  */
-import { createInterface } from 'node:readline';
-import * as tar from 'tar-stream';
-import { ObjectNotFoundError, storeFor, type ObjectStore } from '../storage';
+import { ObjectNotFoundError, ObjectNotRegularFileError, ObjectTooLargeError, storeFor, type ObjectStore } from '../storage';
+import { ITEM_FILE_LIMITS, ManifestFileLimitError, readBoundedLines, type TextLine } from './lines';
 import { formatJsonPath, problemCode } from './problems';
-import { imagePathProblem, resolveReference } from './references';
+import { imagePathProblem, resolveReference, type ReferencePolicy } from './references';
 import { Item, type ItemSource, type ManifestProblem } from './schema';
-import { ShardIndex, SHARD_LABEL_EXTENSION } from './shard-index';
 import { problemsFromIssues } from './zod-problems';
 
 export interface ReadItemsContext {
@@ -23,6 +22,8 @@ export interface ReadItemsContext {
   classNames: readonly string[];
   /** The split's name, for problem paths (`train.items[3].label`). Default 'train'. */
   split?: 'train' | 'test';
+  /** Where references may point; default: the policy of `manifestUri` (S3 only for an S3 manifest). */
+  policy?: ReferencePolicy;
 }
 
 export interface ManifestItem {
@@ -32,8 +33,6 @@ export interface ManifestItem {
   label: number;
   /** 1-based line in the referenced file (JSONL, list). */
   line?: number;
-  /** The shard holding the item (shards form). */
-  shard?: string;
 }
 
 /** Where an item was found: an inline item's index, or a referenced file's line. Formatted only when needed. */
@@ -87,14 +86,22 @@ export class LabelResolver {
   }
 }
 
-async function openLines(uri: string, store: ObjectStore): Promise<AsyncIterable<string>> {
-  const stream = await store.getStream(uri);
-  return createInterface({ input: stream, crlfDelay: Infinity });
+async function openLines(uri: string, store: ObjectStore): Promise<AsyncIterable<TextLine>> {
+  const stream = await store.getStream(uri, undefined, { maxBytes: ITEM_FILE_LIMITS.maxBytes });
+  return readBoundedLines(stream, uri, ITEM_FILE_LIMITS);
 }
 
-function missingFileProblem(field: string, uri: string, error: unknown): ManifestProblem {
-  const reason = error instanceof ObjectNotFoundError ? 'no such file' : (error as Error).message;
-  return { path: field, message: `expected a readable file at ${uri}, got: ${reason}`, code: 'reference' };
+/** Why a referenced file cannot be read, in words that quote nothing read from it. */
+export function unreadableFileReason(error: unknown): string {
+  if (error instanceof ObjectNotFoundError) return 'no such file';
+  if (error instanceof ObjectNotRegularFileError) return `it is ${error.fileKind}, not a regular file`;
+  if (error instanceof ObjectTooLargeError) return error.message;
+  return (error as Error).message;
+}
+
+function missingFileProblem(field: string, reference: string, error: unknown): ManifestProblem {
+  const message = error instanceof Error && error.name === 'ManifestReferenceError' ? error.message : `expected a readable file at ${reference}, got: ${unreadableFileReason(error)}`;
+  return { path: field, message, code: error instanceof ObjectTooLargeError ? 'limit' : 'reference' };
 }
 
 /** The item's checked event: the image path and the label, or the problems with them. */
@@ -160,96 +167,38 @@ export async function* scanItems(source: ListedItemSource, ctx: ReadItemsContext
     return;
   }
   const [kind, reference] = 'jsonl' in source ? (['jsonl', source.jsonl] as const) : (['list', source.list] as const);
-  let lines: AsyncIterable<string>;
+  let lines: AsyncIterable<TextLine>;
   try {
-    const uri = resolveReference(reference, ctx.manifestUri);
+    const uri = resolveReference(reference, ctx.manifestUri, ctx.policy);
     lines = await openLines(uri, ctx.store ?? (await storeFor(uri)));
   } catch (error) {
     yield { kind: 'problem', problem: missingFileProblem(formatJsonPath([split, kind]), reference, error) };
     return;
   }
   const scanLine = kind === 'jsonl' ? scanJsonlLine : scanListLine;
-  let line = 0;
-  for await (const raw of lines) {
-    line++;
-    const text = line === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
-    if (text.trim().length === 0) continue;
-    yield* scanLine(text, reference, line, labels);
-  }
-}
-
-/** Reads and checks a shard index; throws ManifestItemsError naming the first problem. */
-export async function readShardIndex(uri: string, store?: ObjectStore): Promise<ShardIndex> {
-  const text = await (store ?? (await storeFor(uri))).getText(uri);
-  let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ManifestItemsError({ path: uri, message: `expected a JSON shard index, got invalid JSON (${(error as Error).message})`, code: 'shard-index' });
-  }
-  const parsed = ShardIndex.safeParse(value, { reportInput: true });
-  if (!parsed.success) {
-    const [first] = problemsFromIssues(parsed.error.issues, { schema: ShardIndex, input: value, pathPrefix: `${uri}:` });
-    throw new ManifestItemsError({ ...first!, code: 'shard-index' });
-  }
-  return parsed.data;
-}
-
-/** The samples of one tar shard: `<key>.cls` holds the label, the other member of the key is the image. */
-async function* readShard(shardUri: string, store: ObjectStore, classCount: number): AsyncGenerator<ManifestItem> {
-  const extract = tar.extract();
-  const input = await store.getStream(shardUri);
-  input.on('error', (error) => extract.destroy(error));
-  input.pipe(extract);
-  const pending = new Map<string, { image?: string; label?: number }>();
-  for await (const entry of extract) {
-    const name = entry.header.name;
-    const dot = name.lastIndexOf('.');
-    if (entry.header.type !== 'file' || dot <= 0) {
-      entry.resume();
-      continue;
-    }
-    const key = name.slice(0, dot);
-    const sample = pending.get(key) ?? {};
-    if (name.slice(dot + 1) === SHARD_LABEL_EXTENSION) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of entry) chunks.push(chunk as Buffer);
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      const label = Number(text);
-      if (!/^\d+$/.test(text) || label >= classCount) {
-        throw new ManifestItemsError({ path: `${shardUri}:${name}`, message: `expected a class index in [0, ${classCount - 1}], got ${JSON.stringify(text.slice(0, 40))}`, code: 'label' });
+    for await (const read of lines) {
+      const { line } = read;
+      if ('invalidUtf8At' in read) {
+        yield { kind: 'problem', problem: { path: `${reference}:${line}`, message: `expected UTF-8 text, got an invalid byte sequence at byte offset ${read.invalidUtf8At} of the file`, line, code: 'encoding' } };
+        continue;
       }
-      sample.label = label;
-    } else {
-      entry.resume();
-      sample.image = name;
+      const text = line === 1 && read.text.charCodeAt(0) === 0xfeff ? read.text.slice(1) : read.text;
+      if (text.trim().length === 0) continue;
+      yield* scanLine(text, reference, line, labels);
     }
-    if (sample.image !== undefined && sample.label !== undefined) {
-      pending.delete(key);
-      yield { path: sample.image, label: sample.label, shard: shardUri };
-    } else pending.set(key, sample);
-  }
-  const [incomplete] = pending.keys();
-  if (incomplete !== undefined) {
-    throw new ManifestItemsError({ path: `${shardUri}:${incomplete}`, message: `expected an image and a .${SHARD_LABEL_EXTENSION} member for sample "${incomplete}", got only one`, code: 'shard-index' });
+  } catch (error) {
+    if (!(error instanceof ManifestFileLimitError)) throw error;
+    // The message names the file as resolved; report it under the reference as written.
+    yield { kind: 'problem', problem: { path: `${reference}:${error.line}`, message: error.message, line: error.line, code: 'limit' } };
   }
 }
 
 /**
- * The items of a split, labels resolved to indices. Throws ManifestItemsError at the first
- * bad item (the validator has normally refused such a manifest already).
+ * The items of a listed split, labels resolved to indices. Throws ManifestItemsError at the
+ * first bad item (the validator has normally refused such a manifest already).
  */
-export async function* readItems(source: ItemSource, ctx: ReadItemsContext): AsyncGenerator<ManifestItem> {
-  if ('shards' in source) {
-    const indexUri = resolveReference(source.shards, ctx.manifestUri);
-    const store = ctx.store ?? (await storeFor(indexUri));
-    const index = await readShardIndex(indexUri, store);
-    for (const shard of index.shards) {
-      const shardUri = resolveReference(shard.uri, indexUri);
-      yield* readShard(shardUri, ctx.store ?? (await storeFor(shardUri)), ctx.classNames.length);
-    }
-    return;
-  }
+export async function* readItems(source: ListedItemSource, ctx: ReadItemsContext): AsyncGenerator<ManifestItem> {
   for await (const event of scanItems(source, ctx)) {
     if (event.kind === 'problem') throw new ManifestItemsError(event.problem);
     yield event.item;

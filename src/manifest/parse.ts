@@ -4,6 +4,7 @@
  * checks that need the classes, the referenced files and the bucket.
  */
 import { findJsonSyntaxError, locateJsonPaths } from './json-text';
+import { decodeUtf8, invalidUtf8Offset } from './lines';
 import { ProblemCollector } from './problems';
 import { Manifest, MAX_MANIFEST_BYTES, type ManifestProblem } from './schema';
 import { problemsFromIssues } from './zod-problems';
@@ -12,12 +13,34 @@ export type ParseManifestResult = { ok: true; manifest: Manifest } | { ok: false
 
 export type JsonDocumentResult = { ok: true; value: unknown } | { ok: false; problems: ManifestProblem[] };
 
-export function sizeProblem(bytes: number): ManifestProblem | undefined {
-  if (bytes <= MAX_MANIFEST_BYTES) return undefined;
+/** The too-large problem for a manifest of `bytes` (undefined: only known to exceed the limit), or undefined when it fits. */
+export function sizeProblem(bytes: number | undefined): ManifestProblem | undefined {
+  if (bytes !== undefined && bytes <= MAX_MANIFEST_BYTES) return undefined;
+  const got = bytes === undefined ? 'more' : `${bytes.toLocaleString('en-US')} bytes`;
   return {
     path: '',
-    message: `expected a manifest of at most ${MAX_MANIFEST_BYTES.toLocaleString('en-US')} bytes (10 MB), got ${bytes.toLocaleString('en-US')} bytes; put large item lists in a referenced JSONL or list file`,
+    message: `expected a manifest of at most ${MAX_MANIFEST_BYTES.toLocaleString('en-US')} bytes (10 MB), got ${got}; put large item lists in a referenced JSONL or list file`,
     code: 'too-large',
+  };
+}
+
+/**
+ * The manifest's bytes as text: refused when over the size limit, or when they are not
+ * UTF-8 (with the byte offset of the first bad sequence). A lenient decoder would turn the
+ * bad bytes into U+FFFD and silently change class names, and with them the prompts.
+ */
+export function decodeManifestBytes(bytes: Uint8Array): { ok: true; text: string } | { ok: false; problems: ManifestProblem[] } {
+  const tooLarge = sizeProblem(bytes.length);
+  if (tooLarge) return { ok: false, problems: [tooLarge] };
+  const text = decodeUtf8(bytes);
+  if (text !== undefined) return { ok: true, text };
+  const offset = invalidUtf8Offset(bytes);
+  const before = bytes.subarray(0, offset);
+  const line = before.reduce((count, byte) => count + (byte === 10 ? 1 : 0), 1);
+  const hex = Array.from(bytes.subarray(offset, Math.min(bytes.length, offset + 4)), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  return {
+    ok: false,
+    problems: [{ path: '', message: `expected UTF-8 text, got an invalid byte sequence at byte offset ${offset} (line ${line}: bytes ${hex}); save the manifest as UTF-8`, line, code: 'encoding' }],
   };
 }
 

@@ -1,14 +1,17 @@
 /**
  * Checks of a shards split from its index alone: the index's shape, each shard's class
  * counts against the class list and its item count, and (with storage) that every shard
- * exists. The per-class counts feed the "class with no training items" check.
+ * exists. The per-class counts feed the "class with no training items" check. The format
+ * itself (schema, cross-checks, the size cap) belongs to src/data/shards/format.ts.
  */
+import { MAX_SHARD_INDEX_BYTES, ShardIndex, shardIndexIssues } from '../data/shards/format';
 import type { ObjectStore } from '../storage';
+import { unreadableFileReason } from './items';
 import { findJsonSyntaxError } from './json-text';
+import { decodeUtf8, invalidUtf8Offset } from './lines';
 import { formatJsonPath } from './problems';
-import { resolveReference } from './references';
+import { resolveReference, type ReferencePolicy } from './references';
 import type { ManifestProblem } from './schema';
-import { ShardIndex } from './shard-index';
 import { mapConcurrently } from './sampling';
 import { problemsFromIssues } from './zod-problems';
 
@@ -18,6 +21,8 @@ export interface ShardSplitCheck {
   /** JSON path of the reference (`train.shards`). */
   field: string;
   manifestUri?: string;
+  /** Where the index and its shards may be. */
+  policy: ReferencePolicy;
   storeFor: (uri: string) => Promise<ObjectStore>;
   classCount: number;
   /** Added to per class; the index's classCounts summed over shards. */
@@ -30,18 +35,36 @@ export interface ShardSplitCheck {
 /** Shards checked for existence at once. */
 const HEAD_CONCURRENCY = 16;
 
+async function readIndexText(check: ShardSplitCheck): Promise<{ indexUri: string; text: string } | undefined> {
+  const { reference, report } = check;
+  let indexUri: string;
+  try {
+    indexUri = resolveReference(reference, check.manifestUri, check.policy);
+  } catch (error) {
+    report({ path: check.field, message: (error as Error).message, code: 'reference' });
+    return undefined;
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await (await check.storeFor(indexUri)).get(indexUri, { maxBytes: MAX_SHARD_INDEX_BYTES });
+  } catch (error) {
+    report({ path: check.field, message: `expected a readable shard index at ${reference}, got: ${unreadableFileReason(error)}`, code: error instanceof Error && error.name === 'ObjectTooLargeError' ? 'limit' : 'reference' });
+    return undefined;
+  }
+  const text = decodeUtf8(bytes);
+  if (text === undefined) {
+    report({ path: reference, message: `expected a UTF-8 JSON shard index, got an invalid byte sequence at byte offset ${invalidUtf8Offset(bytes)}`, code: 'encoding' });
+    return undefined;
+  }
+  return { indexUri, text };
+}
+
 /** Resolves to true when the index was read and its counts added (problems may still have been reported). */
 export async function checkShardSplit(check: ShardSplitCheck): Promise<boolean> {
   const { reference, report } = check;
-  let indexUri: string;
-  let text: string;
-  try {
-    indexUri = resolveReference(reference, check.manifestUri);
-    text = await (await check.storeFor(indexUri)).getText(indexUri);
-  } catch (error) {
-    report({ path: check.field, message: `expected a readable shard index at ${reference}, got: ${(error as Error).message}`, code: 'reference' });
-    return false;
-  }
+  const read = await readIndexText(check);
+  if (!read) return false;
+  const { indexUri, text } = read;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -63,37 +86,38 @@ export async function checkShardSplit(check: ShardSplitCheck): Promise<boolean> 
     return false;
   }
   const index = parsed.data;
-  index.shards.forEach((shard, shardIndex) => {
-    let sum = 0;
+  for (const issue of shardIndexIssues(index, check.classCount)) {
+    report({ path: `${reference}:${formatJsonPath(issue.path)}`, message: issue.message, code: issue.kind === 'label' ? 'label' : 'shard-index' });
+  }
+  for (const shard of index.shards) {
     for (const [key, count] of Object.entries(shard.classCounts)) {
       const label = Number(key);
-      sum += count;
-      if (label >= check.classCount) {
-        const path = `${reference}:${formatJsonPath(['shards', shardIndex, 'classCounts', key])}`;
-        report({ path, message: `expected a class index in [0, ${check.classCount - 1}], got ${label}`, code: 'label' });
-      } else check.counts[label] = (check.counts[label] ?? 0) + count;
+      if (label < check.classCount) check.counts[label] = (check.counts[label] ?? 0) + count;
     }
-    if (sum !== shard.count) {
-      const path = `${reference}:${formatJsonPath(['shards', shardIndex, 'count'])}`;
-      report({ path, message: `expected the shard's count to equal the sum of its classCounts (${sum}), got ${shard.count}`, code: 'shard-index' });
+  }
+  // Every shard location obeys the policy, checked without I/O; existence only with storage.
+  const located: { uri: string; raw: string; path: string }[] = [];
+  index.shards.forEach((shard, position) => {
+    const path = `${reference}:${formatJsonPath(['shards', position, 'uri'])}`;
+    try {
+      located.push({ uri: resolveReference(shard.uri, indexUri, check.policy), raw: shard.uri, path });
+    } catch (error) {
+      report({ path, message: (error as Error).message, code: 'reference' });
     }
   });
-  if (check.checkExistence) await checkShardsExist(check, index, indexUri);
+  if (check.checkExistence) await checkShardsExist(check, located);
   return true;
 }
 
 /** Reports every shard of the index that does not exist. */
-async function checkShardsExist(check: ShardSplitCheck, index: ShardIndex, indexUri: string): Promise<void> {
-  const shards = index.shards.map((shard, position) => ({ shard, position }));
-  await mapConcurrently(shards, HEAD_CONCURRENCY, async ({ shard, position }) => {
-    const path = `${check.reference}:${formatJsonPath(['shards', position, 'uri'])}`;
+async function checkShardsExist(check: ShardSplitCheck, shards: readonly { uri: string; raw: string; path: string }[]): Promise<void> {
+  await mapConcurrently(shards, HEAD_CONCURRENCY, async ({ uri, raw, path }) => {
     try {
-      const uri = resolveReference(shard.uri, indexUri);
       if (!(await (await check.storeFor(uri)).exists(uri))) {
         check.report({ path, message: `expected a tar shard at ${uri}, got no such object`, code: 'reference' });
       }
     } catch (error) {
-      check.report({ path, message: `expected a readable tar shard at ${shard.uri}, got: ${(error as Error).message}`, code: 'reference' });
+      check.report({ path, message: `expected a readable tar shard at ${raw}, got: ${unreadableFileReason(error)}`, code: 'reference' });
     }
   });
 }

@@ -8,12 +8,12 @@
 import { SettingsOverrides } from '../contracts/settings';
 import { storeFor, type ObjectStore } from '../storage';
 import { originLine, originPath, scanItems, type ItemOrigin } from './items';
-import { checkSchema, parseJsonDocument, sizeProblem, withPositions } from './parse';
+import { checkSchema, decodeManifestBytes, parseJsonDocument, sizeProblem, withPositions } from './parse';
 import { DEFAULT_PROBLEMS_PER_CODE, formatJsonPath, ProblemCollector } from './problems';
-import { imagesRootUri, imageUri, ManifestReferenceError, resolveReference } from './references';
+import { imagesRootUri, imageUri, ManifestReferenceError, referencePolicyFor, resolveReference, type ReferencePolicy } from './references';
 import { resolvedSettingsProblems } from './run-settings';
 import { Reservoir, mapConcurrently } from './sampling';
-import { ClassEntry, Evaluation, ItemSource, Manifest, type ManifestProblem } from './schema';
+import { ClassEntry, Evaluation, ItemSource, Manifest, MAX_CLASSES, MAX_SWEEP_ENTRIES, type ManifestProblem } from './schema';
 import { checkShardSplit } from './shard-checks';
 
 export interface ValidateManifestOptions {
@@ -33,6 +33,12 @@ export interface ValidateManifestOptions {
   seed?: number;
   /** Problems listed per kind before the rest are only counted. Default 100. */
   problemsPerKind?: number;
+  /**
+   * The only `s3://bucket/prefix/` locations references may name (the upload Lambda passes
+   * the data bucket and the artifacts bucket's weights/). Without it, a manifest read from
+   * S3 may name any S3 object but no local path; a local manifest may name anything.
+   */
+  referenceRoots?: readonly string[];
 }
 
 /** Per-class item counts of each split, when its items were read. */
@@ -61,6 +67,7 @@ interface Validation {
   warnings: ManifestProblem[];
   storeFor: (uri: string) => Promise<ObjectStore>;
   sample: Reservoir<SampledImage>;
+  policy: ReferencePolicy;
 }
 
 /** A section of the document, parsed alone; `trusted` when the whole document passed the schema already. */
@@ -71,7 +78,7 @@ function section<T>(schema: { safeParse(value: unknown): { success: true; data: 
 }
 
 function referenceProblem(path: string, reference: string, error: unknown): ManifestProblem {
-  const message = error instanceof ManifestReferenceError ? error.message : `cannot resolve "${reference}": ${(error as Error).message}`;
+  const message = error instanceof ManifestReferenceError ? error.message : `cannot resolve ${JSON.stringify(reference)}: ${(error as Error).message}`;
   return { path, message, code: 'reference' };
 }
 
@@ -98,6 +105,7 @@ async function scanSplit(split: 'train' | 'test', source: ItemSource, names: rea
       reference: source.shards,
       field: formatJsonPath([split, 'shards']),
       manifestUri: options.manifestUri,
+      policy: validation.policy,
       storeFor: validation.storeFor,
       classCount: names.length,
       counts,
@@ -107,10 +115,10 @@ async function scanSplit(split: 'train' | 'test', source: ItemSource, names: rea
     return complete ? counts : undefined;
   }
   let complete = true;
-  const ctx = { manifestUri: options.manifestUri, classNames: names, split, ...(options.store ? { store: options.store } : {}) };
+  const ctx = { manifestUri: options.manifestUri, classNames: names, split, policy: validation.policy, ...(options.store ? { store: options.store } : {}) };
   for await (const event of scanItems(source, ctx)) {
     if (event.kind === 'problem') {
-      if (event.problem.code === 'reference') complete = false;
+      if (event.problem.code === 'reference' || event.problem.code === 'limit') complete = false;
       validation.problems.add(event.problem);
       continue;
     }
@@ -144,7 +152,7 @@ function checkCounts(names: readonly string[], train: number[] | undefined, test
 async function checkWeights(weights: string, validation: Validation): Promise<void> {
   let folder: string;
   try {
-    folder = resolveReference(weights, validation.options.manifestUri);
+    folder = resolveReference(weights, validation.options.manifestUri, validation.policy);
   } catch (error) {
     validation.problems.add(referenceProblem('weights', weights, error));
     return;
@@ -186,6 +194,8 @@ function checkEvaluation(evaluation: Evaluation | undefined, classCount: number,
 function checkSettings(raw: Record<string, unknown>, trusted: boolean, validation: Validation): void {
   const training = section(SettingsOverrides, raw.training ?? {}, trusted);
   if (!training) return;
+  // A sweep over the limit is refused by the schema already; resolving its entries would only cost time.
+  if (Array.isArray(raw.sweep) && raw.sweep.length > MAX_SWEEP_ENTRIES) return;
   const sweep = Array.isArray(raw.sweep) ? raw.sweep.map((entry: unknown): SettingsOverrides | undefined => section(SettingsOverrides, entry, trusted)) : [];
   validation.problems.addAll(resolvedSettingsProblems(training, sweep));
 }
@@ -200,7 +210,7 @@ function resolveImagesRoot(raw: Record<string, unknown>, trusted: boolean, train
     return undefined;
   }
   try {
-    return imagesRootUri(images, validation.options.manifestUri);
+    return imagesRootUri(images, validation.options.manifestUri, validation.policy);
   } catch (error) {
     validation.problems.add(referenceProblem('images', images, error));
     return undefined;
@@ -236,19 +246,54 @@ function documentSize(value: unknown): number | undefined {
 }
 
 /**
- * Validates a manifest given as JSON text or as an already parsed value. Every problem is
- * reported at once (capped per kind); `ok` results carry the typed manifest, warnings,
- * and the per-class counts of each split whose items were read.
+ * Arrays over their schema limit are cut to it before the schema runs (zod would check
+ * every element of a million-entry sweep before saying "too many"), with one problem each.
  */
-export async function validateManifest(input: string | unknown, options: ValidateManifestOptions = {}): Promise<ValidationResult> {
+function cutOversizedArrays(raw: unknown, problems: ProblemCollector): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const document = raw as Record<string, unknown>;
+  const limits: [field: 'sweep' | 'classes', max: number][] = [
+    ['sweep', MAX_SWEEP_ENTRIES],
+    ['classes', MAX_CLASSES],
+  ];
+  let cut: Record<string, unknown> | undefined;
+  for (const [field, max] of limits) {
+    const value = document[field];
+    if (!Array.isArray(value) || value.length <= max) continue;
+    // The schema's own wording for the same limit.
+    problems.add({ path: field, message: `expected at most ${max} entries, got ${value.length} entries`, code: 'schema' });
+    cut ??= { ...document };
+    cut[field] = value.slice(0, max);
+  }
+  return cut ?? raw;
+}
+
+/**
+ * Validates a manifest given as bytes (decoded as strict UTF-8), JSON text, or an already
+ * parsed value. Every problem is reported at once (capped per kind); `ok` results carry
+ * the typed manifest, warnings, and the per-class counts of each split whose items were read.
+ */
+export async function validateManifest(input: Uint8Array | string | unknown, options: ValidateManifestOptions = {}): Promise<ValidationResult> {
   const problems = new ProblemCollector(options.problemsPerKind ?? DEFAULT_PROBLEMS_PER_CODE);
+  let policy: ReferencePolicy;
+  try {
+    policy = referencePolicyFor(options.manifestUri, options.referenceRoots);
+  } catch (error) {
+    return { ok: false, problems: [{ path: '', message: (error as Error).message, code: 'reference' }] };
+  }
   const validation: Validation = {
     options: { checkStorage: true, sampleSize: DEFAULT_SAMPLE_SIZE, seed: 0, ...options },
     problems,
     warnings: [],
     storeFor: options.store ? async () => options.store! : storeFor,
     sample: new Reservoir<SampledImage>(options.sampleSize ?? DEFAULT_SAMPLE_SIZE, options.seed ?? 0),
+    policy,
   };
+  if (input instanceof Uint8Array) {
+    const decoded = decodeManifestBytes(input);
+    if (!decoded.ok) return decoded;
+    input = decoded.text;
+  }
   const text = typeof input === 'string' ? input : undefined;
   let raw: unknown;
   if (text !== undefined) {
@@ -260,6 +305,7 @@ export async function validateManifest(input: string | unknown, options: Validat
     if (tooLarge) return { ok: false, problems: [tooLarge] };
     raw = input;
   }
+  raw = cutOversizedArrays(raw, problems);
   const checked = checkSchema(raw);
   if (!checked.ok) problems.addAll(checked.problems);
   let counts: SplitCounts = {};

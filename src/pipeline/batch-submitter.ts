@@ -2,7 +2,7 @@
  * JobSubmitter on AWS Batch. The only pipeline file that imports the AWS SDK: the local
  * pipeline and the engine never load it.
  */
-import { BatchClient, SubmitJobCommand, type BatchClientConfig } from '@aws-sdk/client-batch';
+import { BatchClient, ListJobsCommand, SubmitJobCommand, type BatchClientConfig } from '@aws-sdk/client-batch';
 import type { JobSubmission, JobSubmitter, SubmittedJob } from './job-submitter';
 
 export interface BatchJobSubmitterOptions {
@@ -53,5 +53,19 @@ export class BatchJobSubmitter implements JobSubmitter {
     );
     if (!response.jobId) throw new BatchSubmitError(`SubmitJob for run ${job.runId} returned no jobId`);
     return { jobId: response.jobId };
+  }
+
+  async find(name: string): Promise<SubmittedJob | undefined> {
+    // With a filter, ListJobs returns jobs in every status (jobStatus is ignored).
+    let nextToken: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListJobsCommand({ jobQueue: this.options.jobQueue, filters: [{ name: 'JOB_NAME', values: [name] }], ...(nextToken ? { nextToken } : {}) }),
+      );
+      const hit = page.jobSummaryList?.find((summary) => summary.jobName === name && summary.jobId);
+      if (hit?.jobId) return { jobId: hit.jobId };
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return undefined;
   }
 }

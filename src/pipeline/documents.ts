@@ -1,65 +1,13 @@
 /**
- * The pipeline's own bookkeeping documents in the results bucket (layout in
- * src/contracts/layout.ts): the claim of one upload and the record of one run.
+ * Reading and writing the pipeline's JSON documents (schemas in src/contracts/documents.ts):
+ * every read is parsed against its schema, so a document of the wrong shape is an error
+ * naming its key, never a silently wrong value.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ObjectNotFoundError, type ObjectStore } from '../storage';
 import { PipelineDocumentError } from './errors';
 
-/**
- * `claims/<name>/<etag>.json`. Written with If-None-Match so one upload is handled once;
- * `claimed` while the handler works, then `submitted` or `rejected`.
- */
-export const UploadClaim = z.object({
-  state: z.enum(['claimed', 'submitted', 'rejected']),
-  manifestUri: z.string(),
-  etag: z.string(),
-  claimedAt: z.string(),
-  /** Who holds the claim (a Lambda request id), for logs. */
-  owner: z.string().optional(),
-  runId: z.string().optional(),
-  jobId: z.string().optional(),
-  rejectionUri: z.string().optional(),
-});
-export type UploadClaim = z.infer<typeof UploadClaim>;
-
-export const RunEntry = z.object({
-  sweepIndex: z.number().int().nonnegative(),
-  method: z.string(),
-  overrides: z.record(z.string(), z.unknown()),
-});
-export type RunEntry = z.infer<typeof RunEntry>;
-
-/** `runs/<runId>/run.json`: what the aggregation step needs to find the run's manifest and rows. */
-export const RunRecord = z.object({
-  version: z.literal(1),
-  runId: z.string(),
-  manifestName: z.string(),
-  manifestUri: z.string(),
-  manifestEtag: z.string(),
-  jobName: z.string(),
-  /** Absent until the submitter answered. */
-  jobId: z.string().optional(),
-  arraySize: z.number().int().positive(),
-  resultsUri: z.string(),
-  checkpointUri: z.string(),
-  submittedAt: z.string(),
-  entries: z.array(RunEntry),
-  /** The job's environment, as submitted. */
-  env: z.record(z.string(), z.string()),
-});
-export type RunRecord = z.infer<typeof RunRecord>;
-
-/** `runs/<runId>/<index>/status.json`: how one run (or sweep child) ended. */
-export const RunStatusDocument = z.object({
-  runId: z.string(),
-  sweepIndex: z.number().int().nonnegative(),
-  status: z.enum(['SUCCEEDED', 'FAILED']),
-  jobId: z.string(),
-  reason: z.string().optional(),
-  finishedAt: z.string(),
-});
-export type RunStatusDocument = z.infer<typeof RunStatusDocument>;
+export { RejectionReport, RunEntry, RunRecord, RunStatusDocument, UploadClaim } from '../contracts/documents';
 
 export interface StoredDocument<T> {
   value: T;
@@ -67,7 +15,7 @@ export interface StoredDocument<T> {
 }
 
 /** Reads and validates a JSON document; null when it does not exist. */
-export async function readDocument<T>(store: ObjectStore, uri: string, schema: z.ZodType<T>): Promise<StoredDocument<T> | null> {
+export async function readDocument<T>(store: ObjectStore, uri: string, schema: z.ZodType<T, unknown>): Promise<StoredDocument<T> | null> {
   const info = await store.head(uri);
   if (!info) return null;
   let text: string;

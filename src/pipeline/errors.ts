@@ -30,3 +30,19 @@ export class PipelineContentionError extends Error {
     this.name = 'PipelineContentionError';
   }
 }
+
+/**
+ * Another handler holds the upload's claim and its lease outlasts what this delivery may
+ * wait. Thrown (not answered as a duplicate) so the event is retried later, as Powertools'
+ * IdempotencyAlreadyInProgressError is: the holder may yet die, and then a retry takes over.
+ */
+export class PipelineClaimInProgressError extends Error {
+  constructor(
+    readonly claimUri: string,
+    readonly owner: string | undefined,
+    readonly expiresAt: string,
+  ) {
+    super(`${claimUri} is held by ${owner ?? 'another handler'} until ${expiresAt}; this delivery fails so that a later retry finishes the upload`);
+    this.name = 'PipelineClaimInProgressError';
+  }
+}

@@ -72,6 +72,10 @@ export interface JobStateChange {
   reason?: string;
   /** When the job stopped (ISO), from stoppedAt or else the event time. */
   finishedAt: string;
+  /** When the event happened (ISO): orders state changes that arrive out of order. Default finishedAt. */
+  at?: string;
+  /** Attempts the job has finished so far (Batch's attempts list), when Batch says. */
+  attemptsDone?: number;
 }
 
 function failureReason(detail: BatchJobDetail): string | undefined {
@@ -113,5 +117,7 @@ export function jobStateChangeFromEvent(event: { 'detail-type'?: string; time?: 
     role: roleOf(detail, env),
     ...(reason ? { reason } : {}),
     finishedAt,
+    ...(event.time ? { at: new Date(event.time).toISOString() } : {}),
+    ...(detail.attempts ? { attemptsDone: detail.attempts.length } : {}),
   };
 }

@@ -2,8 +2,10 @@
  * The pipeline's handler cores, shared by the Lambda functions and the local pipeline.
  * Nothing here loads the AWS SDK; the Batch submitter is imported from ./batch-submitter.
  */
-export { processManifestUpload, runEntriesOf } from './process-manifest-upload';
+export { processManifestUpload, defaultReferenceRoots } from './process-manifest-upload';
 export type { ManifestUpload, ManifestUploadOutcome, ProcessManifestUploadDeps, RejectionReport } from './process-manifest-upload';
+export { planRun, runEntriesOf, childJobId, type RunPlan, type RunPlanInput } from './run-planner';
+export { UploadClaims, DEFAULT_LEASE_MS, type ClaimBudget, type ClaimResult } from './upload-claims';
 export { processJobStateChange } from './process-job-state-change';
 export type { JobStateChangeOutcome, ProcessJobStateChangeDeps } from './process-job-state-change';
 export { jobNameFor, type JobSubmission, type JobSubmitter, type SubmittedJob } from './job-submitter';

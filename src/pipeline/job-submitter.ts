@@ -20,6 +20,12 @@ export interface SubmittedJob {
 
 export interface JobSubmitter {
   submit(job: JobSubmission): Promise<SubmittedJob>;
+  /**
+   * The job already submitted under `name`, if any. Job names are derived from the run id,
+   * so a handler that took over a dead one's claim finds the job it may have submitted
+   * instead of submitting a second one.
+   */
+  find(name: string): Promise<SubmittedJob | undefined>;
 }
 
 const JOB_NAME_LIMIT = 128;

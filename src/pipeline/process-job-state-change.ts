@@ -1,18 +1,26 @@
 /**
- * The aggregation step: a run (or sweep child) ended, so record how in its status.json and
- * its summary row, then re-render the manifest's report. Array jobs are aggregated per
- * child, from each child's own event (job id `<parent>:<index>`); the parent's SUCCEEDED is
- * redundant and ignored, and its FAILED only fills rows of children that never reported
- * (for example cancelled before starting). The same event twice leaves the same summary.
+ * The aggregation step: a run (or sweep child) changed state, so record it in its summary
+ * row (and, at the end, in its status.json), then re-render the manifest's report. It is the
+ * only writer of summaries and statuses: rows appear with the job's SUBMITTED event, follow
+ * RUNNABLE and RUNNING (with the trainer's last checkpointed epoch and step, so a job between
+ * attempts shows where it stands), and end SUCCEEDED (with its metrics) or FAILED (with why).
+ *
+ * Array jobs are aggregated per child, from each child's own events (job id `<parent>:<index>`);
+ * the parent's SUBMITTED makes a row for every child, its SUCCEEDED is redundant and ignored,
+ * and its FAILED only fills rows of children that never reported (cancelled before starting).
+ * The same event twice leaves the same summary; an older event never overwrites a newer one.
  */
+import { RunRecord, RunStatusDocument } from '../contracts/documents';
+import { resultsKeys, runChildFiles, summaryFiles } from '../contracts/layout';
 import { MetricsDocument } from '../contracts/metrics';
-import { resultsKeys } from '../contracts/layout';
-import type { SummaryRow } from '../contracts/summary';
+import { TrainingProgress } from '../contracts/progress';
+import { rowStatusOf, type RowProgress, type SummaryRow } from '../contracts/summary';
 import { joinUri } from '../storage';
 import type { PipelineContext } from './context';
-import { RunRecord, RunStatusDocument, readDocument, toJson } from './documents';
+import { readDocument, toJson } from './documents';
 import type { JobStateChange } from './events';
 import { writeReports, type ReportFiles } from './report-writer';
+import { childJobId } from './run-planner';
 import { upsertSummaryRows, type RowSource } from './summary-store';
 
 export type ProcessJobStateChangeDeps = PipelineContext;
@@ -21,29 +29,48 @@ export type JobStateChangeOutcome =
   | { outcome: 'recorded'; runId: string; rows: SummaryRow[]; summaryUri: string; summaryWritten: boolean; reports: ReportFiles | null }
   | { outcome: 'ignored'; reason: string };
 
-const TERMINAL = new Set(['SUCCEEDED', 'FAILED']);
-
 interface ChildResult {
   row: SummaryRow;
   status?: RunStatusDocument;
 }
 
-/** The row of a single job or array child, from its metrics (SUCCEEDED) or its reason (FAILED). */
-async function childResult(change: JobStateChange, record: RunRecord, sweepIndex: number, deps: ProcessJobStateChangeDeps): Promise<ChildResult> {
+function baseRow(change: JobStateChange, record: RunRecord, sweepIndex: number, jobId: string): Omit<SummaryRow, 'status'> {
   const entry = record.entries.find((candidate) => candidate.sweepIndex === sweepIndex);
-  const base = {
+  return {
     runId: record.runId,
     sweepIndex,
     method: entry?.method ?? 'unknown',
     overrides: entry?.overrides ?? {},
-    jobId: change.jobId,
+    jobId,
     submittedAt: record.submittedAt,
-    finishedAt: change.finishedAt,
+    statusAt: change.at ?? change.finishedAt,
   };
+}
+
+/** The metrics document's key relative to the results root, or its whole URI when it lies elsewhere. */
+function keyUnder(root: string, uri: string): string {
+  const prefix = `${root.replace(/\/+$/, '')}/`;
+  return uri.startsWith(prefix) ? uri.slice(prefix.length) : uri;
+}
+
+/** The trainer's last checkpointed position of a child, when it has written one. */
+async function progressOf(record: RunRecord, sweepIndex: number, deps: ProcessJobStateChangeDeps): Promise<RowProgress | undefined> {
+  try {
+    const progress = (await readDocument(deps.resultsStore, runChildFiles(record.resultsUri, sweepIndex).progress, TrainingProgress))?.value;
+    return progress ? { epoch: progress.epoch, epochs: progress.epochs, step: progress.step, stepsPerEpoch: progress.stepsPerEpoch, updatedAt: progress.updatedAt } : undefined;
+  } catch (error) {
+    deps.log.warn('a progress.json is unreadable; the row shows no progress', { runId: record.runId, sweepIndex, error });
+    return undefined;
+  }
+}
+
+/** The row of a single job or array child that ended: from its metrics (SUCCEEDED) or its reason (FAILED). */
+async function finishedChild(change: JobStateChange, record: RunRecord, sweepIndex: number, deps: ProcessJobStateChangeDeps): Promise<ChildResult> {
+  const base = { ...baseRow(change, record, sweepIndex, change.jobId), finishedAt: change.finishedAt };
   let row: SummaryRow;
   if (change.status === 'SUCCEEDED') {
-    const metricsKey = resultsKeys.metrics(record.runId, sweepIndex);
-    const metricsUri = joinUri(deps.locations.results, metricsKey);
+    // The same derivation the trainer wrote it with (runChildFiles), from the record's results URI.
+    const metricsUri = runChildFiles(record.resultsUri, sweepIndex).metrics;
     let problem: string | undefined;
     let metrics: MetricsDocument | undefined;
     try {
@@ -53,12 +80,13 @@ async function childResult(change: JobStateChange, record: RunRecord, sweepIndex
       problem = `the job succeeded but its metrics are unreadable: ${error instanceof Error ? error.message : String(error)}`;
     }
     row = metrics
-      ? { ...base, status: 'SUCCEEDED', method: metrics.method, metricsKey, accuracy: metrics.accuracy, parameters: metrics.parameters }
+      ? { ...base, status: 'SUCCEEDED', method: metrics.method, metricsKey: keyUnder(deps.locations.results, metricsUri), accuracy: metrics.accuracy, parameters: metrics.parameters }
       : { ...base, status: 'FAILED', reason: problem };
   } else {
     row = { ...base, status: 'FAILED', reason: change.reason ?? 'the job failed and Batch gave no reason' };
   }
   const status: RunStatusDocument = {
+    version: 1,
     runId: record.runId,
     sweepIndex,
     status: row.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
@@ -73,61 +101,64 @@ async function childResult(change: JobStateChange, record: RunRecord, sweepIndex
 async function unreportedChildren(change: JobStateChange, record: RunRecord, deps: ProcessJobStateChangeDeps): Promise<SummaryRow[]> {
   const rows: SummaryRow[] = [];
   for (const entry of record.entries) {
-    const statusUri = joinUri(deps.locations.results, resultsKeys.status(record.runId, entry.sweepIndex));
-    if (await deps.resultsStore.exists(statusUri)) continue;
+    if (await deps.resultsStore.exists(runChildFiles(record.resultsUri, entry.sweepIndex).status)) continue;
     rows.push({
-      runId: record.runId,
-      sweepIndex: entry.sweepIndex,
+      ...baseRow(change, record, entry.sweepIndex, childJobId(change.jobId, record.arraySize, entry.sweepIndex)),
       status: 'FAILED',
-      method: entry.method,
-      overrides: entry.overrides,
-      jobId: `${change.jobId}:${entry.sweepIndex}`,
       reason: `the array job failed before this child reported: ${change.reason ?? 'no reason given'}`,
-      submittedAt: record.submittedAt,
       finishedAt: change.finishedAt,
     });
   }
   return rows;
 }
 
+/** The rows an event makes, and what they may replace. */
+async function rowsFor(change: JobStateChange, record: RunRecord, deps: ProcessJobStateChangeDeps): Promise<{ rows: SummaryRow[]; source: RowSource } | { ignored: string }> {
+  const status = rowStatusOf(change.status);
+  if (!status) return { ignored: `status ${change.status} is not one the summary shows` };
+  const terminal = status === 'SUCCEEDED' || status === 'FAILED';
+  if (change.role.kind === 'parent') {
+    if (status === 'SUCCEEDED') return { ignored: 'an array job succeeded: its children have reported each result' };
+    if (status === 'FAILED') return { rows: await unreportedChildren(change, record, deps), source: 'array-parent' };
+    // The parent's own progress says little: it only makes sure every child has a row.
+    const rows = record.entries.map((entry) => ({ ...baseRow(change, record, entry.sweepIndex, childJobId(change.jobId, record.arraySize, entry.sweepIndex)), status: 'SUBMITTED' as const }));
+    return { rows, source: 'placeholder' };
+  }
+  const sweepIndex = change.role.sweepIndex;
+  if (terminal) {
+    const { row, status: document } = await finishedChild(change, record, sweepIndex, deps);
+    if (document) await deps.resultsStore.put(runChildFiles(record.resultsUri, sweepIndex).status, toJson(document), { contentType: 'application/json' });
+    return { rows: [row], source: 'job' };
+  }
+  const progress = status === 'SUBMITTED' ? undefined : await progressOf(record, sweepIndex, deps);
+  return { rows: [{ ...baseRow(change, record, sweepIndex, change.jobId), status, ...(progress ? { progress } : {}) }], source: 'state' };
+}
+
 export async function processJobStateChange(change: JobStateChange, deps: ProcessJobStateChangeDeps): Promise<JobStateChangeOutcome> {
   const { log } = deps;
-  if (!TERMINAL.has(change.status)) return { outcome: 'ignored', reason: `status ${change.status} is not terminal` };
   if (!change.runId) return { outcome: 'ignored', reason: `job ${change.jobId} has no SAGE_RUN_ID: not a pipeline job` };
-  if (change.role.kind === 'parent' && change.status === 'SUCCEEDED') {
-    return { outcome: 'ignored', reason: 'an array job succeeded: its children have reported each result' };
-  }
+  if (!rowStatusOf(change.status)) return { outcome: 'ignored', reason: `status ${change.status} is not one the summary shows` };
   const recordUri = joinUri(deps.locations.results, resultsKeys.runRecord(change.runId));
   const record = (await readDocument(deps.resultsStore, recordUri, RunRecord))?.value;
   if (!record) {
-    log.error('a pipeline job ended but its run record is missing', { recordUri, jobId: change.jobId });
+    log.error('a pipeline job changed state but its run record is missing', { recordUri, jobId: change.jobId, status: change.status });
     return { outcome: 'ignored', reason: `no run record at ${recordUri}` };
   }
+  const planned = await rowsFor(change, record, deps);
+  if ('ignored' in planned) return { outcome: 'ignored', reason: planned.ignored };
 
-  let rows: SummaryRow[];
-  let source: RowSource;
-  if (change.role.kind === 'parent') {
-    rows = await unreportedChildren(change, record, deps);
-    source = 'array-parent';
-  } else {
-    const { row, status } = await childResult(change, record, change.role.sweepIndex, deps);
-    if (status) {
-      const statusUri = joinUri(deps.locations.results, resultsKeys.status(record.runId, status.sweepIndex));
-      await deps.resultsStore.put(statusUri, toJson(status), { contentType: 'application/json' });
-    }
-    rows = [row];
-    source = 'job';
-  }
-
-  const summaryUri = joinUri(deps.locations.results, resultsKeys.summaryPrefix(record.manifestName), 'summary.json');
-  const update = await upsertSummaryRows(deps.resultsStore, summaryUri, record.manifestName, rows, source, { now: () => deps.clock.now() });
-  const reports = await writeReports(deps.resultsStore, deps.locations.results, record.manifestName, log);
-  log.info('run recorded', {
+  const { summaryUri } = summaryFiles(deps.locations.results, record.manifestName);
+  const update = await upsertSummaryRows(deps.resultsStore, summaryUri, record.manifestName, planned.rows, planned.source, { now: () => deps.clock.now() });
+  // Derived files follow the summary. An end is always re-rendered (a retried event may come from
+  // an invocation that wrote the summary and died before the report); progress only when it moved.
+  const ended = planned.source === 'job' || planned.source === 'array-parent';
+  const reports = update.written || ended ? await writeReports(deps.resultsStore, deps.locations.results, record.manifestName, log) : null;
+  log.info('run state recorded', {
     runId: record.runId,
     jobId: change.jobId,
     status: change.status,
-    rows: rows.map((row) => ({ sweepIndex: row.sweepIndex, status: row.status })),
+    rows: planned.rows.map((row) => ({ sweepIndex: row.sweepIndex, status: row.status })),
     summaryWritten: update.written,
   });
-  return { outcome: 'recorded', runId: record.runId, rows, summaryUri, summaryWritten: update.written, reports };
+  return { outcome: 'recorded', runId: record.runId, rows: planned.rows, summaryUri, summaryWritten: update.written, reports };
 }

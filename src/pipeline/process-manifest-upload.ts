@@ -1,20 +1,27 @@
 /**
- * The validation step: one uploaded manifest becomes either one Batch job (an array job
- * for a sweep) recorded under runs/<runId>/, or a rejection report listing every problem.
- * S3 delivers events at least once, so the upload (name + etag) is claimed with a
- * conditional write first; a repeated delivery finds the claim and does nothing.
- * The uploaded manifest is only ever read.
+ * The validation step: one uploaded manifest becomes either one Batch job (an array job for
+ * a sweep) recorded under runs/<runId>/, or a rejection report listing every problem. The
+ * story, in order:
+ *
+ *   1. claim the upload (upload-claims.ts): a repeated delivery finds the claim and stops;
+ *   2. read the manifest with a size limit and validate it (every reference held to the
+ *      pipeline's own roots, so nothing outside the buckets is read or quoted);
+ *   3. refused: write the rejection report, complete the claim;
+ *   4. accepted: plan the run (run-planner.ts), write its record, find or submit its job
+ *      (the job name comes from the run id, which lives in the claim), complete the claim.
+ *
+ * The uploaded manifest is only ever read. Summary rows are the aggregation step's: it
+ * writes them from Batch's own state-change events, SUBMITTED onwards.
  */
-import { resultsKeys, artifactsKeys, cleanEtag, manifestNameFromKey } from '../contracts/layout';
-import { jobSpecToEnv } from '../contracts/job';
-import { methodLabel } from '../contracts/settings';
-import type { SummaryRow } from '../contracts/summary';
-import { resolveRunSettings, sweepSize, validateManifest, type Manifest, type ManifestProblem } from '../manifest';
-import { PreconditionFailedError, joinUri, type ObjectStore } from '../storage';
-import { RunRecord, UploadClaim, readDocument, toJson, type RunEntry } from './documents';
+import { RejectionReport, type UploadClaim } from '../contracts/documents';
+import { cleanEtag, isManifestKey, manifestNameFromKey, resultsKeys, summaryFiles } from '../contracts/layout';
+import { MAX_MANIFEST_BYTES, validateManifest, type ManifestProblem } from '../manifest';
+import { ObjectNotFoundError, ObjectTooLargeError, joinUri, type ObjectStore } from '../storage';
 import type { IdSource, PipelineContext } from './context';
-import { jobNameFor, type JobSubmitter } from './job-submitter';
-import { upsertSummaryRows } from './summary-store';
+import { toJson } from './documents';
+import type { JobSubmitter } from './job-submitter';
+import { planRun } from './run-planner';
+import { UploadClaims, DEFAULT_LEASE_MS } from './upload-claims';
 
 export interface ManifestUpload {
   /** Key in the data bucket, `manifests/<name>.json`. */
@@ -31,70 +38,59 @@ export interface ProcessManifestUploadDeps extends PipelineContext {
   /** Who handles the upload (a Lambda request id), recorded in the claim. */
   owner?: string;
   /**
-   * A claim still `claimed` after this long belongs to a handler that died between claiming
-   * and submitting; a later delivery takes it over. Default 15 minutes (the Lambda maximum).
+   * How long this handler may still run (Lambda's getRemainingTimeInMillis): the claim's
+   * lease. Default 15 minutes (the Lambda maximum), for callers without a deadline.
    */
-  claimLeaseMs?: number;
+  remainingMs?: number;
+  /** Of that time, what the validation and submission need; a wait for another holder may use the rest. Default 30 s. */
+  workMs?: number;
+  /** Waits between looks at another handler's live claim (tests move their clock here). */
+  sleep?: (ms: number) => Promise<void>;
   /** Check that referenced files and images exist (the validator's storage pass). Default true. */
   checkStorage?: boolean;
   /** Store for the files a manifest references (images, lists, weights); default: storeFor(uri) per location. */
   referenceStore?: ObjectStore;
+  /**
+   * The only `s3://bucket/prefix/` roots a manifest may reference. Default: the data bucket and
+   * the artifacts bucket's weights/ when the buckets are in S3; none (anything) for local folders.
+   */
+  referenceRoots?: readonly string[];
 }
 
-export interface RejectionReport {
-  version: 1;
-  manifestUri: string;
-  manifestName: string;
-  etag: string;
-  rejectedAt: string;
-  problemCount: number;
-  problems: ManifestProblem[];
-}
+export type { RejectionReport };
 
 export type ManifestUploadOutcome =
-  | { outcome: 'submitted'; runId: string; jobId: string; arraySize: number; runRecordUri: string; summaryUri: string }
+  | { outcome: 'submitted'; runId: string; jobId: string; arraySize: number; runRecordUri: string; summaryUri: string; tookOver: boolean }
   | { outcome: 'rejected'; rejectionUri: string; problems: ManifestProblem[] }
   | { outcome: 'duplicate'; claimUri: string; claim: UploadClaim }
   | { outcome: 'ignored'; reason: string };
 
-const DEFAULT_LEASE_MS = 15 * 60 * 1000;
-
-function isManifestKey(key: string): boolean {
-  return key.startsWith('manifests/') && key.toLowerCase().endsWith('.json') && !key.endsWith('/');
+/** The pipeline's own roots: what a manifest read from the data bucket may name. */
+export function defaultReferenceRoots(locations: PipelineContext['locations']): string[] | undefined {
+  if (!locations.data.startsWith('s3://') || !locations.artifacts.startsWith('s3://')) return undefined;
+  return [`${locations.data.replace(/\/+$/, '')}/`, `${joinUri(locations.artifacts, 'weights')}/`];
 }
 
-type ClaimResult = { kind: 'won'; etag: string } | { kind: 'held'; claim: UploadClaim };
-
-/** Claims the upload; takes over a claim whose holder died before finishing. */
-async function claimUpload(deps: ProcessManifestUploadDeps, claimUri: string, claim: UploadClaim): Promise<ClaimResult> {
-  const store = deps.resultsStore;
+/** The manifest's bytes, or the problem that refuses it: the event's size, then a HEAD, then a bounded read. */
+async function readUpload(upload: ManifestUpload, manifestUri: string, store: ObjectStore): Promise<{ bytes: Uint8Array } | { problem: ManifestProblem } | { gone: true }> {
+  const tooLarge = (size: number | undefined): { problem: ManifestProblem } => ({
+    problem: {
+      path: '',
+      message: `expected a manifest of at most ${MAX_MANIFEST_BYTES.toLocaleString('en-US')} bytes (10 MB), got ${size === undefined ? 'more' : `${size.toLocaleString('en-US')} bytes`}; put large item lists in a referenced JSONL or list file`,
+      code: 'too-large',
+    },
+  });
+  if (upload.size !== undefined && upload.size > MAX_MANIFEST_BYTES) return tooLarge(upload.size);
+  const info = await store.head(manifestUri);
+  if (!info) return { gone: true };
+  if (info.size > MAX_MANIFEST_BYTES) return tooLarge(info.size);
   try {
-    return { kind: 'won', etag: await store.put(claimUri, toJson(claim), { ifNoneMatch: '*', contentType: 'application/json' }) };
+    return { bytes: await store.get(manifestUri, { maxBytes: MAX_MANIFEST_BYTES }) };
   } catch (error) {
-    if (!(error instanceof PreconditionFailedError)) throw error;
-  }
-  const existing = await readDocument(store, claimUri, UploadClaim);
-  if (!existing) return claimUpload(deps, claimUri, claim); // released in between: try again
-  const age = deps.clock.now().getTime() - Date.parse(existing.value.claimedAt);
-  if (existing.value.state !== 'claimed' || age < (deps.claimLeaseMs ?? DEFAULT_LEASE_MS)) return { kind: 'held', claim: existing.value };
-  try {
-    const etag = await store.put(claimUri, toJson(claim), { ifMatch: existing.etag, contentType: 'application/json' });
-    deps.log.warn('took over a stale claim', { claimUri, previousOwner: existing.value.owner, ageMs: age });
-    return { kind: 'won', etag };
-  } catch (error) {
-    if (error instanceof PreconditionFailedError) return { kind: 'held', claim: existing.value };
+    if (error instanceof ObjectTooLargeError) return tooLarge(error.sizeBytes);
+    if (error instanceof ObjectNotFoundError) return { gone: true };
     throw error;
   }
-}
-
-/** The table's view of each run: its method label and the overrides that distinguish it. */
-export function runEntriesOf(manifest: Manifest): RunEntry[] {
-  const count = sweepSize(manifest);
-  return Array.from({ length: count }, (_, sweepIndex) => ({
-    sweepIndex,
-    method: methodLabel(resolveRunSettings(manifest, sweepIndex)),
-    overrides: { ...(manifest.sweep ? manifest.sweep[sweepIndex] : manifest.training) },
-  }));
 }
 
 /** Validates one uploaded manifest and submits its job or writes its rejection report. */
@@ -108,23 +104,36 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
   const uploadName = manifestNameFromKey(upload.key);
   const manifestUri = joinUri(locations.data, upload.key);
   const claimUri = joinUri(locations.results, resultsKeys.claim(uploadName, etag));
-  const claimedAt = deps.clock.now().toISOString();
-  const claim: UploadClaim = { state: 'claimed', manifestUri, etag, claimedAt, ...(deps.owner ? { owner: deps.owner } : {}) };
-
-  const claimed = await claimUpload(deps, claimUri, claim);
-  if (claimed.kind === 'held') {
-    log.info('duplicate delivery: this upload is already claimed', { claimUri, state: claimed.claim.state, runId: claimed.claim.runId });
+  const claims = new UploadClaims({ store: deps.resultsStore, claimUri, clock: deps.clock, log, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
+  const claimed = await claims.acquire(
+    { state: 'claimed', manifestUri, etag, claimedAt: deps.clock.now().toISOString(), runId: deps.ids.runId(), ...(deps.owner ? { owner: deps.owner } : {}) },
+    { remainingMs: deps.remainingMs ?? DEFAULT_LEASE_MS, ...(deps.workMs !== undefined ? { workMs: deps.workMs } : {}) },
+  );
+  if (claimed.kind === 'completed') {
+    log.info('duplicate delivery: this upload was handled already', { claimUri, state: claimed.claim.state, runId: claimed.claim.runId });
     return { outcome: 'duplicate', claimUri, claim: claimed.claim };
   }
+  const claim = claimed.claim;
+  const runId = claim.runId!;
 
   let submitted = false;
   try {
-    const text = await deps.dataStore.getText(manifestUri);
-    const result = await validateManifest(text, {
-      manifestUri,
-      checkStorage: deps.checkStorage ?? true,
-      ...(deps.referenceStore ? { store: deps.referenceStore } : {}),
-    });
+    const read = await readUpload(upload, manifestUri, deps.dataStore);
+    if ('gone' in read) {
+      await claims.release();
+      log.warn('the manifest was deleted before it could be read', { manifestUri });
+      return { outcome: 'ignored', reason: `${manifestUri} no longer exists` };
+    }
+    const referenceRoots = deps.referenceRoots ?? defaultReferenceRoots(locations);
+    const result =
+      'problem' in read
+        ? { ok: false as const, problems: [read.problem] }
+        : await validateManifest(read.bytes, {
+            manifestUri,
+            checkStorage: deps.checkStorage ?? true,
+            ...(deps.referenceStore ? { store: deps.referenceStore } : {}),
+            ...(referenceRoots ? { referenceRoots } : {}),
+          });
     if (!result.ok) {
       const rejectionUri = joinUri(locations.results, resultsKeys.rejection(uploadName, etag));
       const report: RejectionReport = {
@@ -132,66 +141,32 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
         manifestUri,
         manifestName: uploadName,
         etag,
-        rejectedAt: claimedAt,
+        rejectedAt: claim.claimedAt,
         problemCount: result.problems.length,
         problems: result.problems,
       };
       await deps.resultsStore.put(rejectionUri, toJson(report), { contentType: 'application/json' });
-      await deps.resultsStore.put(claimUri, toJson({ ...claim, state: 'rejected', rejectionUri }), { contentType: 'application/json' });
+      await claims.complete({ ...claim, state: 'rejected', rejectionUri });
       log.info('manifest rejected', { manifestUri, rejectionUri, problems: result.problems.length });
       return { outcome: 'rejected', rejectionUri, problems: result.problems };
     }
 
-    const manifest = result.manifest;
-    const runId = deps.ids.runId();
-    const entries = runEntriesOf(manifest);
-    const arraySize = entries.length;
-    const resultsUri = `${joinUri(locations.results, 'runs', runId)}/`;
-    const checkpointUri = `${joinUri(locations.artifacts, 'checkpoints', runId)}/`;
-    const cudaCacheUri = joinUri(locations.artifacts, artifactsKeys.cudaCache());
-    const env = jobSpecToEnv({ runId, manifestUri, resultsUri, checkpointUri, cudaCacheUri: `${cudaCacheUri}/`, sweepIndex: 0 });
-    const jobName = jobNameFor(manifest.name, runId);
-    const runRecordUri = joinUri(locations.results, resultsKeys.runRecord(runId));
+    const plan = planRun({ manifest: result.manifest, manifestUri, manifestEtag: etag, runId, locations, submittedAt: claim.claimedAt, ...(referenceRoots ? { referenceRoots } : {}) });
     // The record exists before the job does, so the aggregation step can always find it.
-    const record: RunRecord = {
-      version: 1,
-      runId,
-      manifestName: manifest.name,
-      manifestUri,
-      manifestEtag: etag,
-      jobName,
-      arraySize,
-      resultsUri,
-      checkpointUri,
-      submittedAt: claimedAt,
-      entries,
-      env,
-    };
-    await deps.resultsStore.put(runRecordUri, toJson(record), { contentType: 'application/json' });
-
-    const { jobId } = await deps.submitter.submit({ runId, name: jobName, arraySize, env });
+    await deps.resultsStore.put(plan.recordUri, toJson(plan.record), { contentType: 'application/json' });
+    // A handler that died after SubmitJob left a job under this very name: use it, never submit twice.
+    const existing = claimed.previous ? await deps.submitter.find(plan.submission.name) : undefined;
+    const { jobId } = existing ?? (await deps.submitter.submit(plan.submission));
     submitted = true;
-    await deps.resultsStore.put(claimUri, toJson({ ...claim, state: 'submitted', runId, jobId }), { contentType: 'application/json' });
-    await deps.resultsStore.put(runRecordUri, toJson({ ...record, jobId }), { contentType: 'application/json' });
-
-    const summaryUri = joinUri(locations.results, resultsKeys.summaryPrefix(manifest.name), 'summary.json');
-    const rows: SummaryRow[] = entries.map((entry) => ({
-      runId,
-      sweepIndex: entry.sweepIndex,
-      status: 'SUBMITTED',
-      method: entry.method,
-      overrides: entry.overrides,
-      jobId: arraySize > 1 ? `${jobId}:${entry.sweepIndex}` : jobId,
-      submittedAt: claimedAt,
-    }));
-    await upsertSummaryRows(deps.resultsStore, summaryUri, manifest.name, rows, 'submission', { now: () => deps.clock.now() });
-    log.info('job submitted', { manifestUri, runId, jobId, jobName, arraySize });
-    return { outcome: 'submitted', runId, jobId, arraySize, runRecordUri, summaryUri };
+    await claims.complete({ ...claim, state: 'submitted', jobName: plan.submission.name, jobId });
+    await deps.resultsStore.put(plan.recordUri, toJson({ ...plan.record, jobId }), { contentType: 'application/json' });
+    const summaryUri = summaryFiles(locations.results, result.manifest.name).summaryUri;
+    log.info(existing ? 'found the job a previous handler submitted' : 'job submitted', { manifestUri, runId, jobId, jobName: plan.submission.name, arraySize: plan.submission.arraySize });
+    return { outcome: 'submitted', runId, jobId, arraySize: plan.submission.arraySize, runRecordUri: plan.recordUri, summaryUri, tookOver: claimed.previous !== undefined };
   } catch (error) {
-    // Before submitting, give the claim back so the event's retry can do the work; after,
-    // keep it: a second job for the same upload is worse than a missing summary row.
-    if (!submitted) await deps.resultsStore.delete(claimUri).catch(() => undefined);
-    log.error('processing the upload failed', { manifestUri, submitted, error });
+    // Before submitting, give the claim back so the event's retry does the work; after, keep
+    // it: the retry's take-over finds the job by name once the lease has run out.
+    if (!submitted) await claims.release().catch(() => undefined);
     throw error;
   }
 }

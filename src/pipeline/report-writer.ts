@@ -5,7 +5,7 @@
  * with the newest content.
  */
 import { MetricsDocument } from '../contracts/metrics';
-import { resultsKeys } from '../contracts/layout';
+import { summaryFiles } from '../contracts/layout';
 import type { Summary } from '../contracts/summary';
 import { renderReportHtml, renderReportMarkdown, renderResultsCsv } from '../report';
 import { joinUri, type ObjectStore } from '../storage';
@@ -19,14 +19,9 @@ export interface ReportFiles {
   htmlUri: string;
 }
 
+/** The summary and report files of a manifest (layout.ts summaryFiles). */
 export function reportUris(resultsRoot: string, manifestName: string): ReportFiles & { summaryUri: string } {
-  const prefix = joinUri(resultsRoot, resultsKeys.summaryPrefix(manifestName));
-  return {
-    summaryUri: joinUri(prefix, 'summary.json'),
-    csvUri: joinUri(prefix, 'results.csv'),
-    markdownUri: joinUri(prefix, 'report.md'),
-    htmlUri: joinUri(prefix, 'report.html'),
-  };
+  return summaryFiles(resultsRoot, manifestName);
 }
 
 /** The metrics documents of the summary's succeeded rows; an unreadable one is logged and left out. */

@@ -24,11 +24,35 @@ export interface SummaryUpdateResult {
   etag: string;
 }
 
-/** How a row arrives: a job's own terminal event wins over anything; the rest never replace a terminal row. */
-export type RowSource = 'job' | 'submission' | 'array-parent';
+/**
+ * How a row arrives, which decides what it may replace:
+ * - `job`: a job's own terminal event; wins over anything.
+ * - `state`: a job's own non-terminal event (SUBMITTED, RUNNABLE, RUNNING); never replaces a
+ *   terminal row or one from a later event (EventBridge does not keep order).
+ * - `array-parent`: a failed array parent speaking for children that never reported; never
+ *   replaces a terminal row.
+ * - `placeholder`: a row for a child nothing has been heard of yet; only fills a gap.
+ */
+export type RowSource = 'job' | 'state' | 'array-parent' | 'placeholder';
 
 function isTerminal(row: SummaryRow): boolean {
   return row.status === 'SUCCEEDED' || row.status === 'FAILED';
+}
+
+const STATUS_RANK: Record<SummaryRow['status'], number> = { SUBMITTED: 0, RUNNABLE: 1, RUNNING: 2, SUCCEEDED: 3, FAILED: 3 };
+
+/** Whether a non-terminal update is older than the row it would replace. */
+function isStale(current: SummaryRow, update: SummaryRow): boolean {
+  if (!current.statusAt || !update.statusAt) return false;
+  if (update.statusAt !== current.statusAt) return update.statusAt < current.statusAt;
+  return STATUS_RANK[update.status] < STATUS_RANK[current.status];
+}
+
+function mayReplace(current: SummaryRow | undefined, update: SummaryRow, source: RowSource): boolean {
+  if (!current) return true;
+  if (source === 'job') return true;
+  if (source === 'placeholder' || isTerminal(current)) return false;
+  return source !== 'state' || !isStale(current, update);
 }
 
 function rowKey(row: Pick<SummaryRow, 'runId' | 'sweepIndex'>): string {
@@ -58,8 +82,10 @@ export function mergeRows(existing: readonly SummaryRow[], updates: readonly Sum
   let changed = false;
   for (const update of updates) {
     const current = byKey.get(rowKey(update));
-    if (current && source !== 'job' && isTerminal(current)) continue;
+    if (!mayReplace(current, update, source)) continue;
     const merged: SummaryRow = current ? { ...current, ...update, submittedAt: update.submittedAt ?? current.submittedAt } : update;
+    // A finished row keeps no progress: it describes the run's end.
+    if (isTerminal(merged)) delete merged.progress;
     if (!current || canonical(current) !== canonical(merged)) {
       byKey.set(rowKey(update), merged);
       changed = true;

@@ -9,7 +9,7 @@ import { isS3Uri } from './uri';
 export * from './types';
 export * from './uri';
 export { LocalObjectStore } from './local';
-export { MemoryObjectStore } from './memory';
+export { limitStream, collectStream } from './bounded';
 
 let local: ObjectStore | undefined;
 let s3: Promise<ObjectStore> | undefined;

@@ -1,12 +1,56 @@
 /** ObjectStore over the local file system: the buckets of the one-machine pipeline. */
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { ObjectNotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions } from './types';
+import { collectStream, limitStream } from './bounded';
+import {
+  ObjectNotFoundError,
+  ObjectNotRegularFileError,
+  ObjectTooLargeError,
+  PreconditionFailedError,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type ReadOptions,
+} from './types';
 
 function isNotFound(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'ENOENT';
+  const code = typeof error === 'object' && error !== null ? (error as { code?: string }).code : undefined;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function fileKind(info: Stats): string {
+  if (info.isFIFO()) return 'a FIFO (named pipe)';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isDirectory()) return 'a directory';
+  if (info.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Opens a regular file for reading. O_NONBLOCK keeps the open of a FIFO from waiting for a
+ * writer; fstat on the open descriptor (not a stat before it) rules out a swap in between.
+ * Devices such as /dev/zero, FIFOs and directories are refused before a byte is read.
+ */
+async function openRegularFile(uri: string, maxBytes: number | undefined): Promise<{ handle: FileHandle; size: number }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(uri, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    if (isNotFound(error)) throw new ObjectNotFoundError(uri, { cause: error });
+    throw error;
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new ObjectNotRegularFileError(uri, fileKind(info));
+    if (maxBytes !== undefined && info.size > maxBytes) throw new ObjectTooLargeError(uri, maxBytes, info.size);
+    return { handle, size: info.size };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
 }
 
 /** Names of replaceFile's half-written files, hidden from list(). */
@@ -42,23 +86,21 @@ async function withLockFile<T>(lockPath: string, action: () => Promise<T>): Prom
 export class LocalObjectStore implements ObjectStore {
   readonly kind = 'local' as const;
 
-  async get(uri: string): Promise<Buffer> {
-    try {
-      return await readFile(uri);
-    } catch (error) {
-      if (isNotFound(error)) throw new ObjectNotFoundError(uri, { cause: error });
-      throw error;
-    }
+  async get(uri: string, options: ReadOptions = {}): Promise<Buffer> {
+    const { handle } = await openRegularFile(uri, options.maxBytes);
+    // Read to the end rather than trusting the size: files of /proc report 0 and still have content.
+    return collectStream(handle.createReadStream({ autoClose: true }), uri, options.maxBytes);
   }
 
-  async getText(uri: string): Promise<string> {
-    return (await this.get(uri)).toString('utf8');
+  async getText(uri: string, options: ReadOptions = {}): Promise<string> {
+    return (await this.get(uri, options)).toString('utf8');
   }
 
-  async getStream(uri: string, range?: { start: number; end: number }): Promise<Readable> {
-    if (!(await this.exists(uri))) throw new ObjectNotFoundError(uri);
+  async getStream(uri: string, range?: { start: number; end: number }, options: ReadOptions = {}): Promise<Readable> {
+    const { handle } = await openRegularFile(uri, range ? undefined : options.maxBytes);
     // createReadStream's `end` is inclusive.
-    return range ? createReadStream(uri, { start: range.start, end: Math.max(range.start, range.end - 1) }) : createReadStream(uri);
+    const stream = handle.createReadStream(range ? { start: range.start, end: Math.max(range.start, range.end - 1), autoClose: true } : { autoClose: true });
+    return options.maxBytes !== undefined ? limitStream(stream, uri, options.maxBytes) : stream;
   }
 
   async head(uri: string): Promise<ObjectInfo | null> {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { ObjectNotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions } from './types';
+import { ObjectNotFoundError, ObjectTooLargeError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions, type ReadOptions } from './types';
 
 export class MemoryObjectStore implements ObjectStore {
   // Stands in for S3 (the conditional-write semantics are S3's).
@@ -13,16 +13,22 @@ export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, { body: Buffer; etag: string }>();
   puts = 0;
 
-  async get(uri: string): Promise<Buffer> {
+  /** Reads of each URI, for tests that prove something was never read. */
+  readonly reads = new Map<string, number>();
+
+  async get(uri: string, options: ReadOptions = {}): Promise<Buffer> {
     const object = this.objects.get(uri);
     if (!object) throw new ObjectNotFoundError(uri);
+    this.reads.set(uri, (this.reads.get(uri) ?? 0) + 1);
+    if (options.maxBytes !== undefined && object.body.length > options.maxBytes) throw new ObjectTooLargeError(uri, options.maxBytes, object.body.length);
     return object.body;
   }
-  async getText(uri: string): Promise<string> {
-    return (await this.get(uri)).toString('utf8');
+  async getText(uri: string, options: ReadOptions = {}): Promise<string> {
+    return (await this.get(uri, options)).toString('utf8');
   }
-  async getStream(uri: string): Promise<Readable> {
-    return Readable.from([await this.get(uri)]);
+  async getStream(uri: string, range?: { start: number; end: number }, options: ReadOptions = {}): Promise<Readable> {
+    const body = await this.get(uri, range ? {} : options);
+    return Readable.from([range ? body.subarray(range.start, range.end) : body]);
   }
   async head(uri: string): Promise<ObjectInfo | null> {
     const object = this.objects.get(uri);

@@ -10,7 +10,8 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import { ObjectNotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions } from './types';
+import { collectStream, limitStream } from './bounded';
+import { ObjectNotFoundError, ObjectTooLargeError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions, type ReadOptions } from './types';
 import { formatS3Uri, parseS3Uri } from './uri';
 
 /** S3 client options from the environment: AWS_ENDPOINT_URL points every test at an emulator. */
@@ -34,29 +35,36 @@ export class S3ObjectStore implements ObjectStore {
     this.client = client ?? new S3Client(s3ClientConfigFromEnv());
   }
 
-  async get(uri: string): Promise<Buffer> {
-    const stream = await this.getStream(uri);
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
-    return Buffer.concat(chunks);
+  async get(uri: string, options: ReadOptions = {}): Promise<Buffer> {
+    return collectStream(await this.getStream(uri, undefined, options), uri, options.maxBytes);
   }
 
-  async getText(uri: string): Promise<string> {
-    return (await this.get(uri)).toString('utf8');
+  async getText(uri: string, options: ReadOptions = {}): Promise<string> {
+    return (await this.get(uri, options)).toString('utf8');
   }
 
-  async getStream(uri: string, range?: { start: number; end: number }): Promise<Readable> {
+  async getStream(uri: string, range?: { start: number; end: number }, options: ReadOptions = {}): Promise<Readable> {
     const { bucket, key } = parseS3Uri(uri);
+    let body: Readable;
+    let length: number | undefined;
     try {
       const response = await this.client.send(
         new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}) }),
       );
       if (!response.Body) throw new ObjectNotFoundError(uri);
-      return response.Body as Readable;
+      body = response.Body as Readable;
+      length = response.ContentLength;
     } catch (error) {
       if (statusOf(error) === 404) throw new ObjectNotFoundError(uri, { cause: error });
       throw error;
     }
+    if (options.maxBytes === undefined) return body;
+    // Refuse from the response's length before reading a byte; the stream limit covers a missing or wrong one.
+    if (length !== undefined && length > options.maxBytes) {
+      body.destroy();
+      throw new ObjectTooLargeError(uri, options.maxBytes, length);
+    }
+    return limitStream(body, uri, options.maxBytes);
   }
 
   async head(uri: string): Promise<ObjectInfo | null> {

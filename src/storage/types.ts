@@ -22,13 +22,25 @@ export interface PutOptions {
   ifMatch?: string;
 }
 
+export interface ReadOptions {
+  /**
+   * Refuse an object larger than this many bytes with ObjectTooLargeError. The read stops
+   * at the limit, so a huge object (or an endless device file) never fills memory.
+   */
+  maxBytes?: number;
+}
+
 export interface ObjectStore {
   /** Which kind of store this is, for logs. */
   readonly kind: 'local' | 's3';
-  get(uri: string): Promise<Buffer>;
-  getText(uri: string): Promise<string>;
-  /** A byte range [start, end) or the whole object as a stream. */
-  getStream(uri: string, range?: { start: number; end: number }): Promise<Readable>;
+  get(uri: string, options?: ReadOptions): Promise<Buffer>;
+  /** The object as UTF-8 text (invalid sequences become U+FFFD; decode get() strictly where that matters). */
+  getText(uri: string, options?: ReadOptions): Promise<string>;
+  /**
+   * A byte range [start, end) or the whole object as a stream. With `maxBytes` the stream
+   * errors with ObjectTooLargeError once it has passed that many bytes.
+   */
+  getStream(uri: string, range?: { start: number; end: number }, options?: ReadOptions): Promise<Readable>;
   /** Null when the object does not exist. */
   head(uri: string): Promise<ObjectInfo | null>;
   exists(uri: string): Promise<boolean>;
@@ -58,5 +70,31 @@ export class ObjectNotFoundError extends Error {
   ) {
     super(`no object at ${uri}`, options);
     this.name = 'ObjectNotFoundError';
+  }
+}
+
+/** An object is larger than the reader allows; nothing past the limit was read. */
+export class ObjectTooLargeError extends Error {
+  constructor(
+    readonly uri: string,
+    readonly limitBytes: number,
+    /** The object's size when the store knows it; otherwise only "more than the limit" is known. */
+    readonly sizeBytes?: number,
+  ) {
+    super(
+      `${uri} is ${sizeBytes !== undefined ? `${sizeBytes.toLocaleString('en-US')} bytes` : 'larger than the limit'}; expected at most ${limitBytes.toLocaleString('en-US')} bytes`,
+    );
+    this.name = 'ObjectTooLargeError';
+  }
+}
+
+/** A local path that is not a regular file (a FIFO, a device, a directory, a socket): never read. */
+export class ObjectNotRegularFileError extends Error {
+  constructor(
+    readonly uri: string,
+    readonly fileKind: string,
+  ) {
+    super(`${uri} is ${fileKind}, not a regular file`);
+    this.name = 'ObjectNotRegularFileError';
   }
 }

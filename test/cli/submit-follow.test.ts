@@ -81,7 +81,7 @@ describe('sage submit, following a run', () => {
 
   it('returns the rejection problems when the handler refuses the upload', async () => {
     const upload = await uploadManifest(targets, JSON.stringify({ version: 1, name: 'refused', classes: ['a', 'b'] }), 'refused');
-    await processManifestUpload({ key: upload.key, etag: upload.etag }, { ...context, submitter: { submit: async () => ({ jobId: 'never' }) }, ids: randomIds });
+    await processManifestUpload({ key: upload.key, etag: upload.etag }, { ...context, submitter: { submit: async () => ({ jobId: 'never' }), find: async () => undefined }, ids: randomIds });
     const verdict = await awaitVerdict(targets, upload, options([], async () => {}));
     expect(verdict.outcome).toBe('rejected');
     if (verdict.outcome !== 'rejected') return;

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, loadClip, loadClipTokenizer } from '../../src/clip/index';
 import { createRandomClip } from '../../src/clip/testing';
-import { MemoryObjectStore, setS3Store } from '../../src/storage';
+import { setS3Store } from '../../src/storage';
+import { MemoryObjectStore } from '../../src/storage/memory';
 
 /** The in-memory S3 stand-in, counting downloads. */
 class MemoryStore extends MemoryObjectStore {

@@ -23,13 +23,21 @@ export class RecordingSubmitter implements JobSubmitter {
     this.jobs.push(job);
     return { jobId: `job-${this.jobs.length}` };
   }
+  async find(name: string): Promise<SubmittedJob | undefined> {
+    const index = this.jobs.findIndex((job) => job.name === name);
+    return index >= 0 ? { jobId: `job-${index + 1}` } : undefined;
+  }
 }
 
 export const LOCATIONS = { data: 's3://data', results: 's3://results', artifacts: 's3://artifacts' } as const;
 
-export function fixedClock(iso = '2026-11-29T10:00:00.000Z'): { now: () => Date; set(iso: string): void } {
+export function fixedClock(iso = '2026-11-29T10:00:00.000Z'): { now: () => Date; set(iso: string): void; advance(ms: number): void } {
   let current = new Date(iso);
-  return { now: () => new Date(current), set: (next: string) => (current = new Date(next)) };
+  return {
+    now: () => new Date(current),
+    set: (next: string) => (current = new Date(next)),
+    advance: (ms: number) => (current = new Date(current.getTime() + ms)),
+  };
 }
 
 export function countingIds(): { runId: () => string } {

@@ -40,7 +40,7 @@ describe('summary updates', () => {
   it('retries a lost conditional write against a writer in another process', async () => {
     const store = new MemoryObjectStore();
     const uri = 's3://results/summaries/x/summary.json';
-    await upsertSummaryRows(store, uri, 'x', [row('run-1', 0, 'SUBMITTED')], 'submission', { now });
+    await upsertSummaryRows(store, uri, 'x', [row('run-1', 0, 'SUBMITTED')], 'state', { now });
     // Another process writes between this one's read and write: the first attempt fails its If-Match.
     const originalPut = store.put.bind(store);
     let interfered = false;
@@ -59,11 +59,32 @@ describe('summary updates', () => {
     ]);
   });
 
-  it('never lets a submission or an array parent overwrite a finished row, while the job’s own event does', () => {
+  it('never lets a state event or an array parent overwrite a finished row, while the job’s own event does', () => {
     const finished = [row('r', 0, 'SUCCEEDED', { accuracy: { all: 0.5, head: null, medium: null, tail: 0.5 } })];
-    expect(mergeRows(finished, [row('r', 0, 'SUBMITTED')], 'submission')).toBeNull();
+    expect(mergeRows(finished, [row('r', 0, 'SUBMITTED')], 'state')).toBeNull();
+    expect(mergeRows(finished, [row('r', 0, 'RUNNING')], 'placeholder')).toBeNull();
     expect(mergeRows(finished, [row('r', 0, 'FAILED', { reason: 'parent failed' })], 'array-parent')).toBeNull();
     expect(mergeRows(finished, [row('r', 0, 'FAILED', { reason: 'late' })], 'job')?.[0]).toMatchObject({ status: 'FAILED', reason: 'late' });
     expect(mergeRows(finished, [...finished], 'job')).toBeNull();
+  });
+
+  it('applies state events in event-time order whatever order they arrive in, and lets a retry go back to RUNNABLE', () => {
+    const at = (status: SummaryRow['status'], statusAt: string): SummaryRow => row('r', 0, status, { statusAt });
+    const running = [at('RUNNING', '2026-12-01T10:05:00.000Z')];
+    // A late SUBMITTED (older) changes nothing; the retry's RUNNABLE (newer) applies.
+    expect(mergeRows(running, [at('SUBMITTED', '2026-12-01T10:00:00.000Z')], 'state')).toBeNull();
+    expect(mergeRows(running, [at('RUNNABLE', '2026-12-01T11:00:00.000Z')], 'state')?.[0]).toMatchObject({ status: 'RUNNABLE' });
+    // Same second: the further state wins.
+    expect(mergeRows(running, [at('RUNNABLE', '2026-12-01T10:05:00.000Z')], 'state')).toBeNull();
+    // A placeholder only fills a gap.
+    expect(mergeRows(running, [at('SUBMITTED', '2026-12-01T12:00:00.000Z')], 'placeholder')).toBeNull();
+    expect(mergeRows([], [at('SUBMITTED', '2026-12-01T12:00:00.000Z')], 'placeholder')).toHaveLength(1);
+  });
+
+  it('drops the progress of a row once it has ended', () => {
+    const progress = { epoch: 3, epochs: 10, step: 5, stepsPerEpoch: 85, updatedAt: '2026-12-01T10:00:00.000Z' };
+    const merged = mergeRows([row('r', 0, 'RUNNING', { progress })], [row('r', 0, 'SUCCEEDED')], 'job');
+    expect(merged?.[0]).toMatchObject({ status: 'SUCCEEDED' });
+    expect(merged?.[0]?.progress).toBeUndefined();
   });
 });

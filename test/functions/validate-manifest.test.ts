@@ -1,7 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createValidateManifestHandler, type ValidateManifestDeps } from '../../functions/validate-manifest/index';
 import { jobSpecFromEnv } from '../../src/contracts/job';
-import type { Summary } from '../../src/contracts/summary';
 import { silentLog } from '../../src/pipeline/log';
 import { processManifestUpload, type ManifestUploadOutcome, type RejectionReport } from '../../src/pipeline/process-manifest-upload';
 import type { RunRecord, UploadClaim } from '../../src/pipeline/documents';
@@ -57,12 +56,14 @@ describe.each(paths)('manifest upload through %s', (_name, handle) => {
       checkpointUri: 's3://artifacts/checkpoints/run-1/',
       cudaCacheUri: 's3://artifacts/cuda-cache/',
       sweepIndex: 0,
+      referenceRoots: ['s3://data/', 's3://artifacts/weights/'],
     });
     expect(submitter.jobs[0]!.name).toBe('sage-tiny-lt-run-1');
     const record = await store.json<RunRecord>('s3://results/runs/run-1/run.json');
     expect(record).toMatchObject({ runId: 'run-1', manifestName: 'tiny-lt', jobId: 'job-1', arraySize: 1, entries: [{ sweepIndex: 0, method: 'sage' }] });
-    const summary = await store.json<Summary>('s3://results/summaries/tiny-lt/summary.json');
-    expect(summary.rows).toEqual([expect.objectContaining({ runId: 'run-1', sweepIndex: 0, status: 'SUBMITTED', jobId: 'job-1' })]);
+    // Summary rows are the aggregation step's (from Batch's SUBMITTED event onwards): validation writes none.
+    expect(store.keys('s3://results/summaries/')).toEqual([]);
+    expect(store.keys('s3://results/')).toEqual([`s3://results/claims/tiny/${upload.etag.replace(/"/g, '')}.json`, 's3://results/runs/run-1/run.json']);
     // The upload itself is only read.
     expect(await store.getText('s3://data/manifests/tiny.json')).toBe(before);
   });
@@ -101,11 +102,11 @@ describe.each(paths)('manifest upload through %s', (_name, handle) => {
     const outcome = await handle(await uploadManifest(store, 'sweep', manifest));
     expect(outcome).toMatchObject({ outcome: 'submitted', arraySize: 3 });
     expect(submitter.jobs.map((job) => job.arraySize)).toEqual([3]);
-    const summary = await store.json<Summary>('s3://results/summaries/tiny-lt/summary.json');
-    expect(summary.rows.map((row) => [row.sweepIndex, row.jobId, row.method, row.overrides])).toEqual([
-      [0, 'job-1:0', 'sage', { alpha: 0.1 }],
-      [1, 'job-1:1', 'sage', { alpha: 0.5 }],
-      [2, 'job-1:2', 'lift', { method: 'lift' }],
+    const record = await store.json<RunRecord>('s3://results/runs/run-1/run.json');
+    expect(record.entries.map((entry) => [entry.sweepIndex, entry.method, entry.overrides])).toEqual([
+      [0, 'sage', { alpha: 0.1 }],
+      [1, 'sage', { alpha: 0.5 }],
+      [2, 'lift', { method: 'lift' }],
     ]);
   });
 });
@@ -121,15 +122,29 @@ describe('manifest upload edge cases', () => {
     expect(submitter.jobs).toHaveLength(1);
   });
 
-  it('takes over a claim left behind by a handler that died, once the lease has passed', async () => {
+  it('reads a claim written before claims had a lease as leased for 15 minutes from its claim time', async () => {
     const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
     const etag = upload.etag.replace(/"/g, '');
     await store.put(`s3://results/claims/tiny/${etag}.json`, JSON.stringify({ state: 'claimed', manifestUri: 'x', etag, claimedAt: '2026-11-29T09:00:00.000Z' }));
-    const early = await processManifestUpload(upload, { ...deps, log: silentLog, claimLeaseMs: 2 * 3600_000 });
-    expect(early.outcome).toBe('duplicate');
-    const late = await processManifestUpload(upload, { ...deps, log: silentLog, claimLeaseMs: 15 * 60_000 });
-    expect(late.outcome).toBe('submitted');
+    // The clock is 10:00, an hour past that lease: taken over at once.
+    const late = await processManifestUpload(upload, { ...deps, log: silentLog });
+    expect(late).toMatchObject({ outcome: 'submitted', tookOver: true });
     expect(submitter.jobs).toHaveLength(1);
+  });
+
+  it('rejects a 600 MB manifest from the event size, then from a HEAD, without reading a byte of it', async () => {
+    const upload = await uploadManifest(store, 'huge', '{}');
+    const size = 600 * 1024 * 1024;
+    const fromEvent = await processManifestUpload({ ...upload, size }, { ...deps, log: silentLog });
+    expect(fromEvent).toMatchObject({ outcome: 'rejected', problems: [{ code: 'too-large', message: expect.stringContaining('got 629,145,600 bytes') }] });
+    // No size in the event: a HEAD tells.
+    const second = await uploadManifest(store, 'huge2', '{}');
+    const headOnly = Object.assign(Object.create(store) as MemoryObjectStore, { head: async (uri: string) => ({ uri, size, etag: second.etag }) });
+    const fromHead = await processManifestUpload(second, { ...deps, dataStore: headOnly, log: silentLog });
+    expect(fromHead).toMatchObject({ outcome: 'rejected', problems: [{ code: 'too-large' }] });
+    expect(store.reads.has('s3://data/manifests/huge.json')).toBe(false);
+    expect(store.reads.has('s3://data/manifests/huge2.json')).toBe(false);
+    expect(store.keys('s3://results/rejections/')).toHaveLength(2);
   });
 
   it('ignores objects that are not manifests/*.json', async () => {

@@ -17,12 +17,12 @@ export function registerValidate(program: Command, output: CliOutput): void {
     .option('--no-check-storage', 'skip opening a sample of the images (schema, lists and counts are still checked)')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (manifestUri: string, flags: ValidateFlags) => {
-      const { validateManifest, ManifestValidationError, classNames, sweepSize, resolveRunSettings } = await import('../../manifest');
+      const { validateManifest, readManifestBytes, ManifestValidationError, classNames, sweepSize, resolveRunSettings } = await import('../../manifest');
       const { storeFor } = await import('../../storage');
       const { methodLabel } = await import('../../contracts/settings');
       const store = await storeFor(manifestUri);
       if (!(await store.exists(manifestUri))) throw new CliInputError(`no manifest at ${manifestUri}`);
-      const result = await validateManifest(await store.getText(manifestUri), { manifestUri, checkStorage: flags.checkStorage });
+      const result = await validateManifest(await readManifestBytes(store, manifestUri), { manifestUri, checkStorage: flags.checkStorage });
       if (!result.ok) {
         if (flags.json) output.out(JSON.stringify({ ok: false, manifestUri, problems: result.problems }, null, 2));
         throw new ManifestValidationError(result.problems, manifestUri);

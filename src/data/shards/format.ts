@@ -1,26 +1,59 @@
 /**
- * The shard format as this module writes and reads it: the manifest's WebDataset shard index
- * (src/manifest/shard-index.ts) plus, per shard, the class index of every sample in tar order
- * (`labels`), so a loader can report the split's labels without opening a tar. The manifest's
- * schema ignores `labels`; readers that lack it fall back to reading the `.cls` members.
+ * The WebDataset shard format, owned here for every reader and writer: the shard index
+ * (`{ "shards": "index.json" }` in a manifest split), the member-name rule and the label
+ * member. The manifest's checks read only the index, so a split of a million images is
+ * validated without opening a tar; the loader and the writer use the same schema.
+ *
+ * Shard layout (WebDataset): each sample is two consecutive tar members sharing a key,
+ * `<key>.<image extension>` (the encoded image) and `<key>.cls` (the class index as decimal
+ * text); the key is the member name up to the first dot of its base name. Shard URIs in the
+ * index are relative to the index's own location unless absolute.
+ *
+ *   { "version": 1, "format": "webdataset",
+ *     "shards": [ { "uri": "train-000000.tar", "count": 1000, "classCounts": { "0": 500, "7": 500 },
+ *                   "labels": [0, 7, ...] } ] }
+ *
+ * This module loads nothing heavy (no tar parser): the validation Lambda imports it.
  */
 import { z } from 'zod';
 import { IMAGE_EXTENSIONS } from '../../manifest/schema';
-import { SHARD_INDEX_VERSION, ShardEntry, ShardIndex } from '../../manifest/shard-index';
 import type { ObjectStore } from '../../storage';
 import { dirnameUri, isS3Uri, joinUri } from '../../storage';
 import path from 'node:path';
 
-export const DataShardEntry = ShardEntry.extend({
-  /** Class index of each sample, in tar order; length = count. */
+export const SHARD_INDEX_VERSION = 1 as const;
+
+/** Extension of the member that holds a sample's class index. */
+export const SHARD_LABEL_EXTENSION = 'cls';
+
+/** A shard index larger than this is refused (a million shards of index entries fit in it). */
+export const MAX_SHARD_INDEX_BYTES = 64 * 1024 * 1024;
+
+export const ShardEntry = z.object({
+  uri: z.string().min(1).max(2048).describe('The tar shard, relative to the index or absolute.'),
+  /** Samples in the shard. */
+  count: z.number().int().min(0),
+  /** Samples per class index in the shard (absent classes omitted); sums to `count`. */
+  classCounts: z.record(z.string().regex(/^\d+$/, 'a class index'), z.number().int().min(0)),
+  /** Size of the tar in bytes, when known (for progress and range reads). */
+  bytes: z.number().int().min(0).optional(),
+  /** Class index of each sample in tar order (length = count), so a loader knows the labels without opening a tar. */
   labels: z.array(z.number().int().min(0)).optional(),
 });
-export type DataShardEntry = z.infer<typeof DataShardEntry>;
+export type ShardEntry = z.infer<typeof ShardEntry>;
 
-export const DataShardIndex = ShardIndex.extend({ shards: z.array(DataShardEntry).min(1) });
-export type DataShardIndex = z.infer<typeof DataShardIndex>;
+export const ShardIndex = z.object({
+  version: z.literal(SHARD_INDEX_VERSION),
+  format: z.literal('webdataset'),
+  shards: z.array(ShardEntry).min(1),
+});
+export type ShardIndex = z.infer<typeof ShardIndex>;
 
-export { SHARD_INDEX_VERSION };
+/** Older names of the same schema, kept for the loader and the writer. */
+export const DataShardEntry = ShardEntry;
+export type DataShardEntry = ShardEntry;
+export const DataShardIndex = ShardIndex;
+export type DataShardIndex = ShardIndex;
 
 export class ShardIndexError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -29,33 +62,60 @@ export class ShardIndexError extends Error {
   }
 }
 
-/** Parses and checks an index document: labels, when present, must agree with count and classCounts. */
-export function parseShardIndex(text: string, uri: string): DataShardIndex {
+/** A problem of an index that passed the schema: where (a JSON path inside the index) and what. */
+export interface ShardIndexIssue {
+  path: (string | number)[];
+  message: string;
+  kind: 'label' | 'count';
+}
+
+/**
+ * The checks the schema cannot express: class counts sum to the shard's count, labels (when
+ * present) have one entry per sample, and (with `classCount`) every class index is in range.
+ */
+export function shardIndexIssues(index: ShardIndex, classCount?: number): ShardIndexIssue[] {
+  const issues: ShardIndexIssue[] = [];
+  index.shards.forEach((shard, i) => {
+    let sum = 0;
+    for (const [key, count] of Object.entries(shard.classCounts)) {
+      sum += count;
+      if (classCount !== undefined && Number(key) >= classCount) {
+        issues.push({ path: ['shards', i, 'classCounts', key], message: `expected a class index in [0, ${classCount - 1}], got ${Number(key)}`, kind: 'label' });
+      }
+    }
+    if (sum !== shard.count) issues.push({ path: ['shards', i, 'count'], message: `expected the shard's count to equal the sum of its classCounts (${sum}), got ${shard.count}`, kind: 'count' });
+    if (shard.labels && shard.labels.length !== shard.count) {
+      issues.push({ path: ['shards', i, 'labels'], message: `expected one label per sample (${shard.count}), got ${shard.labels.length}`, kind: 'count' });
+    }
+  });
+  return issues;
+}
+
+function formatIssuePath(parts: readonly (string | number)[]): string {
+  return parts.map((part, i) => (typeof part === 'number' ? `[${part}]` : /^\d/.test(part) ? `[${JSON.stringify(part)}]` : `${i > 0 ? '.' : ''}${part}`)).join('') || '(root)';
+}
+
+/** Parses and checks an index document; throws ShardIndexError naming the first problem. */
+export function parseShardIndex(text: string, uri: string): ShardIndex {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
     throw new ShardIndexError(`shard index ${uri} is not JSON: ${(error as Error).message}`, { cause: error });
   }
-  const parsed = DataShardIndex.safeParse(json);
+  const parsed = ShardIndex.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;
-    throw new ShardIndexError(`shard index ${uri}: ${first.path.join('.') || '(root)'}: ${first.message}`);
+    throw new ShardIndexError(`shard index ${uri}: ${formatIssuePath(first.path as (string | number)[])}: ${first.message}`);
   }
-  parsed.data.shards.forEach((shard, i) => {
-    const classTotal = Object.values(shard.classCounts).reduce((a, b) => a + b, 0);
-    if (classTotal !== shard.count) {
-      throw new ShardIndexError(`shard index ${uri}: shards[${i}].classCounts sums to ${classTotal}, expected count ${shard.count}`);
-    }
-    if (shard.labels && shard.labels.length !== shard.count) {
-      throw new ShardIndexError(`shard index ${uri}: shards[${i}].labels has ${shard.labels.length} entries, expected count ${shard.count}`);
-    }
-  });
+  const [issue] = shardIndexIssues(parsed.data);
+  if (issue) throw new ShardIndexError(`shard index ${uri}: ${formatIssuePath(issue.path)}: ${issue.message}`);
   return parsed.data;
 }
 
-export async function readShardIndex(uri: string, store: ObjectStore): Promise<DataShardIndex> {
-  return parseShardIndex(await store.getText(uri), uri);
+/** Reads (at most MAX_SHARD_INDEX_BYTES) and checks the index at `uri`. */
+export async function readShardIndex(uri: string, store: ObjectStore): Promise<ShardIndex> {
+  return parseShardIndex(await store.getText(uri, { maxBytes: MAX_SHARD_INDEX_BYTES }), uri);
 }
 
 /** A shard's URI: absolute ones as they are, others relative to the index's folder. */

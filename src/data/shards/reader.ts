@@ -4,10 +4,9 @@
  * parsed, the next ones are already downloading into a bounded buffer.
  */
 import { PassThrough, pipeline, type Readable } from 'node:stream';
-import { SHARD_LABEL_EXTENSION } from '../../manifest/shard-index';
 import type { ObjectStore } from '../../storage';
 import { readTarMembers } from '../tar';
-import { SHARD_IMAGE_EXTENSIONS, splitMemberName } from './format';
+import { SHARD_IMAGE_EXTENSIONS, SHARD_LABEL_EXTENSION, splitMemberName } from './format';
 
 export interface ShardReadOptions {
   /** Shards opened ahead of the one being read; default 1. */

@@ -5,9 +5,8 @@
  */
 import type { ObjectStore } from '../../storage';
 import { joinUri } from '../../storage';
-import { SHARD_LABEL_EXTENSION } from '../../manifest/shard-index';
 import { packTar, type TarMember } from '../tar';
-import { classCountsOf, SHARD_INDEX_VERSION, sniffImageExtension, type DataShardEntry, type DataShardIndex } from './format';
+import { classCountsOf, SHARD_INDEX_VERSION, SHARD_LABEL_EXTENSION, sniffImageExtension, type DataShardEntry, type DataShardIndex } from './format';
 
 /** Default shard size: a few hundred MB keeps objects few and each one quick to stream. */
 export const DEFAULT_SHARD_BYTES = 256 * 1024 * 1024;

@@ -1,0 +1,80 @@
+/**
+ * From a valid manifest to what gets submitted: the run's entries (one per sweep child), the
+ * job's environment and name, and the run record the aggregation step reads. Pure: no store,
+ * no clock, no ids of its own, so a retry that plans the same upload again gets the same plan.
+ */
+import { artifactsKeys, resultsKeys } from '../contracts/layout';
+import type { RunEntry, RunRecord } from '../contracts/documents';
+import { jobSpecToEnv } from '../contracts/job';
+import { methodLabel } from '../contracts/settings';
+import { resolveRunSettings, sweepSize, type Manifest } from '../manifest';
+import { joinUri } from '../storage';
+import type { PipelineLocations } from './context';
+import { jobNameFor, type JobSubmission } from './job-submitter';
+
+export interface RunPlanInput {
+  manifest: Manifest;
+  manifestUri: string;
+  manifestEtag: string;
+  runId: string;
+  locations: PipelineLocations;
+  /** When the upload was first claimed (ISO). */
+  submittedAt: string;
+  /** The roots the manifest's references were held to, passed on so the trainer holds them to the same. */
+  referenceRoots?: readonly string[];
+}
+
+export interface RunPlan {
+  record: RunRecord;
+  recordUri: string;
+  submission: JobSubmission;
+}
+
+/** The table's view of each run: its method label and the overrides that distinguish it. */
+export function runEntriesOf(manifest: Manifest): RunEntry[] {
+  const count = sweepSize(manifest);
+  return Array.from({ length: count }, (_, sweepIndex) => ({
+    sweepIndex,
+    method: methodLabel(resolveRunSettings(manifest, sweepIndex)),
+    overrides: { ...(manifest.sweep ? manifest.sweep[sweepIndex] : manifest.training) },
+  }));
+}
+
+/** Array children's job ids are `<parent>:<index>`; a single job's is its own. */
+export function childJobId(jobId: string, arraySize: number, sweepIndex: number): string {
+  return arraySize > 1 ? `${jobId}:${sweepIndex}` : jobId;
+}
+
+export function planRun(input: RunPlanInput): RunPlan {
+  const { manifest, runId, locations } = input;
+  const entries = runEntriesOf(manifest);
+  const arraySize = entries.length;
+  const resultsUri = `${joinUri(locations.results, resultsKeys.run(runId))}/`;
+  const checkpointUri = `${joinUri(locations.artifacts, artifactsKeys.checkpoints(runId))}/`;
+  const cudaCacheUri = `${joinUri(locations.artifacts, artifactsKeys.cudaCache())}/`;
+  const env = jobSpecToEnv({
+    runId,
+    manifestUri: input.manifestUri,
+    resultsUri,
+    checkpointUri,
+    cudaCacheUri,
+    sweepIndex: 0,
+    ...(input.referenceRoots ? { referenceRoots: [...input.referenceRoots] } : {}),
+  });
+  const jobName = jobNameFor(manifest.name, runId);
+  const record: RunRecord = {
+    version: 1,
+    runId,
+    manifestName: manifest.name,
+    manifestUri: input.manifestUri,
+    manifestEtag: input.manifestEtag,
+    jobName,
+    arraySize,
+    resultsUri,
+    checkpointUri,
+    submittedAt: input.submittedAt,
+    entries,
+    env,
+  };
+  return { record, recordUri: joinUri(locations.results, resultsKeys.runRecord(runId)), submission: { runId, name: jobName, arraySize, env } };
+}
