@@ -1,6 +1,8 @@
 /**
- * Reads a Hugging Face `CLIPConfig` (`config.json`) into the typed ClipConfig. Missing
- * fields take the Hugging Face defaults, so a minimal config describes a ViT-B/32.
+ * Reads a Hugging Face `CLIPConfig` (`config.json`) into the typed ClipConfig, as
+ * transformers' CLIPConfig resolves it: missing or null fields take the Hugging Face
+ * defaults (so `{}` describes a ViT-B/32), and the legacy `text_config_dict` /
+ * `vision_config_dict` of early exports take precedence over `text_config` / `vision_config`.
  */
 import { z } from 'zod';
 import type { ClipConfig, ClipTextConfig, ClipVisionConfig } from './types';
@@ -42,14 +44,18 @@ const textSchema = z.object({
   pad_token_id: z.number().int().nonnegative().default(1),
 });
 
-const clipSchema = z.object({
+const topSchema = z.object({
   projection_dim: positiveInt.default(512),
   logit_scale_init_value: z.number().default(2.6592),
-  vision_config: visionSchema.default(visionSchema.parse({})),
-  text_config: textSchema.default(textSchema.parse({})),
 });
 
-export type HfClipConfigJson = z.input<typeof clipSchema>;
+/** The fields of config.json this reader uses (all optional; anything else is ignored). */
+export interface HfClipConfigJson extends z.input<typeof topSchema> {
+  vision_config?: z.input<typeof visionSchema> | null;
+  text_config?: z.input<typeof textSchema> | null;
+  vision_config_dict?: z.input<typeof visionSchema> | null;
+  text_config_dict?: z.input<typeof textSchema> | null;
+}
 
 /**
  * Legacy OpenAI conversions store `eos_token_id: 2` / `bos_token_id: 0` although the
@@ -74,9 +80,9 @@ function textConfigFrom(text: z.output<typeof textSchema>): ClipTextConfig {
   };
 }
 
-function visionConfigFrom(vision: z.output<typeof visionSchema>): ClipVisionConfig {
+function visionConfigFrom(vision: z.output<typeof visionSchema>, where: string): ClipVisionConfig {
   if (vision.image_size % vision.patch_size !== 0) {
-    throw new ClipConfigError(`vision_config.image_size ${vision.image_size} must be a multiple of patch_size ${vision.patch_size}`);
+    throw new ClipConfigError(`${where}.image_size ${vision.image_size} must be a multiple of patch_size ${vision.patch_size}`);
   }
   return {
     hiddenSize: vision.hidden_size,
@@ -94,6 +100,37 @@ function checkHeads(where: string, hidden: number, heads: number): void {
   if (hidden % heads !== 0) throw new ClipConfigError(`${where}.hidden_size ${hidden} must be divisible by num_attention_heads ${heads}`);
 }
 
+type JsonObject = Record<string, unknown>;
+
+const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A null field means "not set" (the default applies), as an absent one does. */
+function withoutNulls(object: JsonObject): JsonObject {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== null));
+}
+
+/**
+ * The sub-config transformers' CLIPConfig builds for `key` (`text_config` or
+ * `vision_config`). Old exports also carry `<key>_dict`; where it is present, CLIPConfig
+ * makes a complete CLIPTextConfig / CLIPVisionConfig from it (defaults for every field it
+ * lacks) and writes all of those fields over `<key>`, so each field read here comes from
+ * `<key>_dict` or the default, never from `<key>`. A null `<key>` or `<key>_dict` counts
+ * as absent.
+ */
+function subConfigSource(json: JsonObject, key: 'text_config' | 'vision_config'): { source: JsonObject; where: string } {
+  const override = json[`${key}_dict`];
+  if (isObject(override)) return { source: withoutNulls(override), where: `${key}_dict` };
+  const base = json[key];
+  return { source: isObject(base) ? withoutNulls(base) : {}, where: key };
+}
+
+function parsePart<T extends z.ZodType>(schema: T, source: JsonObject, where: string, problems: string[]): z.output<T> | null {
+  const parsed = schema.safeParse(source);
+  if (parsed.success) return parsed.data;
+  problems.push(...parsed.error.issues.map((issue) => `${[where, ...issue.path.map(String)].filter((p) => p !== '').join('.') || '(root)'}: ${issue.message}`));
+  return null;
+}
+
 /** Parses config.json text (or an already parsed object) into a ClipConfig. */
 export function parseClipConfig(input: string | unknown, where = 'config.json'): ClipConfig {
   let json: unknown = input;
@@ -104,19 +141,21 @@ export function parseClipConfig(input: string | unknown, where = 'config.json'):
       throw new ClipConfigError(`${where} is not JSON: ${(error as Error).message}`);
     }
   }
-  const parsed = clipSchema.safeParse(json);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    throw new ClipConfigError(`${where} is not a CLIP config: ${problems.join('; ')}`);
-  }
-  const { vision_config: vision, text_config: text } = parsed.data;
-  checkHeads('vision_config', vision.hidden_size, vision.num_attention_heads);
-  checkHeads('text_config', text.hidden_size, text.num_attention_heads);
+  if (!isObject(json)) throw new ClipConfigError(`${where} is not a CLIP config: expected a JSON object, got ${Array.isArray(json) ? 'an array' : String(json)}`);
+  const problems: string[] = [];
+  const top = parsePart(topSchema, withoutNulls(json), '', problems);
+  const visionPart = subConfigSource(json, 'vision_config');
+  const textPart = subConfigSource(json, 'text_config');
+  const vision = parsePart(visionSchema, visionPart.source, visionPart.where, problems);
+  const text = parsePart(textSchema, textPart.source, textPart.where, problems);
+  if (!top || !vision || !text) throw new ClipConfigError(`${where} is not a CLIP config: ${problems.join('; ')}`);
+  checkHeads(visionPart.where, vision.hidden_size, vision.num_attention_heads);
+  checkHeads(textPart.where, text.hidden_size, text.num_attention_heads);
   return {
-    vision: visionConfigFrom(vision),
+    vision: visionConfigFrom(vision, visionPart.where),
     text: textConfigFrom(text),
-    projectionDim: parsed.data.projection_dim,
-    logitScale: Math.exp(parsed.data.logit_scale_init_value),
+    projectionDim: top.projection_dim,
+    logitScale: Math.exp(top.logit_scale_init_value),
   };
 }
 
