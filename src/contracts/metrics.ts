@@ -44,6 +44,24 @@ export const ParameterReport = z.object({
 });
 export type ParameterReport = z.infer<typeof ParameterReport>;
 
+/**
+ * The training loss grew by an order of magnitude while staying finite (src/engine/train.ts,
+ * docs/engine.md "Divergence"): the first step at which the smoothed step loss exceeded
+ * `factor` × the reference (the mean loss of the run's first steps).
+ */
+export const DivergenceFlag = z.object({
+  /** 1-based epoch and step (within the epoch) at which the rule first held. */
+  epoch: z.number().int().positive(),
+  step: z.number().int().positive(),
+  /** The smoothed step loss at that step. */
+  loss: z.number(),
+  /** The mean step loss of the run's first steps. */
+  reference: z.number(),
+  /** The threshold: flagged when loss > factor × reference. */
+  factor: z.number().positive(),
+});
+export type DivergenceFlag = z.infer<typeof DivergenceFlag>;
+
 /** Accuracies in [0, 1]. A group with no classes is null. */
 export const Accuracies = z.object({
   all: z.number().min(0).max(1),
@@ -72,6 +90,8 @@ export const MetricsDocument = z.object({
   accuracy: Accuracies,
   perClass: z.array(ClassMetrics),
   epochs: z.array(EpochMetrics),
+  /** Present only when training diverged (a finite loss that grew by an order of magnitude); added within version 1. */
+  diverged: DivergenceFlag.optional(),
   timings: z.object({
     totalSeconds: z.number().nonnegative(),
     trainSeconds: z.number().nonnegative(),
