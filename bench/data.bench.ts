@@ -24,7 +24,7 @@ import { openBatchSource } from '../src/data/loader/open';
 import { readShards } from '../src/data/shards/reader';
 import { readShardIndex, shardUri } from '../src/data/shards/format';
 import { ShardWriter } from '../src/data/shards/writer';
-import { createRng } from '../src/data/rng';
+import { mulberry32 } from '../src/common/random';
 
 const IMAGES = Number(process.env.SAGE_BENCH_DATA_IMAGES ?? 384);
 const WIDTH = 500;
@@ -39,7 +39,7 @@ const RATIO_TARGET = 2;
 
 /** A photo-like JPEG: smooth colour waves, a few soft blobs and mild noise, at quality 90. */
 async function syntheticJpeg(seed: number): Promise<Buffer> {
-  const rng = createRng(seed);
+  const rng = mulberry32(seed);
   const raw = Buffer.alloc(WIDTH * HEIGHT * 3);
   const waves = Array.from({ length: 3 }, () => ({ fx: 0.005 + 0.03 * rng(), fy: 0.005 + 0.03 * rng(), phase: 6.28 * rng(), base: 60 + 130 * rng() }));
   const blobs = Array.from({ length: 4 }, () => ({ x: WIDTH * rng(), y: HEIGHT * rng(), r: 20 + 80 * rng(), v: 120 * (rng() - 0.5) }));
@@ -118,7 +118,7 @@ async function randomVitB16(): Promise<import('../src/clip/types').ClipModel> {
     projectionDim: 512,
     logitScale: 100,
   };
-  const rng = createRng(11);
+  const rng = mulberry32(11);
   const table = new Map<string, import('../src/clip/safetensors').SafetensorsEntry>();
   for (const spec of clipTensorSpecs(config)) {
     const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
@@ -145,9 +145,8 @@ async function trainingStepRate(microBatch: number): Promise<StepRate> {
   const { initBackend } = await import('../src/clip/backend');
   const { resolveSettings } = await import('../src/contracts/settings');
   const { buildSageModel } = await import('../src/engine/model');
-  const { logitAdjustment } = await import('../src/engine/compensation');
-  const { SgdMomentum } = await import('../src/engine/optimizer');
-  const { computeStep } = await import('../src/engine/step');
+  const { logitAdjustment } = await import('../src/engine/heads');
+  const { batchGradients, meanGradients, SgdMomentum } = await import('../src/engine/step');
   const backend = await initBackend({ log: () => undefined });
   const clip = await randomVitB16();
   const classes = 100;
@@ -158,14 +157,18 @@ async function trainingStepRate(microBatch: number): Promise<StepRate> {
   const variables = model.trainableVariables();
   const optimizer = new SgdMomentum(variables, settings);
   const adjustment = tf.tensor1d(logitAdjustment(Array.from({ length: classes }, (_, i) => Math.floor(500 * 100 ** (-i / 99))), settings));
-  const context = { model, variables, optimizer, adjustment, microBatchSize: microBatch };
+  const context = { model, adjustment, microBatchSize: microBatch };
+  const step = (batch: Parameters<typeof batchGradients>[0]) => {
+    const gradients = batchGradients(batch, context);
+    optimizer.step(meanGradients(gradients.sums, gradients.count));
+  };
   const images = new Float32Array(STEP_BATCH * IMAGE_SIZE * IMAGE_SIZE * 3).map(() => rngNormalish());
   const batch = { images, labels: Int32Array.from({ length: STEP_BATCH }, (_, i) => i), keys: Array.from({ length: STEP_BATCH }, (_, i) => `b${i}`), n: STEP_BATCH, size: IMAGE_SIZE, crops: 1 };
   try {
-    computeStep(context, batch).apply(); // warm-up: kernels, weight transposes, optimizer slots
+    step(batch); // warm-up: kernels, weight transposes, optimizer slots
     const start = performance.now();
     const cpuStart = process.cpuUsage();
-    computeStep(context, batch).apply();
+    step(batch);
     const cpu = process.cpuUsage(cpuStart);
     const secondsPerStep = (performance.now() - start) / 1000;
     return { imagesPerSecond: STEP_BATCH / secondsPerStep, backend, secondsPerStep, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / STEP_BATCH, microBatch };
@@ -211,7 +214,7 @@ if (process.env[STEP_CHILD_ENV]) {
   );
 }
 
-const pixelNoise = createRng(5);
+const pixelNoise = mulberry32(5);
 function rngNormalish(): number {
   return (pixelNoise() - 0.5) * 4;
 }
@@ -267,7 +270,7 @@ export async function run(): Promise<BenchReport> {
         return { rows, notes };
       }
       rows.push({
-        measure: `training step (engine computeStep, Sage, ViT-B/16, batch ${STEP_BATCH} as ${STEP_BATCH / step.microBatch}×${step.microBatch}, ${step.backend})`,
+        measure: `training step (engine batchGradients + SGD update, Sage, ViT-B/16, batch ${STEP_BATCH} as ${STEP_BATCH / step.microBatch}×${step.microBatch}, ${step.backend})`,
         value: Number(step.imagesPerSecond.toFixed(3)),
         unit: `images/s (${step.cpuMsPerImage.toFixed(0)} CPU ms/image)`,
         target: null,

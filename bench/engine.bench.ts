@@ -19,10 +19,9 @@ import type { ClipConfig, ClipModel } from '../src/clip/types';
 import { clipTensorSpecs } from '../src/clip/weights';
 import type { ImageBatch } from '../src/contracts/batches';
 import { resolveSettings } from '../src/contracts/settings';
-import { logitAdjustment } from '../src/engine/compensation';
+import { logitAdjustment } from '../src/engine/heads';
 import { buildSageModel, type SageModel } from '../src/engine/model';
-import { SgdMomentum } from '../src/engine/optimizer';
-import { computeStep } from '../src/engine/step';
+import { batchGradients, meanGradients, SgdMomentum } from '../src/engine/step';
 import type { BenchReport, BenchRow } from './types';
 
 interface Shape {
@@ -177,8 +176,12 @@ async function measureShape(clip: ClipModel, shape: Shape, rounds: number): Prom
     const variables = model.trainableVariables();
     const optimizer = new SgdMomentum(variables, settings);
     const adjustment = tf.tensor1d(logitAdjustment(counts, settings));
-    const context = { model: measured, variables, optimizer, adjustment, microBatchSize: shape.microBatch };
-    return { method, model, optimizer, adjustment, step: () => computeStep(context, batch).apply() };
+    const context = { model: measured, adjustment, microBatchSize: shape.microBatch };
+    const step = () => {
+      const gradients = batchGradients(batch, context);
+      optimizer.step(meanGradients(gradients.sums, gradients.count));
+    };
+    return { method, model, optimizer, adjustment, step };
   });
   zeroShot.dispose();
   const heap: Record<Method, number | null> = { lift: null, sage: null };

@@ -8,7 +8,7 @@
 import { jobSpecFromEnv } from '../src/contracts/job';
 import { JsonLog } from '../src/pipeline/log';
 import { storeFor } from '../src/storage';
-import { runJob } from '../src/trainer';
+import { abortOnTermination, runJob } from '../src/trainer';
 import { restoreCudaCache, saveCudaCache, snapshotCache } from './cuda-cache';
 
 const log = new JsonLog({ base: { service: 'trainer' } });
@@ -24,12 +24,7 @@ async function main(): Promise<number> {
   }
   const before = cacheDir ? await snapshotCache(cacheDir) : undefined;
 
-  const stop = new AbortController();
-  const onTerm = (): void => {
-    log.warn('SIGTERM: checkpointing and stopping; the retry resumes from the checkpoint');
-    stop.abort(new Error('SIGTERM'));
-  };
-  process.once('SIGTERM', onTerm);
+  const stop = abortOnTermination(['SIGTERM'], () => log.warn('SIGTERM: checkpointing and stopping; the retry resumes from the checkpoint'));
   let exitCode = 0;
   try {
     await runJob(spec, { signal: stop.signal });
@@ -38,7 +33,7 @@ async function main(): Promise<number> {
     log.error('job failed', { runId: spec.runId, sweepIndex: spec.sweepIndex, error });
     exitCode = 1;
   } finally {
-    process.off('SIGTERM', onTerm);
+    stop.dispose();
     if (cacheStore && cacheUri && cacheDir && before) {
       await saveCudaCache(cacheStore, cacheUri, cacheDir, before, log).catch((error: unknown) => log.warn('could not save the CUDA JIT cache', { error }));
     }

@@ -6,7 +6,7 @@
  */
 import { captionFor, type CaptionOptions } from '../../src/procedural/captions';
 import { renderImage } from '../../src/procedural/render';
-import { shuffleInPlace, type Rng } from '../../src/procedural/rng';
+import { shuffleInPlace, type Rng } from '../../src/common/random';
 import { CLIP_MEAN, CLIP_STD } from '../../src/procedural/samples';
 import { sampleShapeSpec, WORLD_CLASSES } from '../../src/procedural/world';
 

@@ -5,7 +5,7 @@
  * transposes them back to the HF layout (`[out, in]`, `[hidden, 3, p, p]`).
  */
 import type { ClipConfig } from '../../src/clip/types';
-import type { Rng } from '../../src/procedural/rng';
+import type { Rng } from '../../src/common/random';
 
 /** How a parameter's trainer layout maps to the HF layout. */
 export type ParamLayout = 'same' | 'linear' | 'patch';

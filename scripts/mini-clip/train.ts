@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ClipConfig } from '../../src/clip/types';
 import { fillFrame } from '../../src/procedural/captions';
-import { createRng, mixSeed } from '../../src/procedural/rng';
+import { createRng, mixSeed32 } from '../../src/common/random';
 import { renderBalancedSet, STREAM } from '../../src/procedural/samples';
 import { CLASS_NAMES } from '../../src/procedural/world';
 import { encodeCaptionIds, imagesToPatches, sampleTrainingPairs } from './batches';
@@ -108,13 +108,13 @@ function heldOutAccuracy(params: Map<string, tf.Variable>, inputs: Inputs, image
 
 export function trainMiniClip(config: ClipConfig, encode: CaptionEncoder, options: MiniClipTrainOptions): TrainedMiniClip {
   const specs = paramSpecs(config);
-  const initRng = createRng(mixSeed(options.seed, 0x1a17));
+  const initRng = createRng(mixSeed32(options.seed, 0x1a17));
   const params = new Map<string, tf.Variable>();
   for (const spec of specs) params.set(spec.name, tf.variable(tf.tensor(initialValues(spec, initRng), spec.shape), true, spec.name));
   const variables = specs.map((spec) => ({ variable: params.get(spec.name) as tf.Variable, decay: decays(spec) }));
   const optimizer = new AdamW(variables, { weightDecay: options.weightDecay });
   const inputs: Inputs = { config, encode, options, masks: new Map() };
-  const dataRng = createRng(mixSeed(options.seed, 0xda7a));
+  const dataRng = createRng(mixSeed32(options.seed, 0xda7a));
   // Its own stream: the final evaluation's held-out images stay unseen by any choice made here.
   const heldOut = renderBalancedSet(4, config.vision.imageSize, options.seed, STREAM.monitor);
   let finalLoss = Number.NaN;

@@ -17,3 +17,5 @@ export {
 } from './classifier-init';
 export { zeroShotLogits } from './zero-shot';
 export { ENSEMBLE_TEMPLATES, SINGLE_TEMPLATE, fillTemplate, templatesFor, type TemplateMode } from './templates';
+/** 2-D ops the engine's trainable parts share with the frozen towers (wasm's fast matMul path). */
+export { matMul2d, l2NormalizeRows } from './layers';

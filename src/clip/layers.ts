@@ -31,6 +31,14 @@ export const matMul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = customG
   };
 });
 
+/**
+ * Each row of `x: [n, d]` divided by its L2 norm (ε keeps a zero row finite). Shared with the
+ * engine's cosine classifier and SG-Adapter guidance; plain ops, so autodiff gives its gradient.
+ */
+export function l2NormalizeRows(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.mul(x, tf.rsqrt(tf.add(tf.sum(tf.square(x), 1, true), 1e-12)));
+}
+
 export interface LinearWeights {
   /** Hugging Face layout `[out, in]`, row-major. */
   weight: Float32Array;

@@ -2,15 +2,16 @@
  * Evaluation per SPEC: top-1 over all test images, per-class accuracy, and head / medium /
  * tail as the mean per-class accuracy over classes with >100 / 20-100 / <20 training images
  * (`groupCounts` lets CIFAR-100-LT β = 50, 10 reuse the β = 100 split). With five-crop TTE
- * the logits of an image's five crops are averaged.
+ * the logits of an image's five crops are averaged. Also: top-k prediction on new images, and
+ * the run's MetricsDocument (src/contracts/metrics.ts) from training and evaluation.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchSource, ImageBatch } from '../contracts/batches';
-import { shotGroupOf, type Accuracies, type ClassMetrics, type ShotGroup } from '../contracts/metrics';
+import { METRICS_VERSION, MetricsDocument, shotGroupOf, type Accuracies, type ClassMetrics, type ShotGroup } from '../contracts/metrics';
+import { methodLabel, type Settings } from '../contracts/settings';
 import { EngineInputError } from './errors';
-import { predictionLogits } from './forward';
-import type { SageModel } from './model';
-import { pixelTensor } from './pixels';
+import { batchLogits, type SageModel } from './model';
+import type { TrainResult } from './train';
 
 export interface EvaluateOptions {
   model: SageModel;
@@ -30,16 +31,6 @@ export interface EvaluationResult {
   perClass: ClassMetrics[];
   testCount: number;
   seconds: number;
-}
-
-/** Logits per item `[n, C]`, averaging the crops of an item when a batch holds several. */
-export function batchLogits(model: SageModel, batch: Pick<ImageBatch, 'images' | 'n' | 'size' | 'crops'>): tf.Tensor2D {
-  return tf.tidy(() => {
-    const pixels = pixelTensor(batch.images, [batch.n * batch.crops, batch.size, batch.size, 3]);
-    const logits = predictionLogits(model, pixels);
-    if (batch.crops === 1) return logits;
-    return tf.mean(tf.reshape(logits, [batch.n, batch.crops, model.numClasses]), 1); // [items, crops, classes] → [items, classes]
-  });
 }
 
 /** Mean per-class accuracy over the classes of a group that have test images; null when none. */
@@ -112,4 +103,76 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   }
   const summary = summarizePredictions({ labels, predictions, classNames: model.classNames, trainCounts: options.trainCounts, groupCounts: options.groupCounts });
   return { ...summary, testCount: labels.length, seconds: (performance.now() - started) / 1000 };
+}
+
+export interface ClassScore {
+  index: number;
+  name: string;
+  /** Softmax probability over the classes, from the prediction logits. */
+  probability: number;
+}
+
+export interface Prediction {
+  key: string | null;
+  top: ClassScore[];
+}
+
+/** CLIP-normalised images `[n·crops, S, S, 3]` (crops 1, or 5 for TTE) → the k best classes of each. */
+export async function predict(model: SageModel, images: Pick<ImageBatch, 'images' | 'n' | 'size' | 'crops'> & { keys?: string[] }, options: { k?: number } = {}): Promise<Prediction[]> {
+  const size = model.clip.config.vision.imageSize;
+  if (images.size !== size || images.images.length !== images.n * images.crops * size * size * 3) {
+    throw new EngineInputError(`images hold ${images.images.length} values of size ${images.size}; expected n·crops·${size}·${size}·3 = ${images.n * images.crops * size * size * 3}`);
+  }
+  const k = Math.min(options.k ?? 5, model.numClasses);
+  const { values, indices } = tf.tidy(() => tf.topk(tf.softmax(batchLogits(model, images)), k));
+  const [probabilities, classes] = await Promise.all([values.data(), indices.data()]);
+  tf.dispose([values, indices]);
+  return Array.from({ length: images.n }, (_, item) => ({
+    key: images.keys?.[item] ?? null,
+    top: Array.from({ length: k }, (_, j) => {
+      const index = classes[item * k + j]!;
+      return { index, name: model.classNames[index] ?? `#${index}`, probability: probabilities[item * k + j]! };
+    }),
+  }));
+}
+
+export interface MetricsInputs {
+  runId: string;
+  sweepIndex?: number;
+  datasetName: string;
+  settings: Settings;
+  train: TrainResult;
+  evaluation: EvaluationResult;
+  backend: string;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+/** The document, validated against the schema (throws a ZodError naming the field when it does not fit). */
+export function buildMetricsDocument(inputs: MetricsInputs): MetricsDocument {
+  const { train, evaluation, settings } = inputs;
+  const trainCount = evaluation.perClass.reduce((a, c) => a + c.trainCount, 0);
+  return MetricsDocument.parse({
+    version: METRICS_VERSION,
+    runId: inputs.runId,
+    sweepIndex: inputs.sweepIndex ?? 0,
+    method: methodLabel(settings),
+    // The engine's own choices travel with the settings, so a reader knows how f^zs was obtained.
+    config: { ...settings, engine: { fitZeroShotFeatures: train.zeroShotFeatures, resumedFrom: train.resumedFrom } },
+    dataset: { name: inputs.datasetName, numClasses: evaluation.perClass.length, trainCount, testCount: evaluation.testCount },
+    parameters: train.parameters,
+    accuracy: evaluation.accuracy,
+    perClass: evaluation.perClass,
+    epochs: train.epochs,
+    ...(train.diverged ? { diverged: train.diverged } : {}),
+    timings: {
+      totalSeconds: Math.max(0, (inputs.finishedAt.getTime() - inputs.startedAt.getTime()) / 1000),
+      trainSeconds: train.trainSeconds,
+      evalSeconds: evaluation.seconds,
+      trainImagesPerSecond: train.trainImagesPerSecond,
+    },
+    backend: inputs.backend,
+    startedAt: inputs.startedAt.toISOString(),
+    finishedAt: inputs.finishedAt.toISOString(),
+  });
 }

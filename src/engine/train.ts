@@ -1,21 +1,45 @@
 /**
  * The training loop (SPEC §2 "Training"): SGD with momentum and weight decay, cosine
  * learning rate stepped once per epoch, gradient accumulation to the effective batch,
- * a checkpoint after every epoch and when `signal` aborts (after the current step), and
- * resumption from the last checkpoint at the same URI.
+ * a checkpoint after every epoch and when `signal` aborts (after the current step),
+ * resumption from the newest usable checkpoint in the same folder, and a divergence flag.
+ *
+ * The loop opens no file and looks no store up: the caller passes the checkpoint folder (an
+ * ObjectStore and a URI), a TrainingLog and a ProgressReporter (src/trainer has the JSONL file
+ * and the console bar).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { DivergenceState, LoopPosition } from '../contracts/checkpoint';
 import type { BatchSource } from '../contracts/batches';
-import type { EpochMetrics, ParameterReport } from '../contracts/metrics';
-import { readHeader, restoreCheckpoint, saveCheckpoint, type LoopPosition } from './checkpoint';
-import { logitAdjustment } from './compensation';
+import type { DivergenceFlag, EpochMetrics, ParameterReport } from '../contracts/metrics';
+import { removeStaleTemporaryFiles, resumeCheckpoint, saveCheckpoint } from './checkpoint';
 import { EngineEmptyClassError, EngineInputError, EngineNonFiniteLossError } from './errors';
 import { evaluate } from './evaluate';
+import type { StoreLocation } from './files';
+import { logitAdjustment } from './heads';
 import type { SageModel } from './model';
-import { SgdMomentum } from './optimizer';
-import { JsonlLog, silentProgress, type ProgressReporter } from './progress';
-import { cosineLearningRate } from './schedule';
-import { computeStep } from './step';
+import { silentProgress, type ProgressReporter, type TrainingLog, type TrainingWarningKind } from './progress';
+import { batchGradients, cosineLearningRate, meanGradients, SgdMomentum, type GradientSource } from './step';
+
+/**
+ * When a finite loss counts as diverged. The reference is the mean step loss of the run's first
+ * `min(referenceSteps, steps per epoch)` steps; after them the step loss is smoothed
+ * exponentially (`s ← smoothing·s + (1 − smoothing)·loss`, starting from the reference) and the
+ * run is flagged, once, at the first step where `s > factor · reference`. Training goes on.
+ */
+export interface DivergenceRule {
+  factor: number;
+  referenceSteps: number;
+  smoothing: number;
+}
+
+/**
+ * 10×, not 100×: with cosine logits scaled by 25 the LA loss per image cannot exceed about
+ * 2·25 + log C + log(n_max/n_min) (≈ 60 for C = 100), so a 100× rise from a typical early loss
+ * of 1-3 could never be seen without FIT; 10× the early loss is beyond anything a run that
+ * learns shows.
+ */
+export const DEFAULT_DIVERGENCE_RULE: DivergenceRule = { factor: 10, referenceSteps: 10, smoothing: 0.9 };
 
 export interface TrainSageOptions {
   model: SageModel;
@@ -25,14 +49,18 @@ export interface TrainSageOptions {
   /** Evaluated after every epoch when `evaluateEachEpoch` is set. */
   test?: BatchSource;
   evaluateEachEpoch?: boolean;
-  /** Folder URI (local or s3://) for checkpoints; a run with the same URI resumes. */
-  checkpointUri?: string;
-  /** JSONL log URI: one object per step and per epoch. */
-  logUri?: string;
-  /** Default: silent. Use consoleProgress() for stderr. */
+  /** The checkpoint folder: an ObjectStore and the folder's URI in it. A run given the same folder resumes. */
+  checkpoint?: StoreLocation;
+  /** Gets one record per step and epoch, each resume and warning; flushed at each epoch end and at a stop. */
+  log?: TrainingLog;
+  /** Default: silent. The trainer's consoleProgress() writes to stderr. */
   progress?: ProgressReporter;
-  /** Abort to stop after the current step with a checkpoint (wire it to SIGTERM). */
+  /** Abort to stop after the current step with a checkpoint (the trainer wires it to SIGTERM). */
   signal?: AbortSignal;
+  /** Overrides parts of DEFAULT_DIVERGENCE_RULE. */
+  divergence?: Partial<DivergenceRule>;
+  /** How an effective batch's gradients are computed; default batchGradients (micro-batches, in this process). */
+  gradients?: GradientSource;
 }
 
 /** How FIT's f^zs is obtained; recorded in the metrics' config. */
@@ -47,6 +75,8 @@ export interface TrainResult {
   trainImagesPerSecond: number;
   resumedFrom: { epoch: number; step: number } | null;
   zeroShotFeatures: ZeroShotFeatureStrategy;
+  /** Set when the loss diverged (DivergenceRule); metrics.json carries it as `diverged`. */
+  diverged: DivergenceFlag | null;
 }
 
 /** Refuses counts that do not fit the model, naming the class with no images. */
@@ -58,27 +88,53 @@ export function checkTrainCounts(model: SageModel, counts: readonly number[]): v
   });
 }
 
+function freshDivergence(): DivergenceState {
+  return { referenceSum: 0, referenceSteps: 0, reference: null, smoothed: null, flag: null };
+}
+
 function freshPosition(): LoopPosition {
-  return { epoch: 0, step: 0, epochLossSum: 0, epochCorrect: 0, epochSeen: 0, epochSeconds: 0, lastFiniteLoss: null, trainSeconds: 0, imagesSeen: 0 };
+  return { epoch: 0, step: 0, epochLossSum: 0, epochCorrect: 0, epochSeen: 0, epochSeconds: 0, lastFiniteLoss: null, trainSeconds: 0, imagesSeen: 0, divergence: freshDivergence() };
+}
+
+/**
+ * The monitor after one more step of mean loss `loss`, at 1-based `epoch` and `step`;
+ * `referenceSteps` is the rule's count already capped by the steps per epoch.
+ */
+export function observeStepLoss(state: DivergenceState, loss: number, at: { epoch: number; step: number }, rule: DivergenceRule, referenceSteps: number): DivergenceState {
+  if (state.reference === null) {
+    const referenceSum = state.referenceSum + loss;
+    const steps = state.referenceSteps + 1;
+    const reference = steps >= referenceSteps ? referenceSum / steps : null;
+    return { ...state, referenceSum, referenceSteps: steps, reference, smoothed: reference };
+  }
+  const smoothed = rule.smoothing * (state.smoothed ?? state.reference) + (1 - rule.smoothing) * loss;
+  const crossed = state.flag === null && smoothed > rule.factor * state.reference;
+  return { ...state, smoothed, flag: crossed ? { epoch: at.epoch, step: at.step, loss: smoothed, reference: state.reference, factor: rule.factor } : state.flag };
 }
 
 export async function trainSage(options: TrainSageOptions): Promise<TrainResult> {
-  const { model, train } = options;
+  const { model, train, log } = options;
   const { settings } = model;
   checkTrainCounts(model, options.trainCounts);
   const zeroShotFeatures: ZeroShotFeatureStrategy = settings.components.fit && settings.method !== 'zero-shot' ? 'forward-only' : 'unused';
   const parameters = model.parameterReport();
   if (settings.method === 'zero-shot') {
-    return { status: 'completed', epochs: [], parameters, trainSeconds: 0, imagesSeen: 0, trainImagesPerSecond: 0, resumedFrom: null, zeroShotFeatures };
+    return { status: 'completed', epochs: [], parameters, trainSeconds: 0, imagesSeen: 0, trainImagesPerSecond: 0, resumedFrom: null, zeroShotFeatures, diverged: null };
   }
   const progress = options.progress ?? silentProgress;
-  const variables = model.trainableVariables();
-  const optimizer = new SgdMomentum(variables, settings);
+  const rule: DivergenceRule = { ...DEFAULT_DIVERGENCE_RULE, ...options.divergence };
+  const computeGradients = options.gradients ?? batchGradients;
+  const optimizer = new SgdMomentum(model.trainableVariables(), settings);
   const adjustment = tf.tensor1d(logitAdjustment(options.trainCounts, settings));
-  const log = options.logUri ? await JsonlLog.open(options.logUri) : null;
+  const warn = (kind: TrainingWarningKind, message: string, details?: Record<string, unknown>) => {
+    progress.warning(message);
+    log?.append({ type: 'warning', kind, message, time: new Date().toISOString(), ...(details ? { details } : {}) });
+  };
   let position = freshPosition();
   let history: EpochMetrics[] = [];
   let resumedFrom: TrainResult['resumedFrom'] = null;
+  // False while the newest header on disk is one that could not be used: it must not become the previous generation.
+  let latestOnDiskUsable = true;
   const result = (status: TrainResult['status']): TrainResult => ({
     status,
     epochs: history,
@@ -88,24 +144,35 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
     trainImagesPerSecond: position.trainSeconds > 0 ? position.imagesSeen / position.trainSeconds : 0,
     resumedFrom,
     zeroShotFeatures,
+    diverged: position.divergence?.flag ?? null,
   });
   const checkpoint = async () => {
-    if (options.checkpointUri) await saveCheckpoint(options.checkpointUri, { model, optimizer, position, history });
+    if (options.checkpoint) {
+      await saveCheckpoint(options.checkpoint, { model, optimizer, position, history }, { keepLatest: latestOnDiskUsable });
+      latestOnDiskUsable = true;
+    }
     await log?.flush();
   };
 
   try {
-    const header = options.checkpointUri ? await readHeader(options.checkpointUri) : null;
-    if (header && options.checkpointUri) {
-      await restoreCheckpoint(options.checkpointUri, header, model, optimizer);
-      position = header.position;
-      history = header.history;
-      resumedFrom = { epoch: position.epoch, step: position.step };
-      progress.message(`resuming from ${options.checkpointUri} at epoch ${position.epoch + 1}, step ${position.step}`);
+    if (options.checkpoint) {
+      const stale = await removeStaleTemporaryFiles(options.checkpoint);
+      if (stale.length > 0) warn('checkpoint-stale-files', `removed ${stale.length} half-written file(s) from ${options.checkpoint.uri}: ${stale.join(', ')}`);
+      const outcome = await resumeCheckpoint(options.checkpoint, model, optimizer, warn);
+      latestOnDiskUsable = !outcome.latestUnusable;
+      if (outcome.point) {
+        const { header, generation } = outcome.point;
+        position = { ...header.position, divergence: header.position.divergence ?? freshDivergence() };
+        history = header.history;
+        resumedFrom = { epoch: position.epoch, step: position.step };
+        log?.append({ type: 'resume', epoch: position.epoch, step: position.step, generation, time: new Date().toISOString() });
+        progress.message(`resuming from ${options.checkpoint.uri} (${generation} generation) at epoch ${position.epoch + 1}, step ${position.step}`);
+      }
     }
     const stepsPerEpoch = Math.ceil(train.count / settings.batchSize);
     const totalSteps = stepsPerEpoch * settings.epochs;
-    const microBatchSize = settings.microBatchSize ?? settings.batchSize;
+    const context = { model, adjustment, microBatchSize: settings.microBatchSize ?? settings.batchSize };
+    const referenceSteps = Math.max(1, Math.min(rule.referenceSteps, stepsPerEpoch));
     const sessionStart = { time: performance.now(), steps: position.epoch * stepsPerEpoch + position.step };
 
     for (let epoch = position.epoch; epoch < settings.epochs; epoch++) {
@@ -114,14 +181,15 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
       const batches = train.batches(epoch, { batchSize: settings.batchSize, shuffle: true, seed: settings.seed, transform: 'train', skip: position.step * settings.batchSize });
       for await (const batch of batches) {
         const started = performance.now();
-        const step = computeStep({ model, variables, optimizer, adjustment, microBatchSize }, batch);
+        const step = await computeGradients(batch, context);
         const meanLoss = step.lossSum / step.count;
         if (!Number.isFinite(meanLoss)) {
-          step.discard();
+          tf.dispose(step.sums);
           throw new EngineNonFiniteLossError(epoch + 1, position.step + 1, meanLoss, position.lastFiniteLoss);
         }
-        step.apply();
+        optimizer.step(meanGradients(step.sums, step.count));
         const seconds = (performance.now() - started) / 1000;
+        const wasFlagged = position.divergence?.flag ?? null;
         position = {
           ...position,
           step: position.step + 1,
@@ -132,7 +200,17 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
           lastFiniteLoss: meanLoss,
           trainSeconds: position.trainSeconds + seconds,
           imagesSeen: position.imagesSeen + step.count,
+          divergence: observeStepLoss(position.divergence ?? freshDivergence(), meanLoss, { epoch: epoch + 1, step: position.step + 1 }, rule, referenceSteps),
         };
+        const flag = position.divergence?.flag ?? null;
+        if (flag && !wasFlagged) {
+          warn(
+            'diverged',
+            `training loss diverged at epoch ${flag.epoch}, step ${flag.step}: the smoothed step loss ${flag.loss.toPrecision(4)} is more than ${flag.factor}× ` +
+              `the early loss ${flag.reference.toPrecision(4)} (mean of the first ${referenceSteps} steps); training goes on and the metrics record it as diverged`,
+            { ...flag },
+          );
+        }
         const doneSteps = epoch * stepsPerEpoch + position.step;
         const secondsPerStep = (performance.now() - sessionStart.time) / 1000 / Math.max(1, doneSteps - sessionStart.steps);
         const imagesPerSecond = step.count / seconds;
@@ -155,7 +233,7 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
         metrics.testAccuracy = (await evaluate({ model, test: options.test, trainCounts: options.trainCounts })).accuracy.all;
       }
       history = [...history, metrics];
-      position = { ...freshPosition(), epoch: epoch + 1, lastFiniteLoss: position.lastFiniteLoss, trainSeconds: position.trainSeconds, imagesSeen: position.imagesSeen };
+      position = { ...freshPosition(), epoch: epoch + 1, lastFiniteLoss: position.lastFiniteLoss, trainSeconds: position.trainSeconds, imagesSeen: position.imagesSeen, divergence: position.divergence };
       progress.epoch({ epoch: metrics.epoch, loss: metrics.loss, trainAccuracy: metrics.trainAccuracy, testAccuracy: metrics.testAccuracy, seconds: metrics.seconds });
       log?.append({ type: 'epoch', ...metrics, time: new Date().toISOString() });
       await checkpoint();
@@ -166,21 +244,4 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
     adjustment.dispose();
     progress.close();
   }
-}
-
-/**
- * An AbortSignal that fires on SIGTERM (and SIGINT): training finishes its step,
- * checkpoints and returns `status: 'stopped'`. Call `dispose` to remove the handlers.
- */
-export function abortOnTermination(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): { signal: AbortSignal; requestStop(): void; dispose(): void } {
-  const controller = new AbortController();
-  const requestStop = () => controller.abort();
-  for (const name of signals) process.on(name, requestStop);
-  return {
-    signal: controller.signal,
-    requestStop,
-    dispose: () => {
-      for (const name of signals) process.off(name, requestStop);
-    },
-  };
 }

@@ -4,7 +4,7 @@
  * circle on a dark background"), so a contrastively trained text tower learns every attribute
  * word while the class words carry what stays constant.
  */
-import type { Rng } from './rng';
+import type { Rng } from '../common/random';
 import { LARGE_ABOVE, SMALL_BELOW, type ShapeSpec } from './world';
 
 /** Placeholder for the phrase inside a frame, as in the paper's Appendix F. */

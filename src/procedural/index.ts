@@ -6,7 +6,7 @@ export * from './world';
 export { renderImage, insideShape, type RenderOptions } from './render';
 export { captionFor, describeSpec, fillFrame, WORLD_CAPTION_FRAMES, CLASS_PLACEHOLDER, type CaptionOptions } from './captions';
 export { applyDomain, isDomainName, DOMAINS, DOMAIN_NAMES, type DomainName, type ColourCast } from './domain';
-export { createRng, mixSeed, shuffleInPlace, type Rng } from './rng';
+export { createRng, mixSeed32, shuffleInPlace, type Rng } from '../common/random';
 export { renderClassImage, renderBalancedSet, toClipPixels, CLIP_MEAN, CLIP_STD, STREAM, type LabelledImages } from './samples';
 export {
   generateProceduralDataset,

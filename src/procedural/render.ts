@@ -3,7 +3,7 @@
  * fast, identical on every machine, and usable inside the trainer's batch loop. Edges are
  * anti-aliased by supersampling; texture and pixel noise are evaluated per pixel.
  */
-import type { Rng } from './rng';
+import type { Rng } from '../common/random';
 import type { ShapeName, ShapeSpec } from './world';
 
 type Point = readonly [number, number];

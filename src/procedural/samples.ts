@@ -4,7 +4,7 @@
  * images to one class never changes another's.
  */
 import { applyDomain, type DomainName } from './domain';
-import { createRng, mixSeed } from './rng';
+import { createRng, mixSeed32 } from '../common/random';
 import { renderImage } from './render';
 import { sampleShapeSpec, WORLD_CLASSES } from './world';
 
@@ -27,7 +27,7 @@ export const STREAM = { heldOut: 0x4e1d, monitor: 0x3017, datasetTrain: 0x7a1, d
  * function of its arguments (the domain changes the colours, never the drawn scene).
  */
 export function renderClassImage(classIndex: number, index: number, size: number, seed: number, stream: number, domain: DomainName = 'pretraining'): Uint8Array {
-  const rng = createRng(mixSeed(seed, stream, classIndex, index));
+  const rng = createRng(mixSeed32(seed, stream, classIndex, index));
   return applyDomain(renderImage(sampleShapeSpec(classIndex, rng), size, rng), domain);
 }
 

@@ -3,7 +3,7 @@
  * pair ("red circle"); texture, background, size, position and rotation vary freely and
  * never change the class, so a model has to learn colour and shape and ignore the rest.
  */
-import type { Rng } from './rng';
+import type { Rng } from '../common/random';
 
 export const SHAPES = ['circle', 'square', 'triangle', 'star', 'cross', 'crescent'] as const;
 export type ShapeName = (typeof SHAPES)[number];

@@ -1,7 +1,10 @@
 /**
  * The trainer: one job (one sweep child) from manifest to results. The Batch container
- * (container/entrypoint.ts), `sage train` and the local pipeline all call runJob.
+ * (container/entrypoint.ts), `sage train` and the local pipeline all call runJob. It owns what
+ * the engine library leaves to its caller: stores looked up from URIs, the console progress,
+ * the JSONL log file and SIGTERM.
  */
-export { runJob, jobSettings, countLabels, type RunJobOptions, type RunJobResult } from './run-job';
+export { runJob, jobSettings, countLabels, removeLocalTemporaryFiles, type RunJobOptions, type RunJobResult } from './run-job';
 export { jobLocations, type JobLocations } from './job-locations';
+export { consoleProgress, JsonlLog, abortOnTermination } from './progress';
 export { TrainerSettingsError, TrainerStoppedError } from './errors';

@@ -4,16 +4,18 @@
  * train (resuming from the job's checkpoint), evaluate, and write metrics.json, log.jsonl
  * and the adapter under `<resultsUri>/<sweepIndex>/`. The zero-shot method skips training.
  */
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { ZodError } from 'zod';
 import type { JobSpec } from '../contracts/job';
 import type { MetricsDocument } from '../contracts/metrics';
 import { resolveSettings, type Settings, type SettingsOverrides } from '../contracts/settings';
+import type { ProgressReporter } from '../engine/progress';
 import { classNames as classNamesOf, loadManifest, resolveReference, sweepEntry, type Manifest } from '../manifest';
-import { storeFor } from '../storage';
-import { ZodError } from 'zod';
+import { isS3Uri, storeFor } from '../storage';
 import { TrainerSettingsError, TrainerStoppedError } from './errors';
 import { jobLocations, type JobLocations } from './job-locations';
-
-import type { ProgressReporter } from '../engine/progress';
+import { consoleProgress, JsonlLog } from './progress';
 
 export interface RunJobOptions {
   /** A last settings layer over the manifest's `training` and sweep entry (the CLI's flags). */
@@ -51,7 +53,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
   const startedAt = new Date();
   // Heavy modules load here, not at import time, so the CLI's other commands stay fast.
   const { initBackend, loadClip, loadClipTokenizer } = await import('../clip');
-  const { buildMetricsDocument, consoleProgress, createSageModel, evaluate, saveAdapter, trainSage } = await import('../engine');
+  const { buildMetricsDocument, createSageModel, evaluate, saveAdapter, trainSage } = await import('../engine');
   const { openBatchSource } = await import('../data');
 
   const backend = await initBackend({ log });
@@ -78,19 +80,25 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
     cleanup.push(() => test.close());
 
     const trainCounts = counts.train ?? countLabels(await train.labels(), names.length);
+    const checkpointStore = await storeFor(locations.checkpointDir);
+    const resultsStore = await storeFor(locations.resultsDir);
+    if (!isS3Uri(locations.checkpointDir)) {
+      const removed = await removeLocalTemporaryFiles(locations.checkpointDir);
+      if (removed.length > 0) log(`removed ${removed.length} half-written file(s) from ${locations.checkpointDir}: ${removed.join(', ')}`);
+    }
     const trained = await trainSage({
       model,
       train,
       trainCounts,
-      checkpointUri: locations.checkpointDir,
-      logUri: locations.logUri,
+      checkpoint: { store: checkpointStore, uri: locations.checkpointDir },
+      log: await JsonlLog.open(resultsStore, locations.logUri),
       progress: options.progress ?? consoleProgress(),
       signal: options.signal,
     });
     if (trained.status === 'stopped') throw new TrainerStoppedError(locations.checkpointDir, trained.epochs.length);
     const evaluation = await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts });
     // Saved for every method, zero-shot included, so `sage predict` works with any run.
-    await saveAdapter(model, locations.resultsDir);
+    await saveAdapter(model, { store: resultsStore, uri: locations.resultsDir });
     const metrics = buildMetricsDocument({
       runId: spec.runId,
       sweepIndex: spec.sweepIndex,
@@ -103,8 +111,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       finishedAt: new Date(),
     });
     // metrics.json last: its presence is what tells the aggregation step the run succeeded.
-    const store = await storeFor(locations.metricsUri);
-    await store.put(locations.metricsUri, `${JSON.stringify(metrics, null, 2)}\n`, { contentType: 'application/json' });
+    await resultsStore.put(locations.metricsUri, `${JSON.stringify(metrics, null, 2)}\n`, { contentType: 'application/json' });
     log(`wrote ${locations.metricsUri}`);
     return { metrics, locations, settings };
   } finally {
@@ -117,4 +124,23 @@ export function countLabels(labels: Int32Array, numClasses: number): number[] {
   const counts = new Array<number>(numClasses).fill(0);
   for (const label of labels) counts[label] = (counts[label] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * Deletes the `*.tmp` files directly in a local folder. The local store writes each object to
+ * a temporary file and renames it into place, and hides those files from list(); a process
+ * killed mid-write (a SIGKILL, a lost host) leaves one behind, as large as a state file. Only
+ * this job writes its checkpoint folder, and it has not started writing yet.
+ */
+export async function removeLocalTemporaryFiles(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return [];
+    throw error;
+  }
+  const stale = entries.filter((e) => e.isFile() && e.name.endsWith('.tmp')).map((e) => e.name);
+  for (const name of stale) await rm(path.join(dir, name), { force: true });
+  return stale;
 }

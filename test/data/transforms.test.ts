@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../src/data/rng';
+import { createRng } from '../../src/common/random';
 import { transformImage } from '../../src/data/transforms/apply';
 import {
   centreCrop,
@@ -220,7 +220,7 @@ describe('transformImage on a known gradient', () => {
       // The crop and coin an independent reader of SPEC expects from this seed.
       const rng = createRng(seed);
       const box = sampleResizedCrop({ width, height }, rng);
-      const flip = rng() < 0.5;
+      const flip = rng.next() < 0.5;
       if (flip) flips++;
       const sx = box.width / size;
       const sy = box.height / size;
@@ -262,7 +262,7 @@ describe('transformImage on a known gradient', () => {
       const out = await transformImage(png, { kind: 'train', size, seed });
       const rng = createRng(seed);
       const box = sampleResizedCrop({ width, height }, rng);
-      const flip = rng() < 0.5;
+      const flip = rng.next() < 0.5;
       if (box.width < size && box.height < size) seen.both++;
       if (box.width > size && box.height < size) seen.mixed++;
       // Edges included where the axis is enlarged (exact there); inner samples where libvips reduces.

@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
-import { createAdaptFormer } from '../../src/engine/adapters/adaptformer';
-import { createSgAdapter } from '../../src/engine/adapters/sg-adapter';
-import type { BlockAdapter } from '../../src/engine/adapters/types';
+import { createAdaptFormer, createSgAdapter, type BlockAdapter } from '../../src/engine/adapters';
 import { adaptFormerReference, filler, randomMatrix, sgAdapterReference, type Matrix, type SgParams } from './reference';
 
 const d = 6;

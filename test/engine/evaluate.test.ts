@@ -4,8 +4,9 @@ import { initBackend } from '../../src/clip/backend';
 import type { ClipModel } from '../../src/clip/types';
 import { MetricsDocument } from '../../src/contracts/metrics';
 import { resolveSettings } from '../../src/contracts/settings';
-import { batchLogits, buildMetricsDocument, buildSageModel, evaluate, loadAdapter, predict, saveAdapter, summarizePredictions, trainSage, type SageModel } from '../../src/engine';
-import { perBlockFormula } from '../../src/engine/parameters';
+import { batchLogits, buildMetricsDocument, evaluate, loadAdapter, perBlockFormula, predict, saveAdapter, summarizePredictions, trainSage, type SageModel } from '../../src/engine';
+import { buildSageModel } from '../../src/engine/model';
+import { LocalObjectStore } from '../../src/storage';
 import { MemoryBatchSource, randomClip, syntheticDataset, tempDir } from './helpers';
 import { filler } from './reference';
 
@@ -111,8 +112,9 @@ describe('evaluation and prediction', () => {
     expect(doc.epochs).toHaveLength(1);
 
     const dir = await tempDir('adapter');
-    await saveAdapter(m, dir);
-    const loaded = await loadAdapter(dir, { clip });
+    const folder = { store: new LocalObjectStore(), uri: dir };
+    await saveAdapter(m, folder);
+    const loaded = await loadAdapter(folder, { clip });
     const images = syntheticDataset([1, 1, 1], size, 9).images;
     const batch = { images: new Float32Array(images.flatMap((i) => Array.from(i))), n: 3, size, crops: 1, keys: ['a', 'b', 'c'] };
     const [before, after] = [await predict(m, batch, { k: 2 }), await predict(loaded, batch, { k: 2 })];

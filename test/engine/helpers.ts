@@ -10,9 +10,8 @@ import { loadClip, loadClipTokenizer } from '../../src/clip';
 import { createRandomClip, type RandomClipOptions } from '../../src/clip/testing';
 import type { ClipModel, ClipTokenizer } from '../../src/clip/types';
 import type { BatchSource, EpochOptions, ImageBatch } from '../../src/contracts/batches';
-import { logitAdjustment } from '../../src/engine/compensation';
-import { frozenFeatures, trainingLoss } from '../../src/engine/forward';
-import type { SageModel } from '../../src/engine/model';
+import { logitAdjustment } from '../../src/engine/heads';
+import { frozenFeatures, trainingLoss, type SageModel } from '../../src/engine/model';
 import { filler } from './reference';
 
 export async function tempDir(prefix: string): Promise<string> {

@@ -2,9 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
 import { resolveSettings, type SettingsOverrides } from '../../src/contracts/settings';
-import { logCompensation, logitAdjustment } from '../../src/engine/compensation';
-import { fitLogits } from '../../src/engine/fit';
-import { adjustedCrossEntropySum, fitLossSum } from '../../src/engine/losses';
+import { adjustedCrossEntropySum, fitLogits, fitLossSum, logCompensation, logitAdjustment } from '../../src/engine/heads';
 import { adjustedCeReference, filler, fitLossReference, normalize, randomMatrix } from './reference';
 
 const counts = [500, 120, 40, 9, 2];

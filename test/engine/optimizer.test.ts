@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
-import { GradientAccumulator, SgdMomentum } from '../../src/engine/optimizer';
-import { cosineLearningRate } from '../../src/engine/schedule';
+import { cosineLearningRate, GradientAccumulator, SgdMomentum } from '../../src/engine/step';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: () => {} });

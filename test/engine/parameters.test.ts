@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
-import { createAdaptFormer } from '../../src/engine/adapters/adaptformer';
-import { createSgAdapter } from '../../src/engine/adapters/sg-adapter';
-import { liftBottleneck, perBlockFormula } from '../../src/engine/parameters';
+import { createAdaptFormer, createSgAdapter, liftBottleneck, perBlockFormula } from '../../src/engine/adapters';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: () => {} });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { pixelTensor } from '../../src/engine/pixels';
+import { pixelTensor } from '../../src/engine/model';
 
 describe('pixelTensor', () => {
   beforeAll(async () => {

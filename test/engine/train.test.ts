@@ -3,11 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
 import type { ClipModel } from '../../src/clip/types';
 import { resolveSettings, type SettingsOverrides } from '../../src/contracts/settings';
-import { adaptedFeatures, frozenFeatures } from '../../src/engine/forward';
-import { buildSageModel, type SageModel } from '../../src/engine/model';
+import { adaptedFeatures, buildSageModel, frozenFeatures, type SageModel } from '../../src/engine/model';
 import { EngineCheckpointError, EngineEmptyClassError, EngineNonFiniteLossError, trainSage } from '../../src/engine';
+import { LocalObjectStore } from '../../src/storage';
 import { datasetLoss, MemoryBatchSource, randomClip, snapshot, syntheticDataset, tempDir } from './helpers';
 import { filler } from './reference';
+
+const local = new LocalObjectStore();
 
 const classNames = ['cat', 'dog', 'car', 'tree'];
 const counts = [12, 8, 4, 2];
@@ -67,7 +69,7 @@ describe('training on a tiny random CLIP', () => {
       model: m,
       train: trainSource(),
       trainCounts: [12, 8, 4, 2],
-      progress: { step: () => counts.push(tf.memory().numTensors), epoch() {}, message() {}, close() {} },
+      progress: { step: () => counts.push(tf.memory().numTensors), epoch() {}, message() {}, warning() {}, close() {} },
     });
     expect(counts.length).toBeGreaterThan(4);
     // After the first step the momentum slots exist; from then on nothing may accumulate.
@@ -96,7 +98,7 @@ describe('training on a tiny random CLIP', () => {
     const expected = snapshot(uninterrupted.trainableVariables());
     uninterrupted.dispose();
 
-    const checkpointUri = await tempDir('ckpt');
+    const checkpoint = { store: local, uri: await tempDir('ckpt') };
     const controller = new AbortController();
     let steps = 0;
     const first = model({ method: 'sage', epochs: 3 });
@@ -104,16 +106,16 @@ describe('training on a tiny random CLIP', () => {
       model: first,
       train: trainSource(),
       trainCounts: counts,
-      checkpointUri,
+      checkpoint,
       signal: controller.signal,
       // Stop in the middle of the second epoch (4 steps per epoch).
-      progress: { step: () => (++steps === 6 ? controller.abort() : undefined), epoch() {}, message() {}, close() {} },
+      progress: { step: () => (++steps === 6 ? controller.abort() : undefined), epoch() {}, message() {}, warning() {}, close() {} },
     });
     first.dispose();
     expect(stopped.status).toBe('stopped');
 
     const second = model({ method: 'sage', epochs: 3 });
-    const resumed = await trainSage({ model: second, train: trainSource(), trainCounts: counts, checkpointUri });
+    const resumed = await trainSage({ model: second, train: trainSource(), trainCounts: counts, checkpoint });
     expect(resumed.resumedFrom).toEqual({ epoch: 1, step: 2 });
     expect(snapshot(second.trainableVariables())).toEqual(expected);
     expect(resumed.epochs.map((e) => [e.loss, e.trainAccuracy])).toEqual(full.epochs.map((e) => [e.loss, e.trainAccuracy]));
@@ -121,7 +123,7 @@ describe('training on a tiny random CLIP', () => {
 
     // A checkpoint is never resumed into a model with other settings.
     const other = model({ method: 'sage', epochs: 3, alpha: 0.5 });
-    await expect(trainSage({ model: other, train: trainSource(), trainCounts: counts, checkpointUri })).rejects.toThrow(EngineCheckpointError);
+    await expect(trainSage({ model: other, train: trainSource(), trainCounts: counts, checkpoint })).rejects.toThrow(EngineCheckpointError);
     other.dispose();
   });
 
@@ -133,7 +135,7 @@ describe('training on a tiny random CLIP', () => {
   });
 
   it('stops on a non-finite loss naming the step and the last finite loss, and keeps the last good checkpoint', async () => {
-    const checkpointUri = await tempDir('nan');
+    const checkpoint = { store: local, uri: await tempDir('nan') };
     const m = model({ method: 'lift', epochs: 2 });
     const data = syntheticDataset(counts, 32, 5);
     // Poison one image that the second epoch will meet: NaN pixels give a NaN loss.
@@ -145,7 +147,7 @@ describe('training on a tiny random CLIP', () => {
         yield batch;
       }
     };
-    const error = await trainSage({ model: m, train: poisoned, trainCounts: counts, checkpointUri }).catch((e: unknown) => e);
+    const error = await trainSage({ model: m, train: poisoned, trainCounts: counts, checkpoint }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EngineNonFiniteLossError);
     const nonFinite = error as EngineNonFiniteLossError;
     expect(nonFinite.epoch).toBe(2);
@@ -153,7 +155,7 @@ describe('training on a tiny random CLIP', () => {
     expect(Number.isFinite(nonFinite.lastFiniteLoss)).toBe(true);
     expect(nonFinite.message).toMatch(/epoch 2, step 1/);
     const { readCheckpointHeader } = await import('../../src/engine');
-    const header = await readCheckpointHeader(checkpointUri);
+    const header = await readCheckpointHeader(checkpoint);
     expect(header?.position.epoch).toBe(1);
     m.dispose();
   });

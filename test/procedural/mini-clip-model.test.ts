@@ -19,7 +19,7 @@ import { paramSpecs, type ParamSpec } from '../../scripts/mini-clip/params';
 import { clipConfigFor, DEFAULT_RECIPE } from '../../scripts/mini-clip/recipe';
 import { buildClipTokenizer } from '../../scripts/mini-clip/tokenizer';
 import { initBackend, loadClip, loadClipTokenizer, type ClipModel, type ClipTokenizer } from '../../src/clip';
-import { createRng } from '../../src/procedural/rng';
+import { createRng } from '../../src/common/random';
 import { renderImage } from '../../src/procedural/render';
 import { toClipPixels } from '../../src/procedural/samples';
 import { sampleShapeSpec } from '../../src/procedural/world';

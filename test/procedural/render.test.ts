@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { insideShape, renderImage } from '../../src/procedural/render';
-import { createRng } from '../../src/procedural/rng';
+import { createRng } from '../../src/common/random';
 import { renderBalancedSet, renderClassImage, STREAM, toClipPixels } from '../../src/procedural/samples';
 import type { ShapeSpec } from '../../src/procedural/world';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { captionFor, describeSpec, fillFrame, WORLD_CAPTION_FRAMES } from '../../src/procedural/captions';
-import { createRng } from '../../src/procedural/rng';
+import { createRng } from '../../src/common/random';
 import { CLASS_NAMES, COLOUR_NAMES, RADIUS_RANGE, sampleShapeSpec, SHAPES, WORLD_CLASSES } from '../../src/procedural/world';
 
 describe('the procedural world', () => {

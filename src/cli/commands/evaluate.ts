@@ -36,7 +36,7 @@ export function registerEvaluate(program: Command, output: CliOutput): void {
       const backend = await initBackend({ log: (line) => output.err(line) });
       const { manifest, counts } = await loadManifest(manifestUri, { checkStorage: false });
       const clip = await loadClip(flags.weights ?? resolveReference(manifest.weights, manifestUri));
-      const model = await loadAdapter(flags.adapter, { clip });
+      const model = await loadAdapter({ store: await storeFor(flags.adapter), uri: flags.adapter }, { clip });
       const names = classNames(manifest);
       if (names.length !== model.numClasses || names.some((name, i) => name !== model.classNames[i])) {
         throw new CliInputError(`the adapter's ${model.numClasses} classes differ from the manifest's ${names.length}: they must be the same names in the same order`);
@@ -50,7 +50,7 @@ export function registerEvaluate(program: Command, output: CliOutput): void {
           runId: `evaluate-${startedAt.toISOString()}`,
           datasetName: manifest.name,
           settings: model.settings,
-          train: { status: 'completed', epochs: [], parameters, trainSeconds: 0, imagesSeen: 0, trainImagesPerSecond: 0, resumedFrom: null, zeroShotFeatures: 'unused' },
+          train: { status: 'completed', epochs: [], parameters, trainSeconds: 0, imagesSeen: 0, trainImagesPerSecond: 0, resumedFrom: null, zeroShotFeatures: 'unused', diverged: null },
           evaluation,
           backend,
           startedAt,

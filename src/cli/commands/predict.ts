@@ -21,19 +21,17 @@ export function registerPredict(program: Command, output: CliOutput): void {
     .option('--tte', 'five-crop test-time ensemble')
     .action(async (images: string[], flags: PredictFlags) => {
       const { initBackend, loadClip } = await import('../../clip');
-      const { loadAdapter, predict } = await import('../../engine');
+      const { loadAdapter, predict, readAdapterHeader, EngineCheckpointError } = await import('../../engine');
       const { transformImage, floatsPerItem } = await import('../../data/transforms/apply');
-      const { joinUri, storeFor } = await import('../../storage');
+      const { storeFor } = await import('../../storage');
       const { CliInputError } = await import('../exit-codes');
       await initBackend({ log: (line) => output.err(line) });
-      const adapterStore = await storeFor(flags.adapter);
-      const headerUri = joinUri(flags.adapter, 'adapter.json');
-      if (!(await adapterStore.exists(headerUri))) throw new CliInputError(`no adapter at ${flags.adapter} (expected ${headerUri})`);
-      const header = JSON.parse(await adapterStore.getText(headerUri)) as { clip?: { source?: string } };
-      const weights = flags.weights ?? header.clip?.source;
-      if (!weights) throw new CliInputError(`${headerUri} does not say which CLIP it was trained on: give --weights`);
-      const clip = await loadClip(weights);
-      const model = await loadAdapter(flags.adapter, { clip });
+      const adapter = { store: await storeFor(flags.adapter), uri: flags.adapter };
+      const header = await readAdapterHeader(adapter).catch((error: unknown) => {
+        throw error instanceof EngineCheckpointError ? new CliInputError(error.message) : error;
+      });
+      const clip = await loadClip(flags.weights ?? header.clip.source);
+      const model = await loadAdapter(adapter, { clip });
       try {
         const kind = flags.tte ? 'tte' : 'test';
         const size = clip.config.vision.imageSize;

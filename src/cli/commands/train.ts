@@ -71,7 +71,7 @@ export function registerTrain(program: Command, output: CliOutput): void {
     const spec = jobSpecFromFlags(manifest, flags);
     const overrides = settingsOverridesFrom(flags);
     const { runJob } = await import('../../trainer/run-job');
-    const { abortOnTermination } = await import('../../engine/train');
+    const { abortOnTermination } = await import('../../trainer/progress');
     const stop = abortOnTermination();
     try {
       const workers = flags.workers ?? workersFromEnv();

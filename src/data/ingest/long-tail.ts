@@ -3,7 +3,8 @@
  * floor(maxPerClass · β^(-i/(C-1))) images, chosen by a seeded shuffle of that class's images.
  * With C = 100, maxPerClass = 500 and β = 100 this is CIFAR-100-LT (10,847 images).
  */
-import { createRng, mixSeed, RNG_STREAM, shuffleInPlace } from '../rng';
+import { createRng, mixSeedWide, shuffleInPlace } from '../../common/random';
+import { RNG_STREAM } from '../random-streams';
 
 export class LongTailError extends Error {
   constructor(message: string) {
@@ -33,7 +34,7 @@ export function selectLongTail(labels: readonly number[], counts: readonly numbe
   });
   const kept: number[] = [];
   byClass.forEach((members, c) => {
-    shuffleInPlace(members, createRng(mixSeed(seed, c, RNG_STREAM.subset)));
+    shuffleInPlace(members, createRng(mixSeedWide(seed, c, RNG_STREAM.subset)));
     kept.push(...members.slice(0, counts[c]));
   });
   return kept.sort((a, b) => a - b);

@@ -6,7 +6,8 @@
  */
 import { IMAGE_EXTENSIONS } from '../../manifest/schema';
 import { isS3Uri, storeFor, type ObjectStore } from '../../storage';
-import { createRng, mixSeed, RNG_STREAM, shuffleInPlace } from '../rng';
+import { createRng, mixSeedWide, shuffleInPlace } from '../../common/random';
+import { RNG_STREAM } from '../random-streams';
 import { longTailCounts, selectLongTail } from './long-tail';
 import { listedSamples } from './prepare-lists';
 import type { ListedImage } from './text-files';
@@ -82,7 +83,7 @@ export async function prepareImageFolder(options: PrepareImageFolderOptions): Pr
     classes.forEach((name, c) => {
       const paths = [...tree.get(name)!];
       if (paths.length <= testPerClass!) throw new ImageFolderError(`class "${name}" has ${paths.length} images, not enough to hold out ${testPerClass} and train on the rest`);
-      shuffleInPlace(paths, createRng(mixSeed(seed, c, RNG_STREAM.heldOut)));
+      shuffleInPlace(paths, createRng(mixSeedWide(seed, c, RNG_STREAM.heldOut)));
       for (const held of paths.slice(0, testPerClass)) heldOut.add(held);
     });
     test = train.filter((item) => heldOut.has(item.path));

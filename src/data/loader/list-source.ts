@@ -4,7 +4,8 @@
  * Fine for small sets and the demo; large sets belong in shards.
  */
 import type { ObjectStore } from '../../storage';
-import { createRng, mixSeed, permutation, RNG_STREAM } from '../rng';
+import { createRng, mixSeedWide, permutation } from '../../common/random';
+import { RNG_STREAM } from '../random-streams';
 import type { EpochOrder, ItemSource, SourceItem } from './item-source';
 
 export interface ListedItem {
@@ -53,7 +54,7 @@ export class ListItemSource implements ItemSource {
 
   async *items(order: EpochOrder): AsyncGenerator<SourceItem> {
     const n = this.listed.length;
-    const sequence = order.shuffle ? permutation(n, createRng(mixSeed(order.seed, order.epoch, RNG_STREAM.epochOrder))) : undefined;
+    const sequence = order.shuffle ? permutation(n, createRng(mixSeedWide(order.seed, order.epoch, RNG_STREAM.epochOrder))) : undefined;
     for (let position = 0; position < n; position++) {
       const index = sequence ? sequence[position]! : position;
       const { key, label, uri } = this.listed[index]!;

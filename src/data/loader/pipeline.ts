@@ -8,7 +8,8 @@ import { ObjectNotFoundError } from '../../storage';
 import type { DecodePool } from '../decode/pool';
 import { DecodePoolError, ImageDecodeError } from '../decode/pool';
 import { LoaderBadImageError, LoaderOptionsError, type BadImageReason, type BadImageReport } from '../errors';
-import { mixSeed, RNG_STREAM } from '../rng';
+import { mixSeedWide } from '../../common/random';
+import { RNG_STREAM } from '../random-streams';
 import { cropsFor, floatsPerItem, type TransformRequest } from '../transforms/apply';
 import type { ResizedCropOptions } from '../transforms/geometry';
 import type { ItemSource, SourceItem } from './item-source';
@@ -115,7 +116,7 @@ export class PipelineBatchSource implements BatchSource {
     const images = new Float32Array(new SharedArrayBuffer(items.length * stride * Float32Array.BYTES_PER_ELEMENT));
     const decoded = await Promise.all(
       items.map(async (item, slot): Promise<Decoded> => {
-        const request: TransformRequest = { kind: context.transform, size, seed: mixSeed(context.seed, context.epoch, item.index, RNG_STREAM.augmentation), crop };
+        const request: TransformRequest = { kind: context.transform, size, seed: mixSeedWide(context.seed, context.epoch, item.index, RNG_STREAM.augmentation), crop };
         try {
           await this.pool.run(await item.load(), request, images.subarray(slot * stride, (slot + 1) * stride));
           return { item };

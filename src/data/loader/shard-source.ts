@@ -4,7 +4,8 @@
  * the stream of samples. Both depend only on (seed, epoch), so an epoch is repeatable.
  */
 import type { ObjectStore } from '../../storage';
-import { createRng, mixSeed, permutation, randomInt, RNG_STREAM, shuffleInPlace, type Rng } from '../rng';
+import { createRng, mixSeedWide, permutation, shuffleInPlace, type Rng } from '../../common/random';
+import { RNG_STREAM } from '../random-streams';
 import { shardUri, type DataShardIndex } from '../shards/format';
 import { readShards, ShardFormatError, type ShardReadOptions } from '../shards/reader';
 import type { EpochOrder, ItemSource, SourceItem } from './item-source';
@@ -24,7 +25,7 @@ async function* bufferShuffle<T>(source: AsyncIterable<T>, size: number, rng: Rn
       buffer.push(item);
       continue;
     }
-    const j = randomInt(rng, size);
+    const j = rng.int(size);
     const out = buffer[j]!;
     buffer[j] = item;
     yield out;
@@ -71,11 +72,11 @@ export class ShardItemSource implements ItemSource {
 
   async *items(order: EpochOrder): AsyncGenerator<SourceItem> {
     const shardOrder = order.shuffle
-      ? Array.from(permutation(this.uris.length, createRng(mixSeed(order.seed, order.epoch, RNG_STREAM.epochOrder))))
+      ? Array.from(permutation(this.uris.length, createRng(mixSeedWide(order.seed, order.epoch, RNG_STREAM.epochOrder))))
       : this.uris.map((_, s) => s);
     const stream = this.indexed(shardOrder);
     const size = this.options.shuffleBuffer ?? DEFAULT_SHUFFLE_BUFFER;
-    yield* order.shuffle && size > 1 ? bufferShuffle(stream, size, createRng(mixSeed(order.seed, order.epoch, RNG_STREAM.shuffleBuffer))) : stream;
+    yield* order.shuffle && size > 1 ? bufferShuffle(stream, size, createRng(mixSeedWide(order.seed, order.epoch, RNG_STREAM.shuffleBuffer))) : stream;
   }
 
   private async *indexed(shardOrder: readonly number[]): AsyncGenerator<SourceItem> {

@@ -6,7 +6,7 @@
  */
 import sharp from 'sharp';
 import type { TransformKind } from '../../contracts/batches';
-import { createRng } from '../rng';
+import { createRng } from '../../common/random';
 import { encodedImageSize } from './image-header';
 import { writeEnlargedCrop } from './enlarge';
 import { centreCrop, fiveCrops, sampleResizedCrop, shorterSideResize, testResizeSide, tteResizeSide, type CropBox, type ResizedCropOptions, type Size } from './geometry';
@@ -70,7 +70,7 @@ function planTransform(source: Size, request: TransformRequest): TransformPlan {
   if (kind === 'train') {
     const rng = createRng(request.seed);
     const region = sampleResizedCrop(source, rng, request.crop);
-    const flip = rng() < 0.5;
+    const flip = rng.next() < 0.5;
     return { region, resized: { width: size, height: size }, windows: [{ left: 0, top: 0, size, flip }] };
   }
   const resized = shorterSideResize(source, kind === 'test' ? testResizeSide(size) : tteResizeSide(size));

@@ -4,7 +4,7 @@
  * were produced with): Python's round-half-to-even for crop offsets, truncation for the long side
  * of a shorter-side resize.
  */
-import { randomInt, uniform, type Rng } from '../rng';
+import type { Rng } from '../../common/random';
 
 /** A rectangle in pixel coordinates of the source image. */
 export interface CropBox {
@@ -96,14 +96,14 @@ export function sampleResizedCrop(source: Size, rng: Rng, options: ResizedCropOp
   const logRatioLow = Math.log(ratioLow);
   const logRatioHigh = Math.log(ratioHigh);
   for (let attempt = 0; attempt < 10; attempt++) {
-    const targetArea = area * uniform(rng, scaleLow, scaleHigh);
-    const aspect = Math.exp(uniform(rng, logRatioLow, logRatioHigh));
+    const targetArea = area * rng.uniform(scaleLow, scaleHigh);
+    const aspect = Math.exp(rng.uniform(logRatioLow, logRatioHigh));
     const cropWidth = roundHalfEven(Math.sqrt(targetArea * aspect));
     const cropHeight = roundHalfEven(Math.sqrt(targetArea / aspect));
     if (cropWidth > 0 && cropWidth <= width && cropHeight > 0 && cropHeight <= height) {
       return {
-        top: randomInt(rng, height - cropHeight + 1),
-        left: randomInt(rng, width - cropWidth + 1),
+        top: rng.int(height - cropHeight + 1),
+        left: rng.int(width - cropWidth + 1),
         width: cropWidth,
         height: cropHeight,
       };

@@ -5,8 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
 import type { ClipModel } from '../../src/clip/types';
 import { resolveSettings } from '../../src/contracts/settings';
-import { abortOnTermination, buildSageModel, consoleProgress, trainSage } from '../../src/engine';
-import { MemoryBatchSource, randomClip, syntheticDataset, tempDir } from './helpers';
+import { trainSage } from '../../src/engine';
+import { buildSageModel } from '../../src/engine/model';
+import { LocalObjectStore } from '../../src/storage';
+import { abortOnTermination, consoleProgress, JsonlLog } from '../../src/trainer/progress';
+import { MemoryBatchSource, randomClip, syntheticDataset, tempDir } from '../engine/helpers';
 
 let clip: ClipModel;
 beforeAll(async () => {
@@ -30,7 +33,7 @@ describe('progress reporting', () => {
     zeroShot.dispose();
     const { stream, text } = fakeStream();
     const logUri = path.join(await tempDir('log'), 'train.jsonl');
-    await trainSage({ model, train: new MemoryBatchSource(syntheticDataset([5, 3], 32, 1), 32), trainCounts: [5, 3], logUri, progress: consoleProgress(stream, 0) });
+    await trainSage({ model, train: new MemoryBatchSource(syntheticDataset([5, 3], 32, 1), 32), trainCounts: [5, 3], log: await JsonlLog.open(new LocalObjectStore(), logUri), progress: consoleProgress(stream, 0) });
     model.dispose();
     const lines = text().trim().split('\n');
     expect(lines[0]).toMatch(/^epoch 1\/2 step 1\/2 loss \d+\.\d{4} lr 1\.000e-2 [\d.]+ img\/s ETA \dh\d\dm\d\ds$/);
