@@ -7,6 +7,7 @@ import { registerDemo } from './commands/demo';
 import { registerEvaluate } from './commands/evaluate';
 import { registerPredict } from './commands/predict';
 import { registerPrepare } from './commands/prepare';
+import { registerRepro } from './commands/repro';
 import { registerReport } from './commands/report';
 import { registerRun } from './commands/run';
 import { registerSubmit } from './commands/submit';
@@ -47,5 +48,6 @@ Examples:
   registerReport(program, output);
   registerSubmit(program, output);
   registerDemo(program, output);
+  registerRepro(program, output);
   return program;
 }

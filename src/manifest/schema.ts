@@ -6,7 +6,7 @@
  * redefined here: `training` and each sweep entry are the shared SettingsOverrides.
  */
 import { z } from 'zod';
-import { SettingsOverrides } from '../contracts/settings';
+import { PresetName, SettingsOverrides } from '../contracts/settings';
 
 export const MANIFEST_VERSION = 1 as const;
 
@@ -91,6 +91,21 @@ export const Evaluation = z.strictObject({
 });
 export type Evaluation = z.infer<typeof Evaluation>;
 
+/**
+ * Marks a sweep written by `sage repro` (src/repro): the paper table it reproduces, the
+ * dataset whose rows and preset it uses, and the paper's row label of each sweep entry.
+ */
+export const ReproMarker = z.strictObject({
+  table: z
+    .string()
+    .regex(/^[a-z0-9]{1,16}$/, 'a table id such as "5" or "alpha" (sage repro --list)')
+    .describe('The paper table or sensitivity grid reproduced: an id of `sage repro --list`, e.g. "5" or "alpha".'),
+  dataset: PresetName.describe("The paper's dataset whose rows and Table 8 preset the sweep uses."),
+  toy: z.boolean().describe("True when the data or the CLIP weights are not the paper's (a procedural dataset, a small CLIP): the paper's figures are not comparable."),
+  rows: z.array(z.string().min(1).max(200)).min(1).max(MAX_SWEEP_ENTRIES).describe("The paper's row label of each sweep entry, in sweep order."),
+});
+export type ReproMarker = z.infer<typeof ReproMarker>;
+
 export const Manifest = z.strictObject({
   $schema: z.string().optional().describe('JSON Schema for editors; ignored by the pipeline.'),
   version: z.literal(MANIFEST_VERSION).describe('Manifest format version; always 1.'),
@@ -118,6 +133,7 @@ export const Manifest = z.strictObject({
     .optional()
     .describe('Variations run as parallel jobs; each entry overrides `training`. Omit for a single run.'),
   evaluation: Evaluation.optional().describe('Evaluation options.'),
+  repro: ReproMarker.optional().describe('Set by `sage repro`: this sweep reproduces a table of the paper (docs/reproducing.md).'),
 });
 export type Manifest = z.infer<typeof Manifest>;
 
@@ -152,6 +168,7 @@ export const PROBLEM_CODES = [
   'image-missing',
   'shard-index',
   'limit',
+  'encoding',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 

@@ -1,4 +1,9 @@
-/** `results.csv`: one row per run and sweep child, accuracies as fractions in [0, 1] for machines. */
+/**
+ * `results.csv`: one row per run and sweep child, accuracies as fractions in [0, 1] for
+ * machines. For a reproduction sweep the last columns hold the paper's row and figures
+ * (fractions too); they are empty otherwise, so the header never changes.
+ */
+import type { PaperValue } from '../repro/paper';
 import { buildReportModel, type ReportInput } from './model';
 
 export const RESULTS_CSV_COLUMNS = [
@@ -17,7 +22,17 @@ export const RESULTS_CSV_COLUMNS = [
   'submittedAt',
   'finishedAt',
   'reason',
+  'paperTable',
+  'paperRow',
+  'paperAll',
+  'paperHead',
+  'paperMedium',
+  'paperTail',
 ] as const;
+
+function paperFraction(value: PaperValue | undefined): number | undefined {
+  return typeof value === 'number' ? Math.round(value * 10) / 1000 : undefined;
+}
 
 /** RFC 4180: quote a field holding a comma, quote or line break; double the quotes. */
 export function csvField(value: string | number | null | undefined): string {
@@ -29,8 +44,10 @@ export function csvField(value: string | number | null | undefined): string {
 export function renderResultsCsv(input: ReportInput): string {
   const model = buildReportModel(input);
   const lines = [RESULTS_CSV_COLUMNS.join(',')];
-  for (const run of model.runs) {
+  const table = model.repro?.table.source;
+  model.runs.forEach((run, i) => {
     const { row } = run;
+    const paperRow = model.repro?.runs[i]?.label;
     const values: (string | number | null | undefined)[] = [
       row.runId,
       row.sweepIndex,
@@ -47,8 +64,14 @@ export function renderResultsCsv(input: ReportInput): string {
       row.submittedAt,
       row.finishedAt,
       row.reason,
+      paperRow ? table : undefined,
+      paperRow,
+      paperFraction(run.paper?.all),
+      paperFraction(run.paper?.head),
+      paperFraction(run.paper?.medium),
+      paperFraction(run.paper?.tail),
     ];
     lines.push(values.map(csvField).join(','));
-  }
+  });
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
 /** Number formatting shared by the report formats: percentages as the paper prints them. */
+import type { PaperValue } from '../repro/paper';
 
 /** 0.8331 → "83.3"; null/undefined → "–". */
 export function formatPercent(value: number | null | undefined, digits = 1): string {
@@ -14,4 +15,22 @@ export function formatMillions(count: number | undefined): string {
 
 export function formatCount(count: number): string {
   return count.toLocaleString('en-US');
+}
+
+/** A paper figure as printed: 81.7; "–" where the paper reports none; "empty" for a group with no class. */
+export function formatPaperValue(value: PaperValue | undefined): string {
+  if (value === undefined || value === 'not-reported') return '–';
+  if (value === 'empty-group') return 'empty';
+  return value.toFixed(1);
+}
+
+/**
+ * Ours minus the paper's, in points, from the figures as printed (so 81.66 against 81.7
+ * reads 0.0, as the two printed numbers do): "+0.4", "-1.2", "0.0"; "–" when either is missing.
+ */
+export function formatPaperDelta(ours: number | null | undefined, paper: PaperValue | undefined): string {
+  if (ours === null || ours === undefined || typeof paper !== 'number') return '–';
+  const tenths = Math.round(ours * 1000) - Math.round(paper * 10);
+  if (tenths === 0) return '0.0';
+  return `${tenths > 0 ? '+' : '-'}${(Math.abs(tenths) / 10).toFixed(1)}`;
 }

@@ -4,8 +4,10 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { groupBarsChartSpec, perClassChartSpec, renderChartSvg, trainingCurvesChartSpec } from './charts';
-import { formatCount, formatMillions, formatPercent } from './format';
+import { PAPER_METRICS, type PaperMetric } from '../repro/paper';
+import { formatCount, formatMillions, formatPaperDelta, formatPaperValue, formatPercent } from './format';
 import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel } from './model';
+import { reproCaption } from './repro';
 
 /** Above this many classes the per-class table starts folded. */
 const FOLD_CLASSES_ABOVE = 60;
@@ -31,6 +33,12 @@ figure { margin: 18px 0; } figcaption { color: #5b6670; font-size: 13px; margin-
 .status { font-size: 12px; padding: 1px 6px; border-radius: 8px; background: #e7f4ea; color: #1e6b34; }
 .status.FAILED { background: #fbe9e7; color: #a1261b; } .status.RUNNING, .status.SUBMITTED { background: #eef1f8; color: #33508a; }
 details summary { cursor: pointer; color: #33508a; margin: 6px 0; }
+th.group { text-align: center; border-left: 1px solid #d5dae0; } td.first, th.first { border-left: 1px solid #d5dae0; }
+td.paper { color: #5b6670; } td.delta.up { color: #1e6b34; } td.delta.down { color: #a1261b; }
+.repro { background: #f4f6fb; border-left: 4px solid #33508a; padding: 8px 12px; margin: 0 0 14px; }
+.repro.toy { border-left-color: #b26b00; background: #fdf6ea; }
+.repro p { margin: 4px 0; } .toy-label { font-weight: 700; color: #b26b00; text-transform: uppercase; font-size: 12px; letter-spacing: 0.04em; }
+ul.notes { color: #3b4650; font-size: 14px; }
 `;
 
 function statusBadge(status: string): string {
@@ -48,6 +56,53 @@ function methodsTableHtml(model: ReportModel): string {
   });
   return `<table id="results-table"><thead><tr><th>Method</th><th>Status</th><th class="num">All</th><th class="num">Head</th><th class="num">Medium</th><th class="num">Tail</th><th class="num">Params (M)</th><th>Settings</th></tr></thead>
 <tbody>${rows.join('\n')}</tbody></table>`;
+}
+
+const METRIC_HEADER: Record<PaperMetric, string> = { all: 'All', head: 'Head', medium: 'Medium', tail: 'Tail' };
+
+function deltaClass(delta: string): string {
+  return delta.startsWith('+') ? ' up' : delta.startsWith('-') ? ' down' : '';
+}
+
+/** A reproduction's table: per metric our figure, the paper's, and (unless a toy) the difference, under one group header. */
+function reproTableHtml(model: ReportModel): string {
+  const repro = model.repro!;
+  const withDelta = !repro.toy;
+  const span = (metric: PaperMetric): number => (repro.metrics.includes(metric) ? (withDelta ? 3 : 2) : 1);
+  const top = PAPER_METRICS.map((m) => `<th class="group num" colspan="${span(m)}">${METRIC_HEADER[m]}</th>`).join('');
+  const sub = PAPER_METRICS.map((m) => {
+    if (!repro.metrics.includes(m)) return '<th class="num first">ours</th>';
+    return `<th class="num first">ours</th><th class="num">paper</th>${withDelta ? '<th class="num">Δ</th>' : ''}`;
+  }).join('');
+  const best = Math.max(...model.runs.map((r) => r.accuracy?.all ?? -1));
+  const rows = model.runs.map((run) => {
+    const classes = [run.row.status === 'FAILED' ? 'failed' : '', run.accuracy && run.accuracy.all === best ? 'best' : ''].filter(Boolean).join(' ');
+    const cells = PAPER_METRICS.map((m) => {
+      const ours = run.accuracy?.[m];
+      const own = `<td class="num first${m === 'all' ? ' all' : ''}">${formatPercent(ours)}</td>`;
+      if (!repro.metrics.includes(m)) return own;
+      const paper = `<td class="num paper">${formatPaperValue(run.paper?.[m])}</td>`;
+      const delta = formatPaperDelta(ours, run.paper?.[m]);
+      return `${own}${paper}${withDelta ? `<td class="num delta${deltaClass(delta)}">${delta}</td>` : ''}`;
+    }).join('');
+    return `<tr${classes ? ` class="${classes}"` : ''}><td>${escapeHtml(run.label)}</td><td>${statusBadge(run.row.status)}</td>${cells}
+<td class="num">${formatMillions(run.parameters?.total)}</td><td class="settings">${escapeHtml(run.settings || '–')}</td></tr>`;
+  });
+  return `<table id="results-table" class="repro-table"><thead><tr><th rowspan="2">Paper row</th><th rowspan="2">Status</th>${top}<th class="num" rowspan="2">Params (M)</th><th rowspan="2">Settings</th></tr>
+<tr>${sub}</tr></thead>
+<tbody>${rows.join('\n')}</tbody></table>`;
+}
+
+/** What the reproduction is, the toy label, the set-up differences: above the table. */
+function reproCaptionHtml(model: ReportModel): string {
+  if (!model.repro) return '';
+  const lines = reproCaption(model.repro).map((line) => (line.startsWith('toy: ') ? `<p><span class="toy-label">toy</span> ${escapeHtml(line.slice(5))}</p>` : `<p>${escapeHtml(line)}</p>`));
+  return `<div class="repro${model.repro.toy ? ' toy' : ''}" id="repro">${lines.join('')}</div>`;
+}
+
+function reproNotesHtml(model: ReportModel): string {
+  if (!model.repro || model.repro.notes.length === 0) return '';
+  return `<h2>Notes on the reproduction</h2><ul class="notes">${model.repro.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`;
 }
 
 function failuresHtml(model: ReportModel): string {
@@ -92,7 +147,9 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
 <h1>Sage report: ${escapeHtml(model.manifestName)}</h1>
 <p class="meta">Updated ${escapeHtml(model.updatedAt)} · ${model.runs.length} run(s) · top-1 accuracy (%) over all test images, and mean per-class accuracy over head / medium / tail classes.</p>
 <h2>Results</h2>
-${methodsTableHtml(model)}
+${reproCaptionHtml(model)}
+${model.repro ? reproTableHtml(model) : methodsTableHtml(model)}
+${reproNotesHtml(model)}
 ${failuresHtml(model)}
 ${charts.length > 0 ? `<h2>Charts</h2><div class="charts">${charts.join('\n')}</div>` : ''}
 ${perClassTableHtml(model)}

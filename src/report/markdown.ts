@@ -1,6 +1,8 @@
 /** The report as markdown (`report.md`): the paper-style table, failures, and the per-class table. */
-import { formatCount, formatMillions, formatPercent } from './format';
-import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel } from './model';
+import { PAPER_METRICS, type PaperMetric } from '../repro/paper';
+import { formatCount, formatMillions, formatPaperDelta, formatPaperValue, formatPercent } from './format';
+import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel, type ReportRun } from './model';
+import { reproCaption } from './repro';
 
 /** Past this many classes the markdown lists only the first ones; the HTML report and metrics.json have all. */
 export const MARKDOWN_CLASS_LIMIT = 200;
@@ -15,7 +17,39 @@ function table(header: readonly string[], rows: readonly (readonly string[])[], 
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
+const METRIC_HEADER: Record<PaperMetric, string> = { all: 'All', head: 'Head', medium: 'Medium', tail: 'Tail' };
+
+/** A reproduction's table: each of our figures followed by the paper's and, unless a toy, the difference. */
+function reproTable(model: ReportModel): string {
+  const repro = model.repro!;
+  const withDelta = !repro.toy;
+  const header = ['Paper row', 'Status'];
+  const align: ('l' | 'r')[] = ['l', 'l'];
+  for (const metric of PAPER_METRICS) {
+    const compared = repro.metrics.includes(metric);
+    header.push(METRIC_HEADER[metric], ...(compared ? ['paper', ...(withDelta ? ['Δ'] : [])] : []));
+    align.push('r', ...(compared ? ['r' as const, ...(withDelta ? ['r' as const] : [])] : []));
+  }
+  header.push('Params (M)', 'Settings');
+  align.push('r', 'l');
+  const cells = (run: ReportRun): string[] => {
+    const out = [run.label, run.row.status];
+    for (const metric of PAPER_METRICS) {
+      const ours = run.accuracy?.[metric];
+      out.push(formatPercent(ours));
+      if (!repro.metrics.includes(metric)) continue;
+      out.push(formatPaperValue(run.paper?.[metric]));
+      if (withDelta) out.push(formatPaperDelta(ours, run.paper?.[metric]));
+    }
+    out.push(formatMillions(run.parameters?.total), run.settings || '–');
+    return out;
+  };
+  return table(header, model.runs.map(cells), align);
+}
+
+/** The results table; for a reproduction, led by what it reproduces and with the paper's figures beside ours. */
 export function methodsTable(model: ReportModel): string {
+  if (model.repro) return [...reproCaption(model.repro), '', reproTable(model)].join('\n');
   const rows = model.runs.map((run) => [
     run.label,
     run.row.status,
@@ -53,6 +87,7 @@ export function renderReportMarkdown(input: ReportInput): string {
     '',
     methodsTable(model),
     '',
+    ...(model.repro ? ['## Notes on the reproduction', '', ...model.repro.notes.map((note) => `- ${note}`), ''] : []),
     ...(failed.length > 0 ? ['## Failed runs', '', ...failed, ''] : []),
     ...perClassTable(model),
   ];

@@ -5,6 +5,8 @@
  */
 import type { Accuracies, ClassMetrics, MetricsDocument, ParameterReport, ShotGroup } from '../contracts/metrics';
 import type { Summary, SummaryRow } from '../contracts/summary';
+import type { PaperMetric, PaperValue } from '../repro/paper';
+import { reproContextOf, type ReproReportContext } from '../repro/report-context';
 
 export interface ReportInput {
   summary: Summary;
@@ -23,6 +25,8 @@ export interface ReportRun {
   parameters?: ParameterReport;
   /** The sweep entry's overrides as `key=value` pairs, for the table. */
   settings: string;
+  /** For a reproduction sweep: the paper's figures for this run's row, when the paper has them. */
+  paper?: Record<PaperMetric, PaperValue>;
 }
 
 export interface ReportClass {
@@ -40,6 +44,8 @@ export interface ReportModel {
   runs: ReportRun[];
   /** Classes in index order, from the runs that have metrics. */
   classes: ReportClass[];
+  /** Set when the summary is a reproduction of a paper table (`sage repro`): the paper beside us. */
+  repro?: ReproReportContext;
 }
 
 export function runKey(runId: string, sweepIndex: number): string {
@@ -48,9 +54,10 @@ export function runKey(runId: string, sweepIndex: number): string {
 
 /**
  * `alpha=0.1, epochs=5`; nested objects (components) flatten to `components.sg=true`. The
- * method is left out: it is the row's label already.
+ * method is left out unless `keepMethod`: it is the row's label already (in a reproduction
+ * the label is the paper's row, so the method is shown).
  */
-export function formatOverrides(overrides: Record<string, unknown>): string {
+export function formatOverrides(overrides: Readonly<Record<string, unknown>>, options: { keepMethod?: boolean } = {}): string {
   const pairs: string[] = [];
   const visit = (prefix: string, value: unknown): void => {
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
@@ -58,27 +65,34 @@ export function formatOverrides(overrides: Record<string, unknown>): string {
     } else pairs.push(`${prefix}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
   };
   const { method: _method, ...rest } = overrides;
-  visit('', rest);
+  visit('', options.keepMethod ? overrides : rest);
   return pairs.join(', ');
 }
 
-function uniqueLabels(rows: readonly SummaryRow[]): string[] {
+/** `base[i]`, told apart where it repeats: by sweep index within one run, by run id too across runs. */
+function uniqueLabels(rows: readonly SummaryRow[], base: readonly string[]): string[] {
   const counts = new Map<string, number>();
-  for (const row of rows) counts.set(row.method, (counts.get(row.method) ?? 0) + 1);
+  for (const label of base) counts.set(label, (counts.get(label) ?? 0) + 1);
   const runIds = new Set(rows.map((r) => r.runId));
-  return rows.map((row) => {
-    if (counts.get(row.method) === 1) return row.method;
-    // Within one run the sweep index tells repeats apart; across runs the run id is needed too.
-    return runIds.size === 1 ? `${row.method} #${row.sweepIndex}` : `${row.method} (${row.runId} #${row.sweepIndex})`;
+  return rows.map((row, i) => {
+    const label = base[i]!;
+    if (counts.get(label) === 1) return label;
+    return runIds.size === 1 ? `${label} #${row.sweepIndex}` : `${label} (${row.runId} #${row.sweepIndex})`;
   });
 }
 
 export function buildReportModel(input: ReportInput): ReportModel {
   const byKey = new Map(input.metrics.map((m) => [runKey(m.runId, m.sweepIndex), m]));
-  const labels = uniqueLabels(input.summary.rows);
-  const runs: ReportRun[] = input.summary.rows.map((row, i) => {
+  const repro = reproContextOf(input.summary, input.metrics);
+  const rows = input.summary.rows;
+  const labels = uniqueLabels(
+    rows,
+    rows.map((row, i) => repro?.runs[i]?.label ?? row.method),
+  );
+  const runs: ReportRun[] = rows.map((row, i) => {
     const key = runKey(row.runId, row.sweepIndex);
     const metrics = byKey.get(key);
+    const paper = repro?.runs[i]?.paper;
     return {
       key,
       label: labels[i]!,
@@ -86,10 +100,11 @@ export function buildReportModel(input: ReportInput): ReportModel {
       metrics,
       accuracy: metrics?.accuracy ?? row.accuracy,
       parameters: metrics?.parameters ?? row.parameters,
-      settings: formatOverrides(row.overrides),
+      settings: formatOverrides(row.overrides, { keepMethod: repro !== undefined }),
+      ...(paper ? { paper } : {}),
     };
   });
-  return { manifestName: input.summary.manifestName, updatedAt: input.summary.updatedAt, runs, classes: collectClasses(runs) };
+  return { manifestName: input.summary.manifestName, updatedAt: input.summary.updatedAt, runs, classes: collectClasses(runs), ...(repro ? { repro } : {}) };
 }
 
 function collectClasses(runs: readonly ReportRun[]): ReportClass[] {

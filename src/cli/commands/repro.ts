@@ -1,0 +1,151 @@
+/**
+ * `sage repro TABLE --dataset MANIFEST`: a sweep manifest whose entries are the rows of one
+ * of the paper's tables (src/repro), over the dataset's Table 8 preset. `sage run` or
+ * `sage submit` of it runs the table; its report sets the paper's figures beside ours.
+ */
+import { Option, type Command } from 'commander';
+import { PRESETS } from '../../contracts/settings';
+import { CliInputError } from '../exit-codes';
+import { collectSetting, locationOption, parseLocation, parseNonNegativeInteger, parsePositiveInteger, toSettingsOverrides } from '../options';
+import type { CliOutput } from '../output';
+
+interface ReproFlags {
+  list?: boolean;
+  dataset?: string;
+  tableDataset?: string;
+  out?: string;
+  tag?: string;
+  epochs?: number;
+  batchSize?: number;
+  microBatchSize?: number;
+  seed?: number;
+  set?: Record<string, unknown>;
+}
+
+function changesFrom(flags: ReproFlags): Record<string, unknown> {
+  const raw: Record<string, unknown> = { ...flags.set };
+  if (flags.epochs !== undefined) raw.epochs = flags.epochs;
+  if (flags.batchSize !== undefined) raw.batchSize = flags.batchSize;
+  if (flags.microBatchSize !== undefined) raw.microBatchSize = flags.microBatchSize;
+  if (flags.seed !== undefined) raw.seed = flags.seed;
+  return raw;
+}
+
+export function registerRepro(program: Command, output: CliOutput): void {
+  program
+    .command('repro')
+    .description("write the sweep manifest of one of the paper's tables for a prepared dataset: one entry per row, the Table 8 preset, a report with the paper's figures beside ours")
+    .argument('[table]', 'a table (1-7, 10, 11) or a sensitivity grid (alpha, gamma, mu, lambda1, lambda2, lambda3); see --list')
+    .option('--list', 'print the tables, their datasets and rows, and exit')
+    .option('--dataset <manifest>', 'a prepared manifest (sage prepare ...): its classes, splits and weights', parseLocation)
+    .addOption(new Option('--table-dataset <dataset>', "which of the paper's datasets the rows and preset are taken from (default: found from the manifest)").choices([...PRESETS]))
+    .addOption(locationOption('-o, --out <file>', 'where to write the manifest (default: beside the prepared one, named after the table)'))
+    .option('--tag <tag>', 'suffix of the manifest name, to keep a second reproduction apart (letters, digits, "_", "-")')
+    .option('--epochs <n>', "training epochs (the paper's: 10, iNaturalist 2018 20)", parsePositiveInteger)
+    .option('--batch-size <n>', "effective batch size (the paper's: 128)", parsePositiveInteger)
+    .option('--micro-batch-size <n>', 'images per forward/backward pass (gradients accumulate to the batch size; not a change of set-up)', parsePositiveInteger)
+    .option('--seed <n>', 'random seed', parseNonNegativeInteger)
+    .option('--set <key=value>', 'any other change to the paper set-up, repeatable (e.g. --set tte=false)', collectSetting)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sage repro --list
+  sage repro 5 --dataset data/cifar100-lt-r100/manifest.json      Table 5's ablations on CIFAR-100-LT β = 100
+  sage repro 10 --dataset out/procedural/manifest.json --epochs 1  a toy run of Table 10 on the procedural data
+  sage run data/cifar100-lt-r100/repro-t5-cifar100-lt-r100.json`,
+    )
+    .action(async (tableName: string | undefined, flags: ReproFlags) => {
+      const { REPRO_TABLE_IDS, findReproTable } = await import('../../repro/tables');
+      if (flags.list) {
+        const { formatReproList } = await import('../../repro/list');
+        output.out(formatReproList().join('\n'));
+        return;
+      }
+      if (tableName === undefined) throw new CliInputError(`give a table: one of ${REPRO_TABLE_IDS.join(', ')} (sage repro --list shows their rows)`);
+      const table = findReproTable(tableName);
+      if (!table) throw new CliInputError(`unknown table "${tableName}": expected one of ${REPRO_TABLE_IDS.join(', ')} (sage repro --list shows their rows)`);
+      if (!flags.dataset) throw new CliInputError('give --dataset <manifest>: a prepared manifest (sage prepare ...)');
+      if (flags.tag !== undefined) {
+        const { isReproTag } = await import('../../repro/name');
+        if (!isReproTag(flags.tag)) throw new CliInputError(`expected --tag of 1-40 letters, digits, "_" or "-", got "${flags.tag}"`);
+      }
+      await writeRepro(table, { ...flags, dataset: flags.dataset }, output);
+    });
+}
+
+async function writeRepro(table: import('../../repro/tables').ReproTable, flags: ReproFlags & { dataset: string }, output: CliOutput): Promise<void> {
+  const { validateManifest, ManifestValidationError, resolveReference, resolveRunSettings, sweepSize } = await import('../../manifest');
+  const { storeFor, dirnameUri, joinUri } = await import('../../storage');
+  const { identifyDataset, ReproDatasetError } = await import('../../repro/identify');
+  const { buildReproManifest, ReproSettingsError } = await import('../../repro/manifest');
+  const { checkBackbone } = await import('../../repro/backbone');
+  const { describeSweep } = await import('../../repro/estimate');
+  const { PAPER_DATASET_INFO } = await import('../../repro/datasets');
+  const { formatOverrides } = await import('../../report/model');
+  const { withAbsoluteReferences } = await import('../../local/stage-manifest');
+
+  const changes = toSettingsOverrides(changesFrom(flags));
+  const source = flags.dataset;
+  const store = await storeFor(source);
+  if (!(await store.exists(source))) throw new CliInputError(`no manifest at ${source}`);
+  // Lists and counts are read (they identify CIFAR's β and size the sweep); images are not opened.
+  const validated = await validateManifest(await store.getText(source), { manifestUri: source, checkStorage: false });
+  if (!validated.ok) throw new ManifestValidationError(validated.problems, source);
+  const prepared = validated.manifest;
+  const sum = (values: readonly number[] | undefined): number => (values ?? []).reduce((s, v) => s + v, 0);
+
+  let identified;
+  try {
+    identified = identifyDataset(
+      table,
+      { name: prepared.name, classes: prepared.classes.length, ...(prepared.training?.preset ? { preset: prepared.training.preset } : {}), ...(validated.counts.train ? { trainCounts: validated.counts.train } : {}) },
+      flags.tableDataset,
+    );
+  } catch (error) {
+    if (error instanceof ReproDatasetError) throw new CliInputError(error.message);
+    throw error;
+  }
+  const toyReasons = [...identified.toyReasons];
+  const backbone = await checkBackbone(resolveReference(prepared.weights, source));
+  if (backbone.kind === 'other') toyReasons.push(backbone.reason);
+  if (backbone.kind === 'unreadable') output.err(`warning: could not check the CLIP weights (${backbone.reason}); taken to be ViT-B/16`);
+  const toy = toyReasons.length > 0;
+
+  let manifest;
+  try {
+    manifest = buildReproManifest(prepared, { table, dataset: identified.dataset, toy, changes, ...(flags.tag ? { tag: flags.tag } : {}) });
+  } catch (error) {
+    if (error instanceof ReproSettingsError) throw new CliInputError(error.message);
+    throw error;
+  }
+  // Every row must resolve: a change such as --micro-batch-size above the batch shows here, not in the upload.
+  for (let i = 0; i < sweepSize(manifest); i++) {
+    try {
+      resolveRunSettings(manifest, i);
+    } catch (error) {
+      throw new CliInputError(`row "${manifest.repro!.rows[i]}" has invalid settings with these changes: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  const out = flags.out ?? joinUri(dirnameUri(source), `${manifest.name}.json`);
+  // Relative references hold beside the prepared manifest only; elsewhere they are made absolute.
+  const document = dirnameUri(out) === dirnameUri(source) ? manifest : withAbsoluteReferences(manifest, source);
+  const outStore = await storeFor(out);
+  await outStore.put(out, `${JSON.stringify(document, null, 2)}\n`, { contentType: 'application/json' });
+
+  const title = PAPER_DATASET_INFO[identified.dataset].title;
+  output.out(`wrote ${out}`);
+  output.out(`  ${table.source}: ${table.title}; rows and preset of ${title} (${identified.dataset}, from ${identified.source === 'toy default' ? "the table's first dataset" : identified.source})`);
+  if (toy) output.out(`  toy: ${toyReasons.join('; ')}: the report will show the paper's figures for reference only`);
+  output.out(`  name ${manifest.name}: the report recognises the reproduction by it, so keep it`);
+  for (const [i, label] of manifest.repro!.rows.entries()) output.out(`  #${i} ${label}: ${formatOverrides(manifest.sweep![i]!, { keepMethod: true })}`);
+  const changed = formatOverrides(changes);
+  if (changed) output.out(`  changed from the paper's set-up for every row: ${changed}`);
+  const { preset: _preset, ...droppedTraining } = prepared.training ?? {};
+  if (Object.keys(droppedTraining).length > 0) {
+    output.err(`note: the prepared manifest's training settings (${formatOverrides(droppedTraining)}) give way to the paper's set-up; give them again (--set) to keep them`);
+  }
+  for (const line of await describeSweep(manifest, { train: sum(validated.counts.train), test: sum(validated.counts.test) })) output.out(`  ${line}`);
+  output.out(`next: sage run ${out}   (this machine)   or   sage submit ${out}   (AWS)`);
+}
