@@ -114,9 +114,13 @@ export function trainingCurvesChartSpec(model: ReportModel): TopLevelSpec | null
   };
 }
 
+/** Legends wide enough for a paper's row label ("SG + Init + CF + FIT (Sage)"); vega's default cuts at 160 px. */
+const LEGEND_LABEL_LIMIT = 260;
+
 /** Compiles a vega-lite spec and renders it headlessly to an SVG document string. */
 export async function renderChartSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const configured = { ...spec, config: { ...spec.config, legend: { labelLimit: LEGEND_LABEL_LIMIT, ...spec.config?.legend } } } as TopLevelSpec;
+  const view = new vega.View(vega.parse(compile(configured).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {

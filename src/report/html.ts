@@ -33,6 +33,8 @@ figure { margin: 18px 0; } figcaption { color: #5b6670; font-size: 13px; margin-
 .status { font-size: 12px; padding: 1px 6px; border-radius: 8px; background: #e7f4ea; color: #1e6b34; }
 .status.FAILED { background: #fbe9e7; color: #a1261b; } .status.RUNNING, .status.SUBMITTED { background: #eef1f8; color: #33508a; }
 details summary { cursor: pointer; color: #33508a; margin: 6px 0; }
+table.repro-table { font-size: 13px; } table.repro-table th, table.repro-table td { padding: 4px 6px; }
+table.repro-table td.label { white-space: nowrap; } table.repro-table td.settings { max-width: 190px; font-size: 12px; }
 th.group { text-align: center; border-left: 1px solid #d5dae0; } td.first, th.first { border-left: 1px solid #d5dae0; }
 td.paper { color: #5b6670; } td.delta.up { color: #1e6b34; } td.delta.down { color: #a1261b; }
 .repro { background: #f4f6fb; border-left: 4px solid #33508a; padding: 8px 12px; margin: 0 0 14px; }
@@ -85,7 +87,7 @@ function reproTableHtml(model: ReportModel): string {
       const delta = formatPaperDelta(ours, run.paper?.[m]);
       return `${own}${paper}${withDelta ? `<td class="num delta${deltaClass(delta)}">${delta}</td>` : ''}`;
     }).join('');
-    return `<tr${classes ? ` class="${classes}"` : ''}><td>${escapeHtml(run.label)}</td><td>${statusBadge(run.row.status)}</td>${cells}
+    return `<tr${classes ? ` class="${classes}"` : ''}><td class="label">${escapeHtml(run.label)}</td><td>${statusBadge(run.row.status)}</td>${cells}
 <td class="num">${formatMillions(run.parameters?.total)}</td><td class="settings">${escapeHtml(run.settings || '–')}</td></tr>`;
   });
   return `<table id="results-table" class="repro-table"><thead><tr><th rowspan="2">Paper row</th><th rowspan="2">Status</th>${top}<th class="num" rowspan="2">Params (M)</th><th rowspan="2">Settings</th></tr>
