@@ -15,12 +15,9 @@ export type CheckpointGeneration = keyof typeof CHECKPOINT_HEADER_FILES;
 
 /** The divergence monitor's running state (src/engine/train.ts), so a resumed run flags as an uninterrupted one would. */
 export const DivergenceState = z.object({
-  /** Sum and count of the early step losses the reference is the mean of. */
-  referenceSum: z.number(),
-  referenceSteps: z.number().int().nonnegative(),
-  /** The reference once the early steps are done, else null. */
+  /** The loss of the run's first step (the untrained model), null before it. */
   reference: z.number().nullable(),
-  /** The exponentially smoothed step loss after the early steps, else null. */
+  /** The exponentially smoothed step loss, null before the first step. */
   smoothed: z.number().nullable(),
   flag: DivergenceFlag.nullable(),
 });

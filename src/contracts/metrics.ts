@@ -47,7 +47,7 @@ export type ParameterReport = z.infer<typeof ParameterReport>;
 /**
  * The training loss grew by an order of magnitude while staying finite (src/engine/train.ts,
  * docs/engine.md "Divergence"): the first step at which the smoothed step loss exceeded
- * `factor` × the reference (the mean loss of the run's first steps).
+ * `factor` × the reference (the loss of the run's first step, the untrained model).
  */
 export const DivergenceFlag = z.object({
   /** 1-based epoch and step (within the epoch) at which the rule first held. */
@@ -55,7 +55,7 @@ export const DivergenceFlag = z.object({
   step: z.number().int().positive(),
   /** The smoothed step loss at that step. */
   loss: z.number(),
-  /** The mean step loss of the run's first steps. */
+  /** The mean loss of the run's first step. */
   reference: z.number(),
   /** The threshold: flagged when loss > factor × reference. */
   factor: z.number().positive(),

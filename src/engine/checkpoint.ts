@@ -135,10 +135,12 @@ async function restoreGeneration(folder: StoreLocation, header: CheckpointHeader
   const stateUri = joinUri(folder.uri, header.stateFile);
   if (!(await folder.store.exists(stateUri))) throw new EngineCheckpointError(`checkpoint state file ${stateUri} does not exist`);
   const bytes = await folder.store.get(stateUri);
-  if (header.stateSha256 && sha256(bytes) !== header.stateSha256) {
-    throw new EngineCheckpointError(`checkpoint state file ${stateUri} has changed since it was written (SHA-256 ${sha256(bytes).slice(0, 12)}…, the header says ${header.stateSha256.slice(0, 12)}…)`);
-  }
+  // Parsed first, so a truncated file says so; the hash then catches altered values.
   const tensors = parseSafetensors(bytes, stateUri);
+  const digest = sha256(bytes);
+  if (header.stateSha256 && digest !== header.stateSha256) {
+    throw new EngineCheckpointError(`checkpoint state file ${stateUri} has changed since it was written (SHA-256 ${digest.slice(0, 12)}…, the header says ${header.stateSha256.slice(0, 12)}…)`);
+  }
   const variables = model.trainableVariables();
   const hasSlots = variables.length > 0 && tensors.has(`momentum.${variables[0]!.name}`);
   // Every shape is checked before anything is assigned, so a bad file leaves the model untouched.

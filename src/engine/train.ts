@@ -22,24 +22,25 @@ import { silentProgress, type ProgressReporter, type TrainingLog, type TrainingW
 import { batchGradients, cosineLearningRate, meanGradients, SgdMomentum, type GradientSource } from './step';
 
 /**
- * When a finite loss counts as diverged. The reference is the mean step loss of the run's first
- * `min(referenceSteps, steps per epoch)` steps; after them the step loss is smoothed
- * exponentially (`s ← smoothing·s + (1 − smoothing)·loss`, starting from the reference) and the
- * run is flagged, once, at the first step where `s > factor · reference`. Training goes on.
+ * When a finite loss counts as diverged. The reference is the mean loss of the run's first step,
+ * taken on the untrained model (W_up = 0: zero-shot CLIP), so a blow-up in the first steps is not
+ * hidden in it. From then on the step loss is smoothed exponentially,
+ * `s ← smoothing·s + (1 − smoothing)·loss` (s starts at the reference), so one bad batch is not
+ * enough, and the run is flagged, once, at the first step where `s > factor · reference`.
+ * Training goes on; the flag is a warning and a field of metrics.json.
  */
 export interface DivergenceRule {
   factor: number;
-  referenceSteps: number;
   smoothing: number;
 }
 
 /**
  * 10×, not 100×: with cosine logits scaled by 25 the LA loss per image cannot exceed about
- * 2·25 + log C + log(n_max/n_min) (≈ 60 for C = 100), so a 100× rise from a typical early loss
- * of 1-3 could never be seen without FIT; 10× the early loss is beyond anything a run that
- * learns shows.
+ * 2·25 + log C + log(n_max/n_min) (≈ 60 for C = 100), so a 100× rise from a typical first loss
+ * of 1-3 could never be seen without FIT's learnable scales; 10× the first loss is beyond
+ * anything a run that learns shows. 0.9 averages over roughly the last 10 steps.
  */
-export const DEFAULT_DIVERGENCE_RULE: DivergenceRule = { factor: 10, referenceSteps: 10, smoothing: 0.9 };
+export const DEFAULT_DIVERGENCE_RULE: DivergenceRule = { factor: 10, smoothing: 0.9 };
 
 export interface TrainSageOptions {
   model: SageModel;
@@ -89,24 +90,16 @@ export function checkTrainCounts(model: SageModel, counts: readonly number[]): v
 }
 
 function freshDivergence(): DivergenceState {
-  return { referenceSum: 0, referenceSteps: 0, reference: null, smoothed: null, flag: null };
+  return { reference: null, smoothed: null, flag: null };
 }
 
 function freshPosition(): LoopPosition {
   return { epoch: 0, step: 0, epochLossSum: 0, epochCorrect: 0, epochSeen: 0, epochSeconds: 0, lastFiniteLoss: null, trainSeconds: 0, imagesSeen: 0, divergence: freshDivergence() };
 }
 
-/**
- * The monitor after one more step of mean loss `loss`, at 1-based `epoch` and `step`;
- * `referenceSteps` is the rule's count already capped by the steps per epoch.
- */
-export function observeStepLoss(state: DivergenceState, loss: number, at: { epoch: number; step: number }, rule: DivergenceRule, referenceSteps: number): DivergenceState {
-  if (state.reference === null) {
-    const referenceSum = state.referenceSum + loss;
-    const steps = state.referenceSteps + 1;
-    const reference = steps >= referenceSteps ? referenceSum / steps : null;
-    return { ...state, referenceSum, referenceSteps: steps, reference, smoothed: reference };
-  }
+/** The divergence monitor after one more step of mean loss `loss`, at 1-based `epoch` and `step`. */
+export function observeStepLoss(state: DivergenceState, loss: number, at: { epoch: number; step: number }, rule: DivergenceRule): DivergenceState {
+  if (state.reference === null) return { ...state, reference: loss, smoothed: loss };
   const smoothed = rule.smoothing * (state.smoothed ?? state.reference) + (1 - rule.smoothing) * loss;
   const crossed = state.flag === null && smoothed > rule.factor * state.reference;
   return { ...state, smoothed, flag: crossed ? { epoch: at.epoch, step: at.step, loss: smoothed, reference: state.reference, factor: rule.factor } : state.flag };
@@ -172,7 +165,6 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
     const stepsPerEpoch = Math.ceil(train.count / settings.batchSize);
     const totalSteps = stepsPerEpoch * settings.epochs;
     const context = { model, adjustment, microBatchSize: settings.microBatchSize ?? settings.batchSize };
-    const referenceSteps = Math.max(1, Math.min(rule.referenceSteps, stepsPerEpoch));
     const sessionStart = { time: performance.now(), steps: position.epoch * stepsPerEpoch + position.step };
 
     for (let epoch = position.epoch; epoch < settings.epochs; epoch++) {
@@ -200,14 +192,14 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
           lastFiniteLoss: meanLoss,
           trainSeconds: position.trainSeconds + seconds,
           imagesSeen: position.imagesSeen + step.count,
-          divergence: observeStepLoss(position.divergence ?? freshDivergence(), meanLoss, { epoch: epoch + 1, step: position.step + 1 }, rule, referenceSteps),
+          divergence: observeStepLoss(position.divergence ?? freshDivergence(), meanLoss, { epoch: epoch + 1, step: position.step + 1 }, rule),
         };
         const flag = position.divergence?.flag ?? null;
         if (flag && !wasFlagged) {
           warn(
             'diverged',
             `training loss diverged at epoch ${flag.epoch}, step ${flag.step}: the smoothed step loss ${flag.loss.toPrecision(4)} is more than ${flag.factor}× ` +
-              `the early loss ${flag.reference.toPrecision(4)} (mean of the first ${referenceSteps} steps); training goes on and the metrics record it as diverged`,
+              `the first step's loss ${flag.reference.toPrecision(4)}; training goes on and the metrics record it as diverged`,
             { ...flag },
           );
         }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { resolveSettings } from '../../src/contracts/settings';
 import { trainSage } from '../../src/engine';
 import { buildSageModel } from '../../src/engine/model';
 import { LocalObjectStore } from '../../src/storage';
+import { removeLocalTemporaryFiles } from '../../src/trainer/run-job';
 import { abortOnTermination, consoleProgress, JsonlLog } from '../../src/trainer/progress';
 import { MemoryBatchSource, randomClip, syntheticDataset, tempDir } from '../engine/helpers';
 
@@ -53,5 +54,54 @@ describe('stopping on SIGTERM', () => {
     expect(stop.signal.aborted).toBe(true);
     stop.dispose();
     expect(process.listenerCount('SIGTERM')).toBe(before);
+  });
+
+  it('lets a second signal end the process: its handlers go with the first one', () => {
+    const before = { term: process.listenerCount('SIGTERM'), int: process.listenerCount('SIGINT') };
+    const seen: string[] = [];
+    const stop = abortOnTermination(['SIGTERM', 'SIGINT'], (signal) => seen.push(signal));
+    expect(process.listenerCount('SIGINT')).toBe(before.int + 1);
+    process.emit('SIGINT', 'SIGINT');
+    expect(stop.signal.aborted).toBe(true);
+    expect(seen).toEqual(['SIGINT']);
+    expect({ term: process.listenerCount('SIGTERM'), int: process.listenerCount('SIGINT') }).toEqual(before);
+  });
+});
+
+describe('the JSONL training log', () => {
+  const step = (epoch: number, n: number) => ({ type: 'step' as const, epoch, step: n, loss: 1, accuracy: 0.5, learningRate: 0.01, imagesPerSecond: 10, seconds: 0.1, time: 't' });
+  const epochRecord = (epoch: number) => ({ type: 'epoch' as const, epoch, loss: 1, trainAccuracy: 0.5, learningRate: 0.01, seconds: 1, time: 't' });
+
+  it('continues an existing log, skipping a line cut short, and drops the lines beyond a resume point', async () => {
+    const uri = path.join(await tempDir('jsonl'), 'log.jsonl');
+    const lines = [step(1, 1), step(1, 2), epochRecord(1), step(2, 1), step(2, 2), step(2, 3)].map((r) => JSON.stringify(r));
+    await writeFile(uri, `${lines.join('\n')}\n{"type":"st`);
+    const log = await JsonlLog.open(new LocalObjectStore(), uri);
+    // The newest checkpoint (epoch 2, step 3) was lost; the run resumes from epoch index 1, step 1.
+    log.append({ type: 'resume', epoch: 1, step: 1, generation: 'previous', time: 't' });
+    log.append(step(2, 2));
+    await log.flush();
+    const written = (await readFile(uri, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; epoch: number; step?: number });
+    expect(written.map((r) => [r.type, r.epoch, r.step])).toEqual([
+      ['step', 1, 1],
+      ['step', 1, 2],
+      ['epoch', 1, undefined],
+      ['step', 2, 1],
+      ['resume', 1, 1],
+      ['step', 2, 2],
+    ]);
+  });
+});
+
+describe('stale temporary files in a local checkpoint folder', () => {
+  it("removes the *.tmp files the local store's interrupted writes leave, and nothing else", async () => {
+    const dir = path.join(await tempDir('stale'), 'ckpt');
+    await mkdir(path.join(dir, 'sub.tmp'), { recursive: true });
+    await writeFile(path.join(dir, 'state-e1-s0.safetensors.4242.1700000000000.abc123.tmp'), 'half');
+    await writeFile(path.join(dir, 'checkpoint.json.tmp'), 'half');
+    await writeFile(path.join(dir, 'checkpoint.json'), '{}');
+    expect((await removeLocalTemporaryFiles(dir)).sort()).toEqual(['checkpoint.json.tmp', 'state-e1-s0.safetensors.4242.1700000000000.abc123.tmp']);
+    expect((await readdir(dir)).sort()).toEqual(['checkpoint.json', 'sub.tmp']);
+    expect(await removeLocalTemporaryFiles(path.join(dir, 'missing'))).toEqual([]);
   });
 });
