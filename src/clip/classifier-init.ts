@@ -10,6 +10,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { storeFor } from '../storage';
 import { defaultClipCacheDir } from './folder';
+import { type ClipLog, formatSeconds, percent, silentLog, StageProgress } from './progress';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { fillTemplate, type TemplateMode, templatesFor } from './templates';
 import type { ClipModel, ClipTokenizer } from './types';
@@ -21,6 +22,11 @@ export interface ZeroShotClassifierOptions {
   cacheDir?: string | null;
   /** Prompts per text-tower call. Default 256. */
   batchSize?: number;
+  /**
+   * Receives the stage lines: classes × templates, prompts done with an ETA (after the first
+   * batch and at each tenth), the total time, or the cache hit. Default: silent.
+   */
+  log?: ClipLog;
 }
 
 export interface ZeroShotClassifier {
@@ -49,8 +55,27 @@ export function classifierCacheKey(model: ClipModel, classNames: readonly string
 const l2Normalise = (x: tf.Tensor2D): tf.Tensor2D => tf.div(x, tf.norm(x, 'euclidean', 1, true));
 
 /** Mean of the normalised text embeddings of each class's prompts, normalised: `[classes, projectionDim]`. */
-function textClassifier(model: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], templates: readonly string[], batchSize: number): tf.Tensor2D {
+function textClassifier(
+  model: ClipModel,
+  tokenizer: ClipTokenizer,
+  classNames: readonly string[],
+  templates: readonly string[],
+  batchSize: number,
+  log: ClipLog,
+): tf.Tensor2D {
   const prompts = classNames.flatMap((name) => templates.map((template) => fillTemplate(template, name)));
+  const batches = Math.ceil(prompts.length / batchSize);
+  log(
+    `text classifier: ${classNames.length} classes × ${templates.length} template${templates.length === 1 ? '' : 's'} = ${prompts.length} prompts, ` +
+      `${batches} batch${batches === 1 ? '' : 'es'} of up to ${batchSize}`,
+  );
+  const progress = new StageProgress(
+    prompts.length,
+    (done, total, elapsed, eta) => {
+      if (done < total) log(`text classifier: ${done}/${total} prompts (${percent(done, total)}), ${formatSeconds(elapsed)}, ETA ${formatSeconds(eta)}`);
+    },
+    { steps: 10, first: true },
+  );
   const chunks: tf.Tensor2D[] = [];
   for (let start = 0; start < prompts.length; start += batchSize) {
     const batch = tokenizer.encodeBatch(prompts.slice(start, start + batchSize));
@@ -60,13 +85,16 @@ function textClassifier(model: ClipModel, tokenizer: ClipTokenizer, classNames: 
         return l2Normalise(model.encodeText(ids));
       }),
     );
+    progress.update(Math.min(start + batchSize, prompts.length));
   }
-  return tf.tidy(() => {
+  const result = tf.tidy(() => {
     const all = tf.concat(chunks, 0); // [classes*templates, projectionDim]
     const perClass = tf.mean(tf.reshape(all, [classNames.length, templates.length, model.config.projectionDim]), 1) as tf.Tensor2D; // [classes, projectionDim]
     tf.dispose(chunks);
     return l2Normalise(perClass);
   });
+  log(`text classifier: ${prompts.length} prompts encoded in ${formatSeconds(progress.elapsed())}`);
+  return result;
 }
 
 /**
@@ -81,6 +109,7 @@ export async function zeroShotClassifier(
 ): Promise<ZeroShotClassifier> {
   const mode = options.templates ?? 'ensemble60';
   const cacheDir = options.cacheDir === undefined ? path.join(defaultClipCacheDir(), 'classifiers') : options.cacheDir;
+  const log = options.log ?? silentLog;
   const cacheUri = cacheDir === null ? null : `${cacheDir.replace(/\/+$/, '')}/zero-shot-${classifierCacheKey(model, classNames, mode)}.safetensors`;
   const store = cacheUri ? await storeFor(cacheUri) : null;
   let textEmbeddings: tf.Tensor2D;
@@ -92,11 +121,13 @@ export async function zeroShotClassifier(
     }
     textEmbeddings = tf.tensor2d(entry.data, [classNames.length, model.config.projectionDim]);
     fromCache = true;
+    log(`text classifier: ${classNames.length} classes read from the cache ${cacheUri}`);
   } else {
-    textEmbeddings = textClassifier(model, tokenizer, classNames, templatesFor(mode), options.batchSize ?? 256);
+    textEmbeddings = textClassifier(model, tokenizer, classNames, templatesFor(mode), options.batchSize ?? 256, log);
     if (store && cacheUri) {
       const bytes = writeSafetensors({ text_embeddings: { shape: textEmbeddings.shape, data: textEmbeddings.dataSync() as Float32Array } }, { mode, classes: String(classNames.length) });
       await store.put(cacheUri, bytes);
+      log(`text classifier: cached at ${cacheUri}`);
     }
   }
   // t·P with P = visual_projection.weight [projectionDim, visionHidden]: back into the space of f.

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isS3Uri, joinUri, storeFor, type ObjectInfo } from '../storage';
+import { type ClipLog, formatMegabytes, formatSeconds, percent, silentLog, StageProgress } from './progress';
 
 /** The files a Hugging Face CLIP folder may hold; which of them are required is up to the caller. */
 export const CLIP_FOLDER_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt'] as const;
@@ -38,8 +39,11 @@ async function readEtags(file: string): Promise<Record<string, string>> {
   }
 }
 
-/** Resolves a CLIP location to a local folder, downloading from S3 into `cacheDir` when needed. */
-export async function localClipFolder(location: string, cacheDir = defaultClipCacheDir()): Promise<LocalClipFolder> {
+/**
+ * Resolves a CLIP location to a local folder, downloading from S3 into `cacheDir` when
+ * needed; each download reports its size, each quarter of it and its time to `log`.
+ */
+export async function localClipFolder(location: string, cacheDir = defaultClipCacheDir(), log: ClipLog = silentLog): Promise<LocalClipFolder> {
   const store = await storeFor(location);
   if (!isS3Uri(location)) {
     const dir = path.resolve(location);
@@ -58,7 +62,20 @@ export async function localClipFolder(location: string, cacheDir = defaultClipCa
     if (etags[name] === info.etag) continue;
     // Stream to a temporary file and rename, so a crash never leaves half a checkpoint in the cache.
     const temporary = path.join(dir, `${name}.${process.pid}.partial`);
-    await pipeline(await store.getStream(uri), createWriteStream(temporary));
+    log(`CLIP ${location}: downloading ${name} (${formatMegabytes(info.size)}) into ${dir}`);
+    const source = await store.getStream(uri);
+    let received = 0;
+    const progress = new StageProgress(info.size, (done, total, elapsed, eta) => {
+      if (done < total) log(`CLIP ${location}: ${name} ${percent(done, total)} (${formatMegabytes(done)}), ${formatSeconds(elapsed)}, ETA ${formatSeconds(eta)}`);
+    });
+    const counted = async function* (chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+      for await (const chunk of chunks) {
+        progress.update((received += chunk.byteLength));
+        yield chunk;
+      }
+    };
+    await pipeline(source, counted, createWriteStream(temporary));
+    log(`CLIP ${location}: ${name} downloaded in ${formatSeconds(progress.elapsed())}`);
     await rename(temporary, path.join(dir, name));
     etags[name] = info.etag;
     await writeFile(etagFile, JSON.stringify(etags, null, 2));

@@ -1,12 +1,13 @@
 /**
- * Test utility: writes a tiny random CLIP folder in the Hugging Face layout
- * (config.json, model.safetensors, tokenizer.json) that loadClip and
- * loadClipTokenizer read like a real checkpoint. Deterministic for a seed.
+ * Test utility: writes a random CLIP folder in the Hugging Face layout (config.json,
+ * model.safetensors, tokenizer.json) that loadClip and loadClipTokenizer read like a
+ * real checkpoint: tiny by default, up to full size (ViT-B/16 in F16 for the loading
+ * benchmark), written one tensor at a time. Deterministic for a seed.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { toHfConfigJson } from './config';
-import { writeSafetensors, type SafetensorsInput } from './safetensors';
+import { writeSafetensorsFile, type SafetensorsInput, type SafetensorsSpec } from './safetensors';
 import { type BpeParts, bytesToUnicode, clipTokenizerJson, END_OF_TEXT, START_OF_TEXT } from './tokenizer-json';
 import type { ClipConfig, ClipTextConfig, ClipVisionConfig } from './types';
 import { clipTensorSpecs, type TensorSpec } from './weights';
@@ -21,6 +22,19 @@ export interface RandomClipOptions {
   words?: readonly string[];
   /** Standard deviation of the random weights. Default 0.02 (Hugging Face's init). */
   weightStd?: number;
+  /** How model.safetensors stores the weights (F16 and BF16 round the same random values). Default F32. */
+  dtype?: 'F32' | 'F16' | 'BF16';
+  /**
+   * Also store `vision_model.embeddings.position_ids` and `text_model.embeddings.position_ids`
+   * (I64 `[1, n]`, 0…n-1), as checkpoints saved by transformers before 4.31 do. Default false.
+   */
+  positionIds?: boolean;
+  /**
+   * Vocabulary size: the tiny vocabulary padded with unused tokens, the two special tokens
+   * last (49408 gives OpenAI's ids, 49406 and 49407, and a full-size token embedding).
+   * Default: the tiny vocabulary's own size.
+   */
+  vocabSize?: number;
 }
 
 export interface RandomClip {
@@ -41,7 +55,7 @@ function normalSampler(uniform: () => number): () => number {
  * A small byte-level BPE vocabulary in OpenAI's layout: the 256 byte symbols, the same
  * with `</w>`, left-to-right merges that spell each given word, then the two special tokens.
  */
-export function tinyBpeParts(words: readonly string[]): BpeParts {
+export function tinyBpeParts(words: readonly string[], vocabSize?: number): BpeParts {
   const symbols = [...bytesToUnicode().values()];
   const tokens = [...symbols, ...symbols.map((s) => `${s}</w>`)];
   const known = new Set(tokens);
@@ -60,6 +74,11 @@ export function tinyBpeParts(words: readonly string[]): BpeParts {
       left = merged;
     }
   }
+  if (vocabSize !== undefined) {
+    if (vocabSize < tokens.length + 2) throw new RangeError(`vocabSize ${vocabSize} is below the tiny vocabulary's ${tokens.length + 2} tokens`);
+    // Fillers no merge produces: they only move the special tokens to the end of a larger vocabulary.
+    for (let i = tokens.length; i < vocabSize - 2; i++) tokens.push(`<|unused${i}|>`);
+  }
   tokens.push(START_OF_TEXT, END_OF_TEXT);
   const vocab: Record<string, number> = {};
   tokens.forEach((token, id) => {
@@ -71,11 +90,9 @@ export function tinyBpeParts(words: readonly string[]): BpeParts {
 function randomTensor(spec: TensorSpec, normal: () => number, std: number, logitScale: number): SafetensorsInput {
   const count = spec.shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    if (spec.role === 'weight' || spec.role === 'bias') data[i] = normal() * std;
-    else if (spec.role === 'normScale') data[i] = 1 + normal() * 0.1;
-    else data[i] = Math.log(logitScale);
-  }
+  if (spec.role === 'weight' || spec.role === 'bias') for (let i = 0; i < count; i++) data[i] = normal() * std;
+  else if (spec.role === 'normScale') for (let i = 0; i < count; i++) data[i] = 1 + normal() * 0.1;
+  else data.fill(Math.log(logitScale));
   return { shape: spec.shape, data };
 }
 
@@ -90,11 +107,9 @@ export function randomClipTensors(config: ClipConfig, seed = 0, weightStd = 0.02
   return tensors;
 }
 
-/** Writes a tiny random HF-layout CLIP folder into `dir` (created if needed). */
-export async function createRandomClip(dir: string, options: RandomClipOptions = {}, seed = 0): Promise<RandomClip> {
-  const bpe = tinyBpeParts(options.words ?? DEFAULT_WORDS);
-  const vocabSize = Object.keys(bpe.vocab).length;
-  const config: ClipConfig = {
+/** The config createRandomClip uses: tiny sizes unless overridden, special ids from the tokenizer. */
+function randomClipConfig(options: RandomClipOptions, bpe: BpeParts): ClipConfig {
+  return {
     vision: {
       hiddenSize: 32,
       intermediateSize: 64,
@@ -115,7 +130,7 @@ export async function createRandomClip(dir: string, options: RandomClipOptions =
       layerNormEps: 1e-5,
       hiddenAct: 'quick_gelu',
       ...options.text,
-      vocabSize,
+      vocabSize: Object.keys(bpe.vocab).length,
       bosTokenId: bpe.vocab[START_OF_TEXT]!,
       eosTokenId: bpe.vocab[END_OF_TEXT]!,
       padTokenId: 0,
@@ -123,10 +138,45 @@ export async function createRandomClip(dir: string, options: RandomClipOptions =
     projectionDim: options.projectionDim ?? 16,
     logitScale: 100,
   };
-  const tensors = randomClipTensors(config, seed, options.weightStd);
+}
+
+/**
+ * Writes a random HF-layout CLIP folder into `dir` (created if needed). The weights are
+ * those of randomClipTensors(config, seed, weightStd), drawn and written one tensor at a
+ * time, so a full-size checkpoint never sits in memory whole.
+ */
+export async function createRandomClip(dir: string, options: RandomClipOptions = {}, seed = 0): Promise<RandomClip> {
+  const bpe = tinyBpeParts(options.words ?? DEFAULT_WORDS, options.vocabSize);
+  const config = randomClipConfig(options, bpe);
+  const dtype = options.dtype ?? 'F32';
+  const std = options.weightStd ?? 0.02;
+  const positionIds = options.positionIds
+    ? [
+        { name: 'vision_model.embeddings.position_ids', length: (config.vision.imageSize / config.vision.patchSize) ** 2 + 1 },
+        { name: 'text_model.embeddings.position_ids', length: config.text.maxPositionEmbeddings },
+      ]
+    : [];
+  const specs = clipTensorSpecs(config);
+  const files: SafetensorsSpec[] = [
+    ...positionIds.map(({ name, length }) => ({ name, shape: [1, length], dtype: 'I64' as const })),
+    ...specs.map(({ name, shape }) => ({ name, shape, dtype })),
+  ];
+  // Same draws as randomClipTensors: the writer asks for the float tensors in spec order (they share one element size).
+  const normal = normalSampler(seededRandom(seed));
+  const byName = new Map(specs.map((spec) => [spec.name, spec]));
+  const lengths = new Map(positionIds.map(({ name, length }) => [name, length]));
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(toHfConfigJson(config), null, 2));
-  await writeFile(path.join(dir, 'model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
+  await writeSafetensorsFile(
+    path.join(dir, 'model.safetensors'),
+    files,
+    ({ name }) => {
+      const spec = byName.get(name);
+      if (spec) return randomTensor(spec, normal, std, config.logitScale).data;
+      return Float32Array.from({ length: lengths.get(name)! }, (_, i) => i);
+    },
+    { format: 'pt' },
+  );
   await writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify(clipTokenizerJson(bpe)));
   return { dir, config };
 }
