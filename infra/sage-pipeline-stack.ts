@@ -14,6 +14,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FUNCTION_ENV } from '../functions/commons/config';
+import { ARTIFACTS_PREFIXES, DATA_PREFIXES, RESULTS_PREFIXES, RUN_FILES, RUN_RECORD_FILE } from '../src/contracts/layout';
 import { GpuBatch } from './constructs/gpu-batch';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { SecureBucket } from './constructs/secure-bucket';
@@ -39,6 +40,8 @@ export class SagePipelineStack extends Stack {
   readonly batch: GpuBatch;
   readonly validateFunction: PipelineFunction;
   readonly aggregateFunction: PipelineFunction;
+  /** Dead letters of the EventBridge rule targets. */
+  readonly eventDeadLetters: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: SagePipelineStackProps = {}) {
     super(scope, id, props);
@@ -49,14 +52,14 @@ export class SagePipelineStack extends Stack {
       versioned: true,
       noncurrentVersionDays: settings.noncurrentVersionDays,
       lifecycleRules: [
-        { id: 'expire-checkpoints', prefix: 'checkpoints/', expiration: Duration.days(settings.checkpointRetentionDays) },
-        { id: 'expire-old-cuda-cache', prefix: 'cuda-cache/', noncurrentVersionExpiration: Duration.days(settings.checkpointRetentionDays) },
+        { id: 'expire-checkpoints', prefix: ARTIFACTS_PREFIXES.checkpoints, expiration: Duration.days(settings.checkpointRetentionDays) },
+        { id: 'expire-old-cuda-cache', prefix: ARTIFACTS_PREFIXES.cudaCache, noncurrentVersionExpiration: Duration.days(settings.checkpointRetentionDays) },
       ],
     }).bucket;
     this.resultsBucket = new SecureBucket(this, 'Results', {
       versioned: true,
       noncurrentVersionDays: settings.noncurrentVersionDays,
-      lifecycleRules: [{ id: 'expire-claims', prefix: 'claims/', expiration: Duration.days(settings.claimRetentionDays) }],
+      lifecycleRules: [{ id: 'expire-claims', prefix: RESULTS_PREFIXES.claims, expiration: Duration.days(settings.claimRetentionDays) }],
     }).bucket;
 
     const bucketEnv = {
@@ -65,7 +68,7 @@ export class SagePipelineStack extends Stack {
       [FUNCTION_ENV.artifactsBucket]: this.artifactsBucket.bucketName,
     };
     this.batch = new GpuBatch(this, 'Gpu', { settings, environment: {} });
-    this.grantJobAccess(this.batch.jobRole);
+    this.grantJobAccess(this.batch.runRole);
 
     this.validateFunction = new PipelineFunction(this, 'ValidateManifest', {
       entry: 'functions/validate-manifest/index.ts',
@@ -87,7 +90,7 @@ export class SagePipelineStack extends Stack {
     });
     this.grantValidateAccess(this.validateFunction.role);
     this.grantAggregateAccess(this.aggregateFunction.role);
-    this.routeEvents();
+    this.eventDeadLetters = this.routeEvents();
 
     // `sage submit --stack <name>` finds the buckets through these outputs.
     new CfnOutput(this, 'DataBucketName', { value: this.dataBucket.bucketName, description: 'Upload manifests to manifests/*.json here' });
@@ -106,34 +109,47 @@ export class SagePipelineStack extends Stack {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
   }
 
-  /** Validation: read manifests, the files they name and the weights; claims, rejections, run records, summaries; submit to this queue. */
+  /**
+   * Validation: read manifests and the files they name (anywhere in the data bucket) and the
+   * CLIP weights; write only claims, rejection reports and run records; submit to this queue
+   * and find a job it may have submitted before (ListJobs has no resource-level permissions).
+   */
   private grantValidateAccess(role: iam.IRole): void {
     this.allow(role, this.dataBucket, ['read'], ['*']);
-    this.allow(role, this.artifactsBucket, ['read'], ['weights/*']);
-    this.allow(role, this.resultsBucket, ['read', 'write'], ['claims/*', 'rejections/*', 'runs/*', 'summaries/*']);
-    this.allow(role, this.resultsBucket, ['delete'], ['claims/*']);
+    this.allow(role, this.artifactsBucket, ['read'], [`${ARTIFACTS_PREFIXES.weights}*`]);
+    this.allow(role, this.resultsBucket, ['read', 'write', 'delete'], [`${RESULTS_PREFIXES.claims}*`]);
+    this.allow(role, this.resultsBucket, ['write'], [`${RESULTS_PREFIXES.rejections}*`, `${RESULTS_PREFIXES.runs}*/${RUN_RECORD_FILE}`]);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['batch:SubmitJob'],
         resources: [this.batch.jobQueue.jobQueueArn, this.batch.jobDefinition.jobDefinitionArn],
       }),
     );
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs'], resources: ['*'] }));
   }
 
-  /** Aggregation: read run records and metrics, write statuses, summaries and reports. Nothing else. */
+  /** Aggregation: read run records, metrics and progress; write only statuses, summaries and reports. */
   private grantAggregateAccess(role: iam.IRole): void {
-    this.allow(role, this.resultsBucket, ['read', 'write'], ['runs/*', 'summaries/*']);
+    this.allow(role, this.resultsBucket, ['read'], [`${RESULTS_PREFIXES.runs}*`]);
+    this.allow(role, this.resultsBucket, ['write'], [`${RESULTS_PREFIXES.runs}*/${RUN_FILES.status}`]);
+    this.allow(role, this.resultsBucket, ['read', 'write'], [`${RESULTS_PREFIXES.summaries}*`]);
   }
 
-  /** Training: read data and weights, write its run's results, keep checkpoints and the CUDA cache. */
+  /**
+   * Training: the envelope of every run (data, weights, results under runs/, checkpoints, the
+   * CUDA cache). A job never uses it whole: the container assumes this role with a session
+   * policy for its own run (src/contracts/run-access.ts), so it reads and writes only its run's
+   * prefixes and the weights it was given.
+   */
   private grantJobAccess(role: iam.IRole): void {
     this.allow(role, this.dataBucket, ['read'], ['*']);
-    this.allow(role, this.artifactsBucket, ['read'], ['*']);
-    this.allow(role, this.artifactsBucket, ['write', 'delete'], ['checkpoints/*', 'cuda-cache/*']);
-    this.allow(role, this.resultsBucket, ['read', 'write'], ['runs/*']);
+    this.allow(role, this.artifactsBucket, ['read'], [`${ARTIFACTS_PREFIXES.weights}*`]);
+    this.allow(role, this.artifactsBucket, ['read', 'write', 'delete'], [`${ARTIFACTS_PREFIXES.checkpoints}*`]);
+    this.allow(role, this.artifactsBucket, ['read', 'write'], [`${ARTIFACTS_PREFIXES.cudaCache}*`]);
+    this.allow(role, this.resultsBucket, ['read', 'write'], [`${RESULTS_PREFIXES.runs}*`]);
   }
 
-  private routeEvents(): void {
+  private routeEvents(): sqs.Queue {
     const targetDeadLetters = new sqs.Queue(this, 'EventDeadLetters', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -146,18 +162,20 @@ export class SagePipelineStack extends Stack {
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
-        detail: { bucket: { name: [this.dataBucket.bucketName] }, object: { key: events.Match.wildcard('manifests/*.json') } },
+        detail: { bucket: { name: [this.dataBucket.bucketName] }, object: { key: events.Match.wildcard(`${DATA_PREFIXES.manifests}*.json`) } },
       },
       targets: [new targets.LambdaFunction(this.validateFunction.function, targetOptions)],
     });
     new events.Rule(this, 'TrainingJobEnded', {
-      description: 'A training job (or array child) of this queue ended: aggregate its metrics',
+      description: 'A training job (or array child) of this queue changed state: update its summary row, and aggregate its metrics when it ends',
       eventPattern: {
         source: ['aws.batch'],
         detailType: ['Batch Job State Change'],
-        detail: { jobQueue: [this.batch.jobQueue.jobQueueArn], status: ['SUCCEEDED', 'FAILED'] },
+        // Every state: the summary shows a run from SUBMITTED on, and between attempts.
+        detail: { jobQueue: [this.batch.jobQueue.jobQueueArn], status: ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING', 'SUCCEEDED', 'FAILED'] },
       },
       targets: [new targets.LambdaFunction(this.aggregateFunction.function, targetOptions)],
     });
+    return targetDeadLetters;
   }
 }

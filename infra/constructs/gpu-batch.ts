@@ -1,8 +1,10 @@
 /**
  * The GPU side: a VPC with public subnets only (no NAT gateway to pay for; S3 through a
  * gateway endpoint), two managed EC2 compute environments on the ECS GPU AMI (spot first,
- * on-demand after it in the queue), one job queue, and the training job definition:
- * 1 GPU, the trainer image, retries only when EC2 takes a spot host back.
+ * on-demand after it in the queue) whose instances require IMDSv2 with a hop limit of 1 (a
+ * container cannot reach the host's instance credentials), one job queue, and the training
+ * job definition: 1 GPU, the trainer image, retries only when EC2 takes a spot host back.
+ * The job's task role may only assume the run role, with a session policy for its own run.
  */
 import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
@@ -12,6 +14,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { REPO_ROOT } from '../paths';
+import { RUN_ROLE_ENV } from '../../src/contracts/run-access';
 import type { PipelineSettings } from '../settings';
 
 export interface GpuBatchProps {
@@ -37,7 +40,13 @@ export class GpuBatch extends Construct {
   readonly vpc: ec2.Vpc;
   readonly jobQueue: batch.JobQueue;
   readonly jobDefinition: batch.EcsJobDefinition;
+  /** The container's task role: it may only assume `runRole` (scoped to one run by a session policy). */
   readonly jobRole: iam.Role;
+  /** Every run's envelope of S3 access; a job uses it only through a session scoped to its run. */
+  readonly runRole: iam.Role;
+  readonly launchTemplate: ec2.LaunchTemplate;
+  /** Pulls the image and writes the job's logs (made by the container definition). */
+  readonly executionRole: iam.IRole;
   readonly computeEnvironments: batch.ManagedEc2EcsComputeEnvironment[];
   readonly logGroup: logs.LogGroup;
 
@@ -59,12 +68,19 @@ export class GpuBatch extends Construct {
     });
 
     const instanceTypes = settings.instanceTypes.map((name) => new ec2.InstanceType(name));
+    // IMDSv2 only, one hop: the ECS agent on the host reads instance metadata, a container never does.
+    this.launchTemplate = new ec2.LaunchTemplate(this, 'InstanceLaunchTemplate', {
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+    });
     const environmentFor = (name: string, spot: boolean): batch.ManagedEc2EcsComputeEnvironment =>
       new batch.ManagedEc2EcsComputeEnvironment(this, name, {
         vpc: this.vpc,
         vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
         securityGroups: [securityGroup],
         instanceTypes,
+        launchTemplate: this.launchTemplate,
         useOptimalInstanceClasses: false,
         images: [{ imageType: batch.EcsMachineImageType.ECS_AL2_NVIDIA }],
         minvCpus: 0,
@@ -86,8 +102,15 @@ export class GpuBatch extends Construct {
     });
     this.jobRole = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'The training container: reads data and weights, writes results, checkpoints and the CUDA cache',
+      description: 'The training container: may only assume the run role, for its own run',
     });
+    this.runRole = new iam.Role(this, 'RunRole', {
+      assumedBy: new iam.ArnPrincipal(this.jobRole.roleArn),
+      description: 'S3 access of training runs, always assumed with a session policy for one run (src/contracts/run-access.ts)',
+      // Role chaining caps a session at one hour; the container refreshes it before it ends.
+      maxSessionDuration: Duration.hours(1),
+    });
+    this.runRole.grantAssumeRole(this.jobRole);
     const image = settings.containerImage
       ? ecs.ContainerImage.fromRegistry(settings.containerImage)
       : ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'container/Dockerfile', exclude: IMAGE_CONTEXT_EXCLUDES });
@@ -101,10 +124,12 @@ export class GpuBatch extends Construct {
       environment: {
         AWS_REGION: Stack.of(this).region,
         CUDA_CACHE_MAXSIZE: String(CUDA_CACHE_MAX_BYTES),
+        [RUN_ROLE_ENV]: this.runRole.roleArn,
         ...props.environment,
       },
       logging: ecs.LogDriver.awsLogs({ streamPrefix: 'trainer', logGroup: this.logGroup }),
     });
+    this.executionRole = container.executionRole;
     this.jobDefinition = new batch.EcsJobDefinition(this, 'TrainingJob', {
       container,
       timeout: Duration.minutes(settings.jobTimeoutMinutes),

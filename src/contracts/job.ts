@@ -21,6 +21,8 @@ export const JOB_ENV = {
    * validation Lambda's own rule), so the trainer refuses what validation would have.
    */
   referenceRoots: 'SAGE_REFERENCE_ROOTS',
+  /** The CLIP weights folder validation accepted: the run's session may read only it, and the trainer refuses others. */
+  weightsUri: 'SAGE_WEIGHTS_URI',
   arrayIndex: 'AWS_BATCH_JOB_ARRAY_INDEX',
 } as const;
 
@@ -32,6 +34,7 @@ export const JobSpec = z.object({
   cudaCacheUri: z.string().optional(),
   sweepIndex: z.number().int().nonnegative(),
   referenceRoots: z.array(z.string().startsWith('s3://')).optional(),
+  weightsUri: z.string().optional(),
 });
 export type JobSpec = z.infer<typeof JobSpec>;
 
@@ -50,6 +53,7 @@ export function jobSpecFromEnv(env: NodeJS.ProcessEnv = process.env): JobSpec {
     cudaCacheUri: env[JOB_ENV.cudaCacheUri] || undefined,
     sweepIndex,
     referenceRoots: env[JOB_ENV.referenceRoots] ? env[JOB_ENV.referenceRoots]!.split(',').filter((root) => root.length > 0) : undefined,
+    weightsUri: env[JOB_ENV.weightsUri] || undefined,
   });
 }
 
@@ -63,5 +67,6 @@ export function jobSpecToEnv(spec: JobSpec): Record<string, string> {
     ...(spec.cudaCacheUri ? { [JOB_ENV.cudaCacheUri]: spec.cudaCacheUri } : {}),
     [JOB_ENV.sweepIndex]: String(spec.sweepIndex),
     ...(spec.referenceRoots ? { [JOB_ENV.referenceRoots]: spec.referenceRoots.join(',') } : {}),
+    ...(spec.weightsUri ? { [JOB_ENV.weightsUri]: spec.weightsUri } : {}),
   };
 }

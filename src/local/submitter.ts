@@ -1,8 +1,9 @@
 /**
  * The local stand-in for AWS Batch: `submit` queues a job and answers with its id, as
  * SubmitJob does; `runSubmitted` then runs the queued jobs (array children at most
- * `concurrency` at a time) and reports each end as the "Batch Job State Change" event
- * Batch would send: one per child, then one for the array's parent.
+ * `concurrency` at a time) and reports each change as the "Batch Job State Change" event
+ * Batch would send: the job's SUBMITTED, each child's RUNNING and end, then the array
+ * parent's end.
  */
 import { JOB_ENV } from '../contracts/job';
 import type { Clock, JobStateChange, JobSubmission, JobSubmitter, SubmittedJob } from '../pipeline';
@@ -65,10 +66,23 @@ export class LocalJobSubmitter implements JobSubmitter {
     const isArray = job.arraySize > 1;
     const indices = Array.from({ length: job.arraySize }, (_, i) => i);
     const results: LocalJobResult[] = [];
+    const singleIndex = Number(job.env[JOB_ENV.sweepIndex] ?? '0');
+    // As Batch does, the job's own SUBMITTED comes first (the aggregation step makes the rows from it).
+    await this.options.onStateChange({
+      jobId,
+      jobName: job.name,
+      status: 'SUBMITTED',
+      runId: job.runId,
+      role: isArray ? { kind: 'parent', arraySize: job.arraySize } : { kind: 'single', sweepIndex: singleIndex },
+      finishedAt: this.now().toISOString(),
+      at: this.now().toISOString(),
+    });
     const runChild = async (index: number): Promise<void> => {
       const env = isArray ? { ...job.env, [JOB_ENV.arrayIndex]: String(index) } : job.env;
-      const sweepIndex = isArray ? index : Number(job.env[JOB_ENV.sweepIndex] ?? '0');
+      const sweepIndex = isArray ? index : singleIndex;
       const childId = isArray ? `${jobId}:${index}` : jobId;
+      const role = isArray ? ({ kind: 'child', sweepIndex } as const) : ({ kind: 'single', sweepIndex } as const);
+      await this.options.onStateChange({ jobId: childId, jobName: job.name, status: 'RUNNING', runId: job.runId, role, finishedAt: this.now().toISOString(), at: this.now().toISOString() });
       const outcome = await this.options.runner.run(env, `#${sweepIndex}`);
       results.push({ jobId: childId, sweepIndex, outcome });
       await this.options.onStateChange({
@@ -76,9 +90,10 @@ export class LocalJobSubmitter implements JobSubmitter {
         jobName: job.name,
         status: outcome.status,
         runId: job.runId,
-        role: isArray ? { kind: 'child', sweepIndex } : { kind: 'single', sweepIndex },
+        role,
         ...(outcome.reason ? { reason: outcome.reason } : {}),
         finishedAt: this.now().toISOString(),
+        at: this.now().toISOString(),
       });
     };
     await runPool(indices, Math.max(1, this.options.concurrency ?? 1), runChild);

@@ -7,7 +7,7 @@ import { artifactsKeys, resultsKeys } from '../contracts/layout';
 import type { RunEntry, RunRecord } from '../contracts/documents';
 import { jobSpecToEnv } from '../contracts/job';
 import { methodLabel } from '../contracts/settings';
-import { resolveRunSettings, sweepSize, type Manifest } from '../manifest';
+import { referencePolicyFor, resolveReference, resolveRunSettings, sweepSize, type Manifest } from '../manifest';
 import { joinUri } from '../storage';
 import type { PipelineLocations } from './context';
 import { jobNameFor, type JobSubmission } from './job-submitter';
@@ -60,6 +60,8 @@ export function planRun(input: RunPlanInput): RunPlan {
     cudaCacheUri,
     sweepIndex: 0,
     ...(input.referenceRoots ? { referenceRoots: [...input.referenceRoots] } : {}),
+    // The folder validation accepted, resolved as the trainer will resolve it.
+    weightsUri: resolveReference(manifest.weights, input.manifestUri, referencePolicyFor(input.manifestUri, input.referenceRoots)),
   });
   const jobName = jobNameFor(manifest.name, runId);
   const record: RunRecord = {

@@ -1,5 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { App } from 'aws-cdk-lib';
+import { stackAcknowledgements } from '../../infra/nag';
+import { SagePipelineStack } from '../../infra/sage-pipeline-stack';
 import { resourcesOfType, synthPipeline, type SynthResult } from './synth';
 
 // One synth (with cdk-nag) serves every test in this file: synthesizing takes tens of seconds.
@@ -56,12 +59,15 @@ describe('the synthesized pipeline stack', () => {
     });
   });
 
-  it('routes terminal job states of its own queue to the aggregation function', () => {
+  it('routes every job state of its own queue to the aggregation function, which alone writes summaries', () => {
     synth.template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.batch'],
         'detail-type': ['Batch Job State Change'],
-        detail: { jobQueue: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^GpuQueue'), 'JobQueueArn'] }], status: ['SUCCEEDED', 'FAILED'] },
+        detail: {
+          jobQueue: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^GpuQueue'), 'JobQueueArn'] }],
+          status: ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING', 'SUCCEEDED', 'FAILED'],
+        },
       },
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AggregateMetrics'), 'Arn'] }, DeadLetterConfig: Match.anyValue() })],
     });
@@ -86,6 +92,16 @@ describe('the synthesized pipeline stack', () => {
         { ComputeEnvironment: { 'Fn::GetAtt': [byType.EC2!.id, 'ComputeEnvironmentArn'] }, Order: 2 },
       ],
     });
+  });
+
+  it('launches GPU instances that require IMDSv2 with a hop limit of 1, so containers cannot reach instance credentials', () => {
+    synth.template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({ MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 } }),
+    });
+    const [[templateId]] = resourcesOfType(synth.json, 'AWS::EC2::LaunchTemplate');
+    for (const [, props] of resourcesOfType(synth.json, 'AWS::Batch::ComputeEnvironment')) {
+      expect((props.ComputeResources as { LaunchTemplate?: { LaunchTemplateId?: unknown } }).LaunchTemplate?.LaunchTemplateId).toEqual({ Ref: templateId });
+    }
   });
 
   it('defines a one-GPU training job that retries only spot reclaims', () => {
@@ -119,6 +135,21 @@ describe('the synthesized pipeline stack', () => {
 
   it('passes cdk-nag’s AwsSolutions pack with every finding acknowledged', () => {
     expect(synth.validationError?.message ?? '', synth.validationReport).toBe('');
+  });
+
+  it('acknowledges each cdk-nag finding on its own resource, never on the stack or the app', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new SagePipelineStack(app, 'Acks');
+    const acknowledgements = stackAcknowledgements(stack);
+    expect(acknowledgements.length).toBeGreaterThan(10);
+    for (const { scope, reason } of acknowledgements) {
+      expect(scope).not.toBe(stack);
+      expect(scope).not.toBe(app);
+      expect(reason.length).toBeGreaterThan(40);
+    }
+    // Each (resource, finding) pair is acknowledged once.
+    const pairs = acknowledgements.map(({ scope, id }) => `${scope.node.path} ${id}`);
+    expect(new Set(pairs).size).toBe(pairs.length);
   });
 
   it('keeps its overall shape (snapshot; hashes masked)', () => {
@@ -163,23 +194,39 @@ describe('least-privilege IAM', () => {
     json = synth.json;
   });
 
-  it('lets the validation function read data, write its own results prefixes and submit to this queue only', () => {
+  it('lets the validation function read data and weights, write only claims, rejections and run records, and submit to this queue', () => {
     const statements = statementsOf(json, 'ValidateManifestRole');
-    expect(actionsOf(statements)).toEqual(['batch:SubmitJob', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'sqs:SendMessage']);
+    expect(actionsOf(statements)).toEqual([
+      'batch:ListJobs',
+      'batch:SubmitJob',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:DeleteObject',
+      's3:GetObject',
+      's3:ListBucket',
+      's3:PutObject',
+      'sqs:SendMessage',
+    ]);
     expect(resourcesFor(statements, 'batch:SubmitJob')).toEqual([expect.stringMatching(/^<GpuQueue/), expect.stringMatching(/^<GpuTrainingJob/)]);
-    expect(resourcesFor(statements, 's3:PutObject')).toEqual(
-      ['claims/*', 'rejections/*', 'runs/*', 'summaries/*'].map((prefix) => expect.stringMatching(new RegExp(`^<ResultsBucket\\w+>/${prefix.replace('*', '\\*')}$`))),
-    );
+    expect(resourcesFor(statements, 's3:PutObject')).toEqual([
+      expect.stringMatching(/^<ResultsBucket\w+>\/claims\/\*$/),
+      expect.stringMatching(/^<ResultsBucket\w+>\/rejections\/\*$/),
+      expect.stringMatching(/^<ResultsBucket\w+>\/runs\/\*\/run\.json$/),
+    ]);
     expect(resourcesFor(statements, 's3:DeleteObject')).toEqual([expect.stringMatching(/^<ResultsBucket\w+>\/claims\/\*$/)]);
-    expect(resourcesFor(statements, 's3:PutObject').some((r) => r.includes('DataBucket'))).toBe(false);
-    // Of the artifacts, only the weights (validation checks that they exist).
+    // Reads in the results bucket: only its own claims.
+    expect(resourcesFor(statements, 's3:GetObject').filter((r) => r.includes('ResultsBucket'))).toEqual([expect.stringMatching(/^<ResultsBucket\w+>\/claims\/\*$/)]);
+    // Of the artifacts, only the weights (validation checks them).
     expect(resourcesFor(statements, 's3:GetObject').filter((r) => r.includes('ArtifactsBucket'))).toEqual([expect.stringMatching(/^<ArtifactsBucket\w+>\/weights\/\*$/)]);
   });
 
-  it('lets the aggregation function touch only run records and summaries, and never Batch or the data bucket', () => {
+  it('lets the aggregation function read runs and write only statuses and summaries, never Batch or another bucket', () => {
     const statements = statementsOf(json, 'AggregateMetricsRole');
     expect(actionsOf(statements)).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'sqs:SendMessage']);
-    expect(resourcesFor(statements, 's3:PutObject')).toEqual([expect.stringMatching(/^<ResultsBucket\w+>\/runs\/\*$/), expect.stringMatching(/^<ResultsBucket\w+>\/summaries\/\*$/)]);
+    expect(resourcesFor(statements, 's3:PutObject')).toEqual([
+      expect.stringMatching(/^<ResultsBucket\w+>\/runs\/\*\/status\.json$/),
+      expect.stringMatching(/^<ResultsBucket\w+>\/summaries\/\*$/),
+    ]);
     expect(JSON.stringify(statements)).not.toContain('DataBucket');
     expect(JSON.stringify(statements)).not.toContain('ArtifactsBucket');
   });
@@ -192,21 +239,37 @@ describe('least-privilege IAM', () => {
     }
   });
 
-  it('lets the training job read data and weights and write only results, checkpoints and the CUDA cache', () => {
-    const statements = statementsOf(json, 'GpuJobRole');
-    expect(actionsOf(statements)).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
-    expect(resourcesFor(statements, 's3:PutObject')).toEqual([
+  it('lets the training container only assume the run role, whose envelope holds data, weights, runs, checkpoints and the CUDA cache', () => {
+    const job = statementsOf(json, 'GpuJobRole');
+    expect(actionsOf(job)).toEqual(['sts:AssumeRole']);
+    expect(resourcesFor(job, 'sts:AssumeRole')).toEqual([expect.stringMatching(/^<GpuRunRole/)]);
+    synth.template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { AWS: { 'Fn::GetAtt': [Match.stringLikeRegexp('^GpuJobRole'), 'Arn'] } } })] },
+      MaxSessionDuration: 3600,
+    });
+    const run = statementsOf(json, 'GpuRunRole');
+    expect(actionsOf(run)).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    expect(resourcesFor(run, 's3:PutObject')).toEqual([
       expect.stringMatching(/^<ArtifactsBucket\w+>\/checkpoints\/\*$/),
       expect.stringMatching(/^<ArtifactsBucket\w+>\/cuda-cache\/\*$/),
       expect.stringMatching(/^<ResultsBucket\w+>\/runs\/\*$/),
     ]);
+    expect(resourcesFor(run, 's3:GetObject').filter((r) => r.includes('ArtifactsBucket'))).toEqual([
+      expect.stringMatching(/^<ArtifactsBucket\w+>\/checkpoints\/\*$/),
+      expect.stringMatching(/^<ArtifactsBucket\w+>\/cuda-cache\/\*$/),
+      expect.stringMatching(/^<ArtifactsBucket\w+>\/weights\/\*$/),
+    ]);
+    // The container learns the role to assume from its environment.
+    synth.template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      ContainerProperties: Match.objectLike({ Environment: Match.arrayWith([{ Name: 'SAGE_RUN_ROLE_ARN', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^GpuRunRole'), 'Arn'] } }]) }),
+    });
   });
 
-  it('grants no action on every resource to the functions or the job', () => {
-    for (const prefix of ['ValidateManifestRole', 'AggregateMetricsRole', 'GpuJobRole']) {
+  it('grants no wildcard action, and no action on every resource except batch:ListJobs (which has no resource-level permissions)', () => {
+    for (const prefix of ['ValidateManifestRole', 'AggregateMetricsRole', 'GpuJobRole', 'GpuRunRole']) {
       for (const statement of statementsOf(json, prefix)) {
         expect([statement.Action].flat().some((action) => action.includes('*'))).toBe(false);
-        expect([statement.Resource].flat()).not.toContain('*');
+        if ([statement.Resource].flat().includes('*')) expect([prefix, statement.Action]).toEqual(['ValidateManifestRole', 'batch:ListJobs']);
       }
     }
   });

@@ -157,7 +157,11 @@ async function createBatchResources(template: Template, clients: { batch: BatchC
   const serviceRole = await createRole('standin-batch-service', 'batch.amazonaws.com');
   const ofType = (type: string) => Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
   for (const [logicalId, resource] of ofType('AWS::Batch::ComputeEnvironment')) {
-    const props = camelKeys(await resolve(resource.Properties ?? {})) as JsonObject;
+    // The launch template (IMDSv2) deploys through CloudFormation like any EC2 resource; moto's
+    // Batch API needs no reference to it, and the stand-ins could not resolve its version attribute.
+    const properties = structuredClone(resource.Properties ?? {}) as { ComputeResources?: Record<string, unknown> };
+    delete properties.ComputeResources?.LaunchTemplate;
+    const props = camelKeys(await resolve(properties as Json)) as JsonObject;
     const input = {
       computeEnvironmentName: logicalId,
       type: String(props.type).toUpperCase(), // CDK emits `managed`; the API wants MANAGED

@@ -216,6 +216,10 @@ describe.skipIf(unavailable !== null)('the AWS pipeline on the emulator', () => 
 
     const job = await describeJob(outcome.jobId);
     expect(job.jobQueue).toBe(stack.batch.jobQueueArn);
+    // The summary row comes from Batch's own SUBMITTED event, not from validation.
+    expect(await store.exists(`s3://${buckets.results}/summaries/procedural/summary.json`)).toBe(false);
+    await aggregate(stateChangeEvent(job, { status: 'SUBMITTED' }));
+    expect((await summaryOf('procedural')).rows).toEqual([expect.objectContaining({ runId: outcome.runId, status: 'SUBMITTED', jobId: outcome.jobId })]);
     const { metrics } = await runContainer(job);
     const aggregated = await aggregate(stateChangeEvent(await describeJob(outcome.jobId), { status: 'SUCCEEDED' }));
     expect(aggregated.outcome).toBe('recorded');
@@ -250,6 +254,16 @@ describe.skipIf(unavailable !== null)('the AWS pipeline on the emulator', () => 
     expect(first.outcome).toBe('submitted');
     expect(second.outcome).toBe('duplicate');
     expect((await jobsOnQueue()).length).toBe(before.length + 1);
+  });
+
+  it('finds a submitted job by its run-id name through ListJobs, as a handler taking over a dead one does', async () => {
+    const { BatchJobSubmitter } = await import('../../src/pipeline/batch-submitter');
+    const submitter = new BatchJobSubmitter({ jobQueue: stack.batch.jobQueueArn, jobDefinition: stack.batch.jobDefinitionArn });
+    const name = 'sage-lookup-20261201T100000Z-abc123';
+    expect(await submitter.find(name)).toBeUndefined();
+    const { jobId } = await submitter.submit({ runId: '20261201T100000Z-abc123', name, arraySize: 1, env: { SAGE_RUN_ID: '20261201T100000Z-abc123' } });
+    expect(await submitter.find(name)).toEqual({ jobId });
+    expect(await submitter.find(`${name}-other`)).toBeUndefined();
   });
 
   it('runs a sweep of three as an array job and summarizes three rows', async () => {
