@@ -4,6 +4,7 @@
  * weights), to mark a sweep on other weights (the mini-CLIP) as a toy.
  */
 import { parseClipConfig } from '../clip/config';
+import type { ClipVisionConfig } from '../clip/types';
 import { joinUri, storeFor } from '../storage';
 
 export type BackboneCheck = { kind: 'vit-b/16' } | { kind: 'other'; reason: string } | { kind: 'unreadable'; reason: string };
@@ -18,7 +19,7 @@ export async function checkBackbone(weightsUri: string): Promise<BackboneCheck> 
   } catch (error) {
     return { kind: 'unreadable', reason: `cannot read ${configUri}: ${error instanceof Error ? error.message : String(error)}` };
   }
-  let vision;
+  let vision: ClipVisionConfig;
   try {
     vision = parseClipConfig(text, configUri).vision;
   } catch (error) {

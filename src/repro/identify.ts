@@ -59,14 +59,16 @@ export function identifyDataset(table: ReproTable, facts: PreparedDatasetFacts, 
   const tableDatasets = `${table.source} has rows for ${table.datasets.join(', ')}`;
   if (chosen !== undefined && !isPaperDataset(chosen)) throw new ReproDatasetError(`expected a dataset of the paper, one of ${PAPER_DATASETS.join(', ')}; got "${chosen}"`, table.datasets);
   const preset = facts.preset !== undefined && isPaperDataset(facts.preset) ? facts.preset : undefined;
+  const named = fromName(facts.name);
+  const counted = fromClasses(facts);
   const found: { dataset: PaperDataset; source: IdentifiedDataset['source'] } | undefined = chosen
     ? { dataset: chosen, source: 'flag' }
     : preset
       ? { dataset: preset, source: 'preset' }
-      : fromName(facts.name)
-        ? { dataset: fromName(facts.name)!, source: 'name' }
-        : fromClasses(facts)
-          ? { dataset: fromClasses(facts)!, source: 'classes' }
+      : named
+        ? { dataset: named, source: 'name' }
+        : counted
+          ? { dataset: counted, source: 'classes' }
           : undefined;
 
   if (found && !table.datasets.includes(found.dataset)) {

@@ -74,6 +74,16 @@ Examples:
     });
 }
 
+/** Runs `fn`; an error of class `kind` (bad input the user can fix) becomes a CliInputError (exit 2). */
+function asInputError<T>(kind: new (...args: never[]) => Error, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof kind) throw new CliInputError(error.message, { cause: error });
+    throw error;
+  }
+}
+
 async function writeRepro(table: import('../../repro/tables').ReproTable, flags: ReproFlags & { dataset: string }, output: CliOutput): Promise<void> {
   const { validateManifest, ManifestValidationError, resolveReference, resolveRunSettings, sweepSize } = await import('../../manifest');
   const { storeFor, dirnameUri, joinUri } = await import('../../storage');
@@ -95,30 +105,20 @@ async function writeRepro(table: import('../../repro/tables').ReproTable, flags:
   const prepared = validated.manifest;
   const sum = (values: readonly number[] | undefined): number => (values ?? []).reduce((s, v) => s + v, 0);
 
-  let identified;
-  try {
-    identified = identifyDataset(
+  const identified = asInputError(ReproDatasetError, () =>
+    identifyDataset(
       table,
       { name: prepared.name, classes: prepared.classes.length, ...(prepared.training?.preset ? { preset: prepared.training.preset } : {}), ...(validated.counts.train ? { trainCounts: validated.counts.train } : {}) },
       flags.tableDataset,
-    );
-  } catch (error) {
-    if (error instanceof ReproDatasetError) throw new CliInputError(error.message);
-    throw error;
-  }
+    ),
+  );
   const toyReasons = [...identified.toyReasons];
   const backbone = await checkBackbone(resolveReference(prepared.weights, source));
   if (backbone.kind === 'other') toyReasons.push(backbone.reason);
   if (backbone.kind === 'unreadable') output.err(`warning: could not check the CLIP weights (${backbone.reason}); taken to be ViT-B/16`);
   const toy = toyReasons.length > 0;
 
-  let manifest;
-  try {
-    manifest = buildReproManifest(prepared, { table, dataset: identified.dataset, toy, changes, ...(flags.tag ? { tag: flags.tag } : {}) });
-  } catch (error) {
-    if (error instanceof ReproSettingsError) throw new CliInputError(error.message);
-    throw error;
-  }
+  const manifest = asInputError(ReproSettingsError, () => buildReproManifest(prepared, { table, dataset: identified.dataset, toy, changes, ...(flags.tag ? { tag: flags.tag } : {}) }));
   // Every row must resolve: a change such as --micro-batch-size above the batch shows here, not in the upload.
   for (let i = 0; i < sweepSize(manifest); i++) {
     try {
