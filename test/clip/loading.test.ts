@@ -72,8 +72,8 @@ describe('F16 and BF16 checkpoints with position_ids', () => {
     const random = seededRandom(2);
     const size = half.config.vision.imageSize;
     const pixels = tf.tensor4d(Float32Array.from({ length: 2 * size * size * 3 }, () => random() * 4 - 2), [2, size, size, 3]);
-    const a = full.encodeImageFeatures(pixels).dataSync();
-    const b = rounded.encodeImageFeatures(pixels).dataSync();
+    const a = full.encodeImageFeatures(pixels).dataSync() as Float32Array;
+    const b = rounded.encodeImageFeatures(pixels).dataSync() as Float32Array;
     const norm = Math.sqrt(a.reduce((s, x) => s + x * x, 0));
     const gap = Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0));
     expect(gap / norm).toBeLessThan(dtype === 'F16' ? 1e-2 : 5e-2);
