@@ -6,18 +6,16 @@
  */
 import { cp, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
 import type { ClipModel } from '../../src/clip/types';
 import { CheckpointHeader } from '../../src/contracts/checkpoint';
 import { resolveSettings } from '../../src/contracts/settings';
 import { EngineCheckpointError, readCheckpointHeader, trainSage, type ProgressReporter, type TrainingLog, type TrainingLogRecord } from '../../src/engine';
-import { buildSageModel, type SageModel } from '../../src/engine/model';
+import type { SageModel } from '../../src/engine/model';
 import { LocalObjectStore } from '../../src/storage';
 import { MemoryObjectStore } from '../../src/storage/memory';
-import { MemoryBatchSource, randomClip, snapshot, syntheticDataset, tempDir } from './helpers';
-import { filler } from './reference';
+import { MemoryBatchSource, modelWithRandomZeroShot, randomClip, snapshot, syntheticDataset, tempDir, trainAndStopAfter } from './helpers';
 
 const local = new LocalObjectStore();
 const classNames = ['cat', 'dog', 'car', 'tree'];
@@ -29,13 +27,7 @@ let expected: { weights: Record<string, number[]>; losses: number[] };
 let stoppedDir: string;
 
 function model(): SageModel {
-  const settings = resolveSettings({ method: 'sage', batchSize: 8, epochs: 3, learningRate: 0.05, seed: 1 });
-  const next = filler(99);
-  const width = clip.config.vision.hiddenSize;
-  const zeroShot = tf.tensor2d(Array.from({ length: classNames.length * width }, () => next()), [classNames.length, width]);
-  const built = buildSageModel({ clip, settings, classNames, zeroShotWeights: zeroShot });
-  zeroShot.dispose();
-  return built;
+  return modelWithRandomZeroShot(clip, classNames, resolveSettings({ method: 'sage', batchSize: 8, epochs: 3, learningRate: 0.05, seed: 1 }));
 }
 
 const trainSource = () => new MemoryBatchSource(syntheticDataset(counts, 32, 5), 32);
@@ -76,18 +68,9 @@ beforeAll(async () => {
   uninterrupted.dispose();
 
   stoppedDir = await tempDir('stopped');
-  const controller = new AbortController();
-  let steps = 0;
   const first = model();
-  await trainSage({
-    model: first,
-    train: trainSource(),
-    trainCounts: counts,
-    checkpoint: { store: local, uri: stoppedDir },
-    signal: controller.signal,
-    // 4 steps an epoch: stop after the second step of epoch 2.
-    progress: { step: () => (++steps === 6 ? controller.abort() : undefined), epoch() {}, message() {}, warning() {}, close() {} },
-  });
+  // 4 steps an epoch: stop after the second step of epoch 2.
+  await trainAndStopAfter(6, { model: first, train: trainSource(), trainCounts: counts, checkpoint: { store: local, uri: stoppedDir } });
   first.dispose();
 });
 afterAll(() => clip.dispose());
@@ -175,17 +158,8 @@ describe('checkpoint generations', () => {
   it('works on any ObjectStore it is given: a checkpoint in memory resumes like one on disk', async () => {
     const store = new MemoryObjectStore();
     const folder = { store, uri: 's3://bucket/checkpoints/run/0/' };
-    const controller = new AbortController();
-    let steps = 0;
     const first = model();
-    const stopped = await trainSage({
-      model: first,
-      train: trainSource(),
-      trainCounts: counts,
-      checkpoint: folder,
-      signal: controller.signal,
-      progress: { step: () => (++steps === 3 ? controller.abort() : undefined), epoch() {}, message() {}, warning() {}, close() {} },
-    });
+    const stopped = await trainAndStopAfter(3, { model: first, train: trainSource(), trainCounts: counts, checkpoint: folder });
     first.dispose();
     expect(stopped.status).toBe('stopped');
     expect(store.keys('s3://bucket/checkpoints/run/0/')).toEqual(['s3://bucket/checkpoints/run/0/checkpoint.json', 's3://bucket/checkpoints/run/0/state-e0-s3.safetensors']);

@@ -1,5 +1,4 @@
 /** A finite loss that grows by an order of magnitude is flagged: as a warning, in the log, in the result and in metrics.json. */
-import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
 import type { ClipModel } from '../../src/clip/types';
@@ -7,11 +6,10 @@ import type { DivergenceState } from '../../src/contracts/checkpoint';
 import { MetricsDocument } from '../../src/contracts/metrics';
 import { resolveSettings, type SettingsOverrides } from '../../src/contracts/settings';
 import { buildMetricsDocument, DEFAULT_DIVERGENCE_RULE, evaluate, trainSage, type TrainingLogRecord } from '../../src/engine';
-import { buildSageModel, type SageModel } from '../../src/engine/model';
+import type { SageModel } from '../../src/engine/model';
 import { observeStepLoss } from '../../src/engine/train';
 import { LocalObjectStore } from '../../src/storage';
-import { MemoryBatchSource, randomClip, syntheticDataset, tempDir } from './helpers';
-import { filler } from './reference';
+import { MemoryBatchSource, modelWithRandomZeroShot, randomClip, syntheticDataset, tempDir, trainAndStopAfter } from './helpers';
 
 const classNames = ['cat', 'dog', 'car', 'tree'];
 const counts = [12, 8, 4, 2];
@@ -24,13 +22,7 @@ beforeAll(async () => {
 afterAll(() => clip.dispose());
 
 function model(overrides: SettingsOverrides): SageModel {
-  const settings = resolveSettings({ batchSize: 8, epochs: 3, seed: 1, ...overrides });
-  const next = filler(99);
-  const width = clip.config.vision.hiddenSize;
-  const zeroShot = tf.tensor2d(Array.from({ length: classNames.length * width }, () => next()), [classNames.length, width]);
-  const built = buildSageModel({ clip, settings, classNames, zeroShotWeights: zeroShot });
-  zeroShot.dispose();
-  return built;
+  return modelWithRandomZeroShot(clip, classNames, resolveSettings({ batchSize: 8, epochs: 3, seed: 1, ...overrides }));
 }
 
 const trainSource = () => new MemoryBatchSource(syntheticDataset(counts, 32, 5), 32);
@@ -89,18 +81,9 @@ describe('a diverging run', () => {
 
     // Stopped before the flagged step and resumed: the monitor's state travels in the checkpoint.
     const checkpoint = { store: new LocalObjectStore(), uri: await tempDir('diverge') };
-    const controller = new AbortController();
-    let steps = 0;
     const stopAt = (flag!.epoch - 1) * 4 + flag!.step - 1;
     const first = model({ method: 'sage', learningRate: 10 });
-    const stopped = await trainSage({
-      model: first,
-      train: trainSource(),
-      trainCounts: counts,
-      checkpoint,
-      signal: controller.signal,
-      progress: { step: () => (++steps === stopAt ? controller.abort() : undefined), epoch() {}, message() {}, warning() {}, close() {} },
-    });
+    const stopped = await trainAndStopAfter(stopAt, { model: first, train: trainSource(), trainCounts: counts, checkpoint });
     first.dispose();
     expect(stopped.diverged).toBeNull();
     const second = model({ method: 'sage', learningRate: 10 });

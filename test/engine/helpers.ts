@@ -10,8 +10,10 @@ import { loadClip, loadClipTokenizer } from '../../src/clip';
 import { createRandomClip, type RandomClipOptions } from '../../src/clip/testing';
 import type { ClipModel, ClipTokenizer } from '../../src/clip/types';
 import type { BatchSource, EpochOptions, ImageBatch } from '../../src/contracts/batches';
+import type { Settings } from '../../src/contracts/settings';
 import { logitAdjustment } from '../../src/engine/heads';
-import { frozenFeatures, trainingLoss, type SageModel } from '../../src/engine/model';
+import { buildSageModel, frozenFeatures, trainingLoss, type SageModel } from '../../src/engine/model';
+import { trainSage, type TrainResult, type TrainSageOptions } from '../../src/engine/train';
 import { filler } from './reference';
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -96,6 +98,24 @@ export function syntheticDataset(perClass: readonly number[], size: number, seed
     }
   });
   return { images, labels };
+}
+
+/** A model on `clip` whose W^zs rows are fixed pseudo-random numbers (filler(99)), as the training tests use. */
+export function modelWithRandomZeroShot(clip: ClipModel, classNames: readonly string[], settings: Settings): SageModel {
+  const next = filler(99);
+  const width = clip.config.vision.hiddenSize;
+  const zeroShot = tf.tensor2d(Array.from({ length: classNames.length * width }, () => next()), [classNames.length, width]);
+  const built = buildSageModel({ clip, settings, classNames, zeroShotWeights: zeroShot });
+  zeroShot.dispose();
+  return built;
+}
+
+/** Trains with a signal that aborts after `steps` steps, as SIGTERM does in the trainer: the run checkpoints and stops. */
+export async function trainAndStopAfter(steps: number, options: Omit<TrainSageOptions, 'signal' | 'progress'>): Promise<TrainResult> {
+  const controller = new AbortController();
+  let done = 0;
+  const progress = { step: () => (++done === steps ? controller.abort() : undefined), epoch() {}, message() {}, warning() {}, close() {} };
+  return trainSage({ ...options, signal: controller.signal, progress });
 }
 
 /** Values of every trainable variable, by name, as plain arrays. */

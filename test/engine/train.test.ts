@@ -3,11 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/clip/backend';
 import type { ClipModel } from '../../src/clip/types';
 import { resolveSettings, type SettingsOverrides } from '../../src/contracts/settings';
-import { adaptedFeatures, buildSageModel, frozenFeatures, type SageModel } from '../../src/engine/model';
+import { adaptedFeatures, frozenFeatures, type SageModel } from '../../src/engine/model';
 import { EngineCheckpointError, EngineEmptyClassError, EngineNonFiniteLossError, trainSage } from '../../src/engine';
 import { LocalObjectStore } from '../../src/storage';
-import { datasetLoss, MemoryBatchSource, randomClip, snapshot, syntheticDataset, tempDir } from './helpers';
-import { filler } from './reference';
+import { datasetLoss, MemoryBatchSource, modelWithRandomZeroShot, randomClip, snapshot, syntheticDataset, tempDir, trainAndStopAfter } from './helpers';
 
 const local = new LocalObjectStore();
 
@@ -24,13 +23,7 @@ beforeAll(async () => {
 afterAll(() => clip.dispose());
 
 function model(overrides: SettingsOverrides): SageModel {
-  const settings = resolveSettings({ batchSize: 8, epochs: 2, learningRate: 0.05, seed: 1, ...overrides });
-  const next = filler(99);
-  const width = clip.config.vision.hiddenSize;
-  const zeroShot = tf.tensor2d(Array.from({ length: classNames.length * width }, () => next()), [classNames.length, width]);
-  const built = buildSageModel({ clip, settings, classNames, zeroShotWeights: zeroShot });
-  zeroShot.dispose();
-  return built;
+  return modelWithRandomZeroShot(clip, classNames, resolveSettings({ batchSize: 8, epochs: 2, learningRate: 0.05, seed: 1, ...overrides }));
 }
 
 const trainSource = () => new MemoryBatchSource(syntheticDataset(counts, 32, 5), 32);
@@ -99,18 +92,9 @@ describe('training on a tiny random CLIP', () => {
     uninterrupted.dispose();
 
     const checkpoint = { store: local, uri: await tempDir('ckpt') };
-    const controller = new AbortController();
-    let steps = 0;
     const first = model({ method: 'sage', epochs: 3 });
-    const stopped = await trainSage({
-      model: first,
-      train: trainSource(),
-      trainCounts: counts,
-      checkpoint,
-      signal: controller.signal,
-      // Stop in the middle of the second epoch (4 steps per epoch).
-      progress: { step: () => (++steps === 6 ? controller.abort() : undefined), epoch() {}, message() {}, warning() {}, close() {} },
-    });
+    // Stop in the middle of the second epoch (4 steps per epoch).
+    const stopped = await trainAndStopAfter(6, { model: first, train: trainSource(), trainCounts: counts, checkpoint });
     first.dispose();
     expect(stopped.status).toBe('stopped');
 
