@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { renderReportHtml } from '../../src/report';
-import { sampleReportInput } from './sample-report';
+import { sampleReportInput, sampleReproInput } from './sample-report';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -64,6 +64,23 @@ describe.skipIf(!hasChromium)('the HTML report in a browser', () => {
     expect(requests).toEqual([]);
 
     if (process.env.SAGE_REPORT_SCREENSHOT) await page.screenshot({ path: process.env.SAGE_REPORT_SCREENSHOT, fullPage: true });
+    await page.close();
+  });
+
+  it("shows a reproduction's paper and difference columns under their metric, inside the page's width", async () => {
+    const reproPath = path.join(userDataDir, 'repro.html');
+    await writeFile(reproPath, await renderReportHtml(sampleReproInput()));
+    const page = await browser.newPage();
+    await page.goto(`file://${reproPath}`);
+    const sage = page.locator('#results-table tbody tr').nth(3);
+    // Paper row, status, then ours / paper / Δ for All.
+    expect(await sage.locator('td').nth(0).innerText()).toBe('SG + Init + CF + FIT (Sage)');
+    expect(await Promise.all([2, 3, 4].map((i) => sage.locator('td').nth(i).innerText()))).toEqual(['83.9', '83.3', '+0.6']);
+    expect(await page.locator('#results-table thead tr').count()).toBe(2);
+    expect(await page.locator('#repro').innerText()).toContain("Differs from the paper's set-up: epochs 2 (paper 10).");
+    const table = await page.locator('#results-table').boundingBox();
+    const main = await page.locator('main').boundingBox();
+    expect(table!.x + table!.width).toBeLessThanOrEqual(main!.x + main!.width);
     await page.close();
   });
 });

@@ -4,68 +4,9 @@
  * differs from the paper's set-up, the toy label, and the grids that have no figures.
  */
 import { describe, expect, it } from 'vitest';
-import { shotGroupOf, type MetricsDocument } from '../../src/contracts/metrics';
-import type { Summary, SummaryRow } from '../../src/contracts/summary';
+import type { Summary } from '../../src/contracts/summary';
 import { buildReportModel, methodsTable, renderReportHtml, renderReportMarkdown, renderResultsCsv, RESULTS_CSV_COLUMNS } from '../../src/report';
-import { paperSettings } from '../../src/repro/setup';
-import { findReproTable } from '../../src/repro/tables';
-
-type Accuracy = { all: number; head: number; medium: number; tail: number };
-
-function metricsFor(tableId: string, dataset: Parameters<typeof paperSettings>[1], index: number, accuracy: Accuracy, options: { classes?: number; config?: Record<string, unknown>; backend?: string } = {}): MetricsDocument {
-  const row = findReproTable(tableId)!.rows[index]!;
-  const perClass = [500, 120, 50, 8].map((trainCount, i) => ({ index: i, name: `class ${i}`, trainCount, testCount: 10, accuracy: 0.5, group: shotGroupOf(trainCount) }));
-  return {
-    version: 1,
-    runId: 'run-1',
-    sweepIndex: index,
-    method: 'x',
-    config: { ...paperSettings(row, dataset), ...options.config },
-    dataset: { name: 'n', numClasses: options.classes ?? 100, trainCount: 10847, testCount: 10000 },
-    parameters: { adapters: 1000, classifier: 100, fitScalars: 0, total: 1100, perBlock: 0, bottleneck: 4 },
-    accuracy,
-    perClass,
-    epochs: [],
-    timings: { totalSeconds: 1, trainSeconds: 1, evalSeconds: 0, trainImagesPerSecond: 1 },
-    backend: options.backend ?? 'tensorflow',
-    startedAt: '2026-12-01T10:00:00.000Z',
-    finishedAt: '2026-12-01T11:00:00.000Z',
-  };
-}
-
-function summaryRow(tableId: string, index: number, metrics?: MetricsDocument, overrides?: Record<string, unknown>): SummaryRow {
-  return {
-    runId: 'run-1',
-    sweepIndex: index,
-    status: metrics ? 'SUCCEEDED' : 'FAILED',
-    method: `method-${index}`,
-    overrides: overrides ?? structuredClone(findReproTable(tableId)!.rows[index]!.overrides),
-    ...(metrics ? { accuracy: metrics.accuracy, parameters: metrics.parameters } : { reason: 'out of memory' }),
-    submittedAt: '2026-12-01T10:00:00.000Z',
-  };
-}
-
-/** Table 5 on CIFAR-100-LT β = 100: LIFT and Sage measured at 2 epochs, the rest failed or edited. */
-function table5Input(name = 'repro-t5-cifar100-lt-r100', classes = 100) {
-  const dataset = 'cifar100-lt-r100' as const;
-  const twoEpochs = { config: { epochs: 2 }, classes };
-  // LIFT: 81.66 prints 81.7 like the paper's 81.7. Sage: 83.94 / 86.14 / 82.75 / 80.04 against 83.3 / 86.5 / 82.8 / 80.0.
-  const lift = metricsFor('5', dataset, 0, { all: 0.8166, head: 0.8523, medium: 0.8244, tail: 0.767 }, twoEpochs);
-  const sage = metricsFor('5', dataset, 4, { all: 0.8394, head: 0.8614, medium: 0.8275, tail: 0.8004 }, twoEpochs);
-  const summary: Summary = {
-    version: 1,
-    manifestName: name,
-    updatedAt: '2026-12-01T12:00:00.000Z',
-    rows: [
-      summaryRow('5', 0, lift),
-      summaryRow('5', 1),
-      // An entry edited by hand after sage repro wrote it matches no row of the table.
-      summaryRow('5', 2, undefined, { method: 'lift', components: { sg: true }, alpha: 0.5 }),
-      summaryRow('5', 4, sage),
-    ],
-  };
-  return { summary, metrics: [lift, sage] };
-}
+import { reproMetrics as metricsFor, reproSummaryRow as summaryRow, sampleReproInput as table5Input } from './sample-report';
 
 /** The markdown table's rows (after the caption), cells split. */
 function tableRows(markdown: string): string[][] {
