@@ -7,8 +7,16 @@
  *
  * Effective GFLOP/s counts the matMul work only (2·m·k·n per product): the patch
  * embedding, q/k/v/out projections, the MLP, and the two attention products.
+ *
+ * Loading at real size: a ViT-B/16-shaped Hugging Face folder with random F16 weights
+ * (about 300 MB, bench/fixtures/vit-b16-folder.ts, generated once under out/) is decoded
+ * and loaded in child processes (bench/fixtures/measure-clip-load.ts), one measurement
+ * each so that each peak RSS is its own: CPU and wall seconds, peak RSS. Target: the
+ * decode takes under 2 CPU-seconds. `CLIP_BENCH_PARTS=load` (or `throughput`) runs one part.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -18,6 +26,8 @@ import { ClipModelImpl } from '../src/clip/model';
 import type { SafetensorsEntry } from '../src/clip/safetensors';
 import { randomClipTensors } from '../src/clip/testing';
 import type { ClipConfig, ClipVisionConfig } from '../src/clip/types';
+import type { LoadMeasurement } from './fixtures/measure-clip-load';
+import { vitB16Folder } from './fixtures/vit-b16-folder';
 import type { BenchReport, BenchRow } from './types';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -122,7 +132,7 @@ function miniClipConfig(): { name: string; config: ClipConfig } {
   return { name: 'mini-CLIP default (no fixture)', config };
 }
 
-export async function run(): Promise<BenchReport> {
+async function throughput(): Promise<BenchReport> {
   const backend = await initBackend();
   const vitB16 = buildModel(parseClipConfig({ vision_config: { patch_size: 16 } }));
   const mini = miniClipConfig();
@@ -150,4 +160,58 @@ export async function run(): Promise<BenchReport> {
       'items/s: images for the image tower, prompts for the text tower.',
     ],
   };
+}
+
+/** One measurement in a fresh process (its peak RSS is then its own). */
+function measureInChild(mode: 'decode' | 'decode-per-element' | 'load', dir: string): LoadMeasurement {
+  const script = path.join(repoRoot, 'bench', 'fixtures', 'measure-clip-load.ts');
+  const child = spawnSync(process.execPath, ['--import', 'tsx', script, mode, dir], { cwd: repoRoot, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 });
+  if (child.status !== 0) throw new Error(`measure-clip-load ${mode} exited with ${child.status}: ${child.stderr}`);
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as LoadMeasurement;
+}
+
+function loadRow(name: string, m: LoadMeasurement): BenchRow {
+  return {
+    shape: name,
+    'wall s': Number(m.wallSeconds.toFixed(2)),
+    'CPU s': Number(m.cpuSeconds.toFixed(2)),
+    'file MB/CPU s': Number((m.fileMB / m.cpuSeconds).toFixed(0)),
+    'peak RSS MB': Number(m.peakRssMB.toFixed(0)),
+    'peak RSS / file': Number((m.peakRssMB / m.fileMB).toFixed(2)),
+  };
+}
+
+async function loading(): Promise<BenchReport> {
+  const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const loadBefore = load();
+  const folder = await vitB16Folder();
+  const mb = (folder.weightsBytes / 1e6).toFixed(1);
+  const decode = measureInChild('decode', folder.dir);
+  const previous = measureInChild('decode-per-element', folder.dir);
+  const full = measureInChild('load', folder.dir);
+  return {
+    rows: [
+      loadRow(`ViT-B/16 F16 folder (${mb} MB): decode, readSafetensorsFile`, decode),
+      loadRow('same file: previous per-element decode (float16ToFloat32 via DataView)', previous),
+      loadRow('same folder: loadClip (decode + towers, wasm)', full),
+    ],
+    notes: [
+      `Decode of the ${mb} MB F16 checkpoint: ${decode.cpuSeconds.toFixed(2)} CPU-seconds, target < 2 ${decode.cpuSeconds < 2 ? 'met' : 'MISSED'}; ` +
+        `${(previous.cpuSeconds / decode.cpuSeconds).toFixed(1)}× less CPU than the per-element decoder.`,
+      `Peak RSS of the decode: ${decode.peakRssMB.toFixed(0)} MB for ${decode.decodedMB.toFixed(0)} MB of float32 output (baseline ${decode.baselineRssMB.toFixed(0)} MB); ` +
+        `the per-element row discards each tensor after decoding it, so its peak is lower.`,
+      `Folder ${folder.generatedSeconds > 0 ? `generated in ${folder.generatedSeconds.toFixed(1)} s` : 'reused'} at ${folder.dir}.`,
+      `Load average (1, 5, 15 min) before: ${loadBefore}; after: ${load()}.`,
+      'loadClip stage lines:',
+      ...(full.lines ?? []).map((line) => `  ${line}`),
+    ],
+  };
+}
+
+export async function run(): Promise<BenchReport> {
+  const parts = (process.env.CLIP_BENCH_PARTS ?? 'throughput,load').split(',');
+  const reports: BenchReport[] = [];
+  if (parts.includes('throughput')) reports.push(await throughput());
+  if (parts.includes('load')) reports.push(await loading());
+  return { rows: reports.flatMap((r) => r.rows), notes: reports.flatMap((r) => r.notes ?? []) };
 }
