@@ -5,7 +5,21 @@ export { loadClipTokenizer, ClipTokenizerError, type LoadClipTokenizerOptions } 
 export { parseClipConfig, ClipConfigError } from './config';
 export { ClipWeightsError, clipTensorSpecs } from './weights';
 export { ClipInputShapeError } from './vision';
-export { readSafetensors, writeSafetensors, SafetensorsFormatError, type SafetensorsEntry, type SafetensorsInput } from './safetensors';
+export {
+  readSafetensors,
+  readSafetensorsFile,
+  writeSafetensors,
+  writeSafetensorsFile,
+  SafetensorsFormatError,
+  type SafetensorsDtype,
+  type SafetensorsEntry,
+  type SafetensorsFileSummary,
+  type SafetensorsInput,
+  type SafetensorsReadProgress,
+  type SafetensorsSpec,
+  type SafetensorsWriteDtype,
+} from './safetensors';
+export type { ClipLog } from './progress';
 export { defaultClipCacheDir } from './folder';
 export * from './types';
 export {
