@@ -22,7 +22,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['functions/**', 'src/manifest/**', 'src/report/**', 'src/contracts/**', 'src/storage/**'],
+    files: ['functions/**', 'src/manifest/**', 'src/report/**', 'src/contracts/**', 'src/storage/**', 'src/estimate/**', 'src/pipeline/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['@tensorflow/*', '**/clip/**', '**/engine/**', '**/data/loader*'], message: 'Handlers and the code they share import nothing from TensorFlow.js.' }] }],
     },

@@ -133,7 +133,7 @@ async function benchValidation(): Promise<{ rows: BenchRow[]; notes: string[] }>
         reason: 'PutObject' as const,
       },
     };
-    const context = { awsRequestId: 'bench', functionName: 'validate-manifest' } as Parameters<typeof handler>[1];
+    const context = { awsRequestId: 'bench', functionName: 'validate-manifest', getRemainingTimeInMillis: () => 300_000 } as Parameters<typeof handler>[1];
     // Where the time goes: the validator alone, without and with its storage pass.
     const parseOnly = await measure(() => validateManifest(text, { manifestUri: 's3://data/manifests/bench.json', checkStorage: false }));
     const withStorage = await measure(() => validateManifest(text, { manifestUri: 's3://data/manifests/bench.json' }));

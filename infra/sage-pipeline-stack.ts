@@ -13,7 +13,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { FUNCTION_ENV } from '../functions/commons/config';
+import { FUNCTION_ENV, budgetToEnv } from '../functions/commons/config';
 import { ARTIFACTS_PREFIXES, DATA_PREFIXES, RESULTS_PREFIXES, RUN_FILES, RUN_RECORD_FILE } from '../src/contracts/layout';
 import { GpuBatch } from './constructs/gpu-batch';
 import { PipelineFunction } from './constructs/pipeline-function';
@@ -79,6 +79,13 @@ export class SagePipelineStack extends Stack {
         ...bucketEnv,
         [FUNCTION_ENV.jobQueue]: this.batch.jobQueue.jobQueueArn,
         [FUNCTION_ENV.jobDefinition]: this.batch.jobDefinition.jobDefinitionArn,
+        [FUNCTION_ENV.estimateBudget]: budgetToEnv({
+          instanceTypes: settings.instanceTypes,
+          gpus: Object.fromEntries(settings.instanceTypes.map((type) => [type, settings.gpus[type]!])),
+          jobTimeoutMinutes: settings.jobTimeoutMinutes,
+          spotRetries: settings.spotRetries,
+          maxAttempts: settings.jobAttempts,
+        }),
       },
     });
     this.aggregateFunction = new PipelineFunction(this, 'AggregateMetrics', {

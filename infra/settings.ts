@@ -5,6 +5,7 @@
  */
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { BATCH_MAX_ATTEMPTS, DEFAULT_GPUS, GpuTable } from '../src/estimate';
 
 const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -25,10 +26,21 @@ export const PipelineSettings = z.object({
   /** vCPUs and memory (MiB) the training container reserves; it always gets 1 GPU. */
   jobVcpus: int(1, 192).default(4),
   jobMemoryMiB: int(1024, 2_000_000).default(14_336),
-  /** Hard limit on one attempt of a job. */
+  /** Hard limit on one attempt of a job; a longer run checkpoints before it and continues in the next attempt. */
   jobTimeoutMinutes: int(5, 14 * 24 * 60).default(12 * 60),
-  /** Attempts per job; only spot reclaims ("Host EC2*" reasons) are retried. */
-  jobAttempts: int(1, 10).default(5),
+  /**
+   * Most attempts a job may have (Batch allows 10). Each job gets what its estimate needs:
+   * ceil(estimated time / usable time per attempt) + spotRetries; a run needing more is refused.
+   */
+  jobAttempts: int(1, BATCH_MAX_ATTEMPTS).default(BATCH_MAX_ATTEMPTS),
+  /** Attempts kept for spot reclaims on top of those a run's estimate needs. */
+  spotRetries: int(0, BATCH_MAX_ATTEMPTS - 1).default(3),
+  /**
+   * GPU throughput and prices per instance type, for the estimate (src/estimate/gpus.ts):
+   * each entry { gpu, gpus, memoryGiB, peakTflops, efficiency, onDemandUsdPerHour,
+   * spotUsdPerHour, startupMinutes, source }. `sage doctor --json` output replaces an assumed efficiency.
+   */
+  gpus: z.preprocess((v) => (typeof v === 'string' ? (JSON.parse(v) as unknown) : v), GpuTable).default(DEFAULT_GPUS),
   /** A prebuilt image (`<account>.dkr.ecr.<region>.amazonaws.com/sage:tag`); empty: build container/Dockerfile at deploy. */
   containerImage: z.string().default(''),
   /** Days before checkpoints and CUDA-cache non-current versions expire. */
@@ -71,6 +83,10 @@ export function readPipelineSettings(node: Pick<Node, 'tryGetContext'>): Pipelin
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${CONTEXT_PREFIX}${issue.path.join('.')}: ${issue.message}`);
     throw new PipelineSettingsError(`invalid CDK context:\n${lines.join('\n')}`);
+  }
+  const unknown = parsed.data.instanceTypes.filter((type) => !parsed.data.gpus[type]);
+  if (unknown.length > 0) {
+    throw new PipelineSettingsError(`invalid CDK context:\n  ${CONTEXT_PREFIX}gpus: no entry for ${unknown.join(', ')} of ${CONTEXT_PREFIX}instanceTypes (the estimate needs each type's throughput and price)`);
   }
   return parsed.data;
 }

@@ -1,4 +1,6 @@
-/** Environment of the Lambda functions, set by the CDK stack (infra/constructs/pipeline-functions.ts). */
+/** Environment of the Lambda functions, set by the CDK stack (infra/sage-pipeline-stack.ts). */
+import { GpuSpec, type AttemptBudget } from '../../src/estimate';
+import { z } from 'zod';
 
 export const FUNCTION_ENV = {
   dataBucket: 'DATA_BUCKET',
@@ -7,7 +9,34 @@ export const FUNCTION_ENV = {
   jobQueue: 'JOB_QUEUE',
   jobDefinition: 'JOB_DEFINITION',
   logLevel: 'LOG_LEVEL',
+  /** JSON: the estimate's budget (instance types, GPU table without sources, timeout, attempts). */
+  estimateBudget: 'ESTIMATE_BUDGET',
 } as const;
+
+/** The budget as the stack writes it into ESTIMATE_BUDGET: the GPU table's figures without their (long) sources. */
+const BudgetJson = z.object({
+  instanceTypes: z.array(z.string()).min(1),
+  gpus: z.record(z.string(), GpuSpec.omit({ source: true, measuredBy: true })),
+  jobTimeoutMinutes: z.number().int().positive(),
+  spotRetries: z.number().int().nonnegative(),
+  maxAttempts: z.number().int().positive(),
+});
+
+/** The estimate's budget in the form the function's environment carries it (4 KB for all variables: no sources). */
+export function budgetToEnv(budget: AttemptBudget): string {
+  const gpus = Object.fromEntries(Object.entries(budget.gpus).map(([type, spec]) => [type, { ...spec, source: undefined, measuredBy: undefined }]));
+  return JSON.stringify({ ...budget, gpus });
+}
+
+/** ESTIMATE_BUDGET, parsed; undefined when the variable is unset (then no estimate is made). */
+export function budgetFromEnv(env: NodeJS.ProcessEnv = process.env): AttemptBudget | undefined {
+  const raw = env[FUNCTION_ENV.estimateBudget];
+  if (!raw) return undefined;
+  const parsed = BudgetJson.safeParse(JSON.parse(raw));
+  if (!parsed.success) throw new FunctionConfigMissingError([`${FUNCTION_ENV.estimateBudget} (invalid: ${parsed.error.issues[0]?.message ?? 'bad shape'})`]);
+  const gpus = Object.fromEntries(Object.entries(parsed.data.gpus).map(([type, spec]) => [type, { ...spec, source: 'the stack settings (sage:gpus)' }]));
+  return { ...parsed.data, gpus };
+}
 
 export class FunctionConfigMissingError extends Error {
   constructor(readonly missing: string[]) {

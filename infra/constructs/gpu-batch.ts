@@ -3,7 +3,8 @@
  * gateway endpoint), two managed EC2 compute environments on the ECS GPU AMI (spot first,
  * on-demand after it in the queue) whose instances require IMDSv2 with a hop limit of 1 (a
  * container cannot reach the host's instance credentials), one job queue, and the training
- * job definition: 1 GPU, the trainer image, retries only when EC2 takes a spot host back.
+ * job definition: 1 GPU, the trainer image, retried when EC2 takes a spot host back or an
+ * attempt checkpointed before its deadline (exit 75), with the attempts each job's estimate needs.
  * The job's task role may only assume the run role, with a session policy for its own run.
  */
 import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
@@ -14,6 +15,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { REPO_ROOT } from '../paths';
+import { JOB_RETRY_RULES } from '../../src/contracts/job';
 import { RUN_ROLE_ENV } from '../../src/contracts/run-access';
 import type { PipelineSettings } from '../settings';
 
@@ -134,12 +136,17 @@ export class GpuBatch extends Construct {
       container,
       timeout: Duration.minutes(settings.jobTimeoutMinutes),
       retryAttempts: settings.jobAttempts,
-      retryStrategies: [
-        // A spot reclaim ends the job with "Host EC2 (instance i-...) terminated.": retry, the
-        // container resumes from its last checkpoint. Anything else is the job's own failure.
-        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: 'Host EC2*' })),
-        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
-      ],
+      // The rules are src/contracts/job.ts's, which SubmitJob repeats with each job's own attempts.
+      retryStrategies: JOB_RETRY_RULES.map((rule) =>
+        batch.RetryStrategy.of(
+          rule.action === 'RETRY' ? batch.Action.RETRY : batch.Action.EXIT,
+          batch.Reason.custom({
+            ...(rule.onStatusReason ? { onStatusReason: rule.onStatusReason } : {}),
+            ...(rule.onExitCode ? { onExitCode: rule.onExitCode } : {}),
+            ...(rule.onReason ? { onReason: rule.onReason } : {}),
+          }),
+        ),
+      ),
     });
   }
 }

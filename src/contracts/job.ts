@@ -70,3 +70,31 @@ export function jobSpecToEnv(spec: JobSpec): Record<string, string> {
     ...(spec.weightsUri ? { [JOB_ENV.weightsUri]: spec.weightsUri } : {}),
   };
 }
+
+/**
+ * The trainer's exit codes (SPEC section 6), one meaning each: what Batch retries and what
+ * the CLI and the logs say.
+ */
+export const TRAINER_EXIT = {
+  done: 0,
+  failed: 1,
+  badInput: 2,
+  /** The backend the job needs (SAGE_REQUIRED_BACKEND) did not load: retrying on the same image cannot help. */
+  backendUnavailable: 3,
+  /** Checkpointed before the attempt's deadline: to be continued by the next attempt. */
+  toBeContinued: 75,
+  /** Stopped by SIGTERM after a checkpoint (a spot reclaim, a cancel). */
+  stopped: 143,
+} as const;
+
+/**
+ * When Batch retries an attempt, in order (the first match decides): a spot host taken back
+ * ("Host EC2 (instance i-...) terminated.") and an attempt that checkpointed before its
+ * deadline (exit 75) are retried and resume from the checkpoint; anything else is the job's
+ * own end. The job definition and every SubmitJob (whose attempts come from the estimate) use it.
+ */
+export const JOB_RETRY_RULES: readonly { action: 'RETRY' | 'EXIT'; onStatusReason?: string; onExitCode?: string; onReason?: string }[] = [
+  { action: 'RETRY', onStatusReason: 'Host EC2*' },
+  { action: 'RETRY', onExitCode: String(TRAINER_EXIT.toBeContinued) },
+  { action: 'EXIT', onReason: '*' },
+];

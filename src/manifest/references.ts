@@ -50,12 +50,17 @@ export function referencePolicyFor(manifestUri: string | undefined, roots?: read
 
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 32) return true;
+  return false;
+}
+
 /** Refuses keys with `.`, `..` or empty segments: S3 keeps them literally, but a reader of the URI may not. */
 function checkS3Key(reference: string, key: string): void {
   const segments = key.split('/');
   const bad = segments.findIndex((segment, i) => segment === '..' || segment === '.' || (segment === '' && i < segments.length - 1));
   if (bad >= 0) throw new ManifestReferenceError(reference, 'expected a normalised s3:// key (no ".", ".." or empty segments)');
-  if (/[\u0000-\u001f]/.test(key)) throw new ManifestReferenceError(reference, 'expected an s3:// key without control characters');
+  if (hasControlCharacter(key)) throw new ManifestReferenceError(reference, 'expected an s3:// key without control characters');
 }
 
 function checkPolicy(reference: string, resolved: string, policy: ReferencePolicy): string {
@@ -88,7 +93,7 @@ export function resolveReference(reference: string, manifestUri?: string, policy
   if (SCHEME.test(reference)) {
     throw new ManifestReferenceError(reference, `expected s3://bucket/key, an absolute path or a relative path, got the scheme "${reference.split(':')[0]}"`);
   }
-  if (/[\u0000-\u001f]/.test(reference)) throw new ManifestReferenceError(reference, 'expected a path without control characters');
+  if (hasControlCharacter(reference)) throw new ManifestReferenceError(reference, 'expected a path without control characters');
   if (path.isAbsolute(reference) || /^[A-Za-z]:[\\/]/.test(reference)) return checkPolicy(reference, path.normalize(reference), policy);
   if (manifestUri && isS3Uri(manifestUri)) {
     const { bucket, key } = parseS3Uri(dirnameUri(manifestUri));

@@ -3,6 +3,7 @@
  * pipeline and the engine never load it.
  */
 import { BatchClient, ListJobsCommand, SubmitJobCommand, type BatchClientConfig } from '@aws-sdk/client-batch';
+import { JOB_RETRY_RULES } from '../contracts/job';
 import type { JobSubmission, JobSubmitter, SubmittedJob } from './job-submitter';
 
 export interface BatchJobSubmitterOptions {
@@ -47,6 +48,8 @@ export class BatchJobSubmitter implements JobSubmitter {
         // Batch array jobs need at least 2 children; one run is a plain job.
         ...(job.arraySize > 1 ? { arrayProperties: { size: job.arraySize } } : {}),
         containerOverrides: { environment: Object.entries(job.env).map(([name, value]) => ({ name, value })) },
+        // SubmitJob's retry strategy replaces the definition's whole: repeat its rules with this job's attempts.
+        ...(job.attempts !== undefined ? { retryStrategy: { attempts: job.attempts, evaluateOnExit: JOB_RETRY_RULES.map((rule) => ({ ...rule })) } } : {}),
         tags: { 'sage:run-id': job.runId },
         propagateTags: true,
       }),

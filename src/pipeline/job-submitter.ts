@@ -11,6 +11,8 @@ export interface JobSubmission {
   arraySize: number;
   /** The job's environment (src/contracts/job.ts jobSpecToEnv). */
   env: Record<string, string>;
+  /** Attempts the job may use (the estimate's need, spot allowance included); default: the job definition's. */
+  attempts?: number;
 }
 
 export interface SubmittedJob {

@@ -104,13 +104,20 @@ describe('the synthesized pipeline stack', () => {
     }
   });
 
-  it('defines a one-GPU training job that retries only spot reclaims', () => {
+  it('defines a one-GPU training job retried on spot reclaims and on "to be continued" exits (75), and nothing else', () => {
     synth.template.hasResourceProperties('AWS::Batch::JobDefinition', {
       ContainerProperties: Match.objectLike({
         ResourceRequirements: Match.arrayWith([{ Type: 'MEMORY', Value: '14336' }, { Type: 'GPU', Value: '1' }]),
         Image: { 'Fn::Sub': Match.stringLikeRegexp('container-assets') },
       }),
-      RetryStrategy: { Attempts: 5, EvaluateOnExit: [{ Action: 'RETRY', OnStatusReason: 'Host EC2*' }, { Action: 'EXIT', OnReason: '*' }] },
+      RetryStrategy: {
+        Attempts: 10,
+        EvaluateOnExit: [
+          { Action: 'RETRY', OnStatusReason: 'Host EC2*' },
+          { Action: 'RETRY', OnExitCode: '75' },
+          { Action: 'EXIT', OnReason: '*' },
+        ],
+      },
       Timeout: { AttemptDurationSeconds: 12 * 3600 },
     });
   });
@@ -124,6 +131,17 @@ describe('the synthesized pipeline stack', () => {
       expect(props.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/Logs/) } });
     }
     for (const [, props] of resourcesOfType(synth.json, 'AWS::Logs::LogGroup')) expect(props.RetentionInDays).toBe(30);
+  });
+
+  it('hands the validation function the estimate budget: instance types, their throughput and prices, timeout and attempts', () => {
+    const [, props] = resourcesOfType(synth.json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ValidateManifest'))!;
+    const variables = (props.Environment as { Variables: Record<string, string> }).Variables;
+    const budget = JSON.parse(variables.ESTIMATE_BUDGET!) as { instanceTypes: string[]; gpus: Record<string, { peakTflops: number; source?: string }>; jobTimeoutMinutes: number; spotRetries: number; maxAttempts: number };
+    expect(budget).toMatchObject({ instanceTypes: ['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge', 'g5.2xlarge'], jobTimeoutMinutes: 720, spotRetries: 3, maxAttempts: 10 });
+    expect(budget.gpus['g4dn.xlarge']).toMatchObject({ gpu: 'T4', peakTflops: 8.1 });
+    expect(budget.gpus['g4dn.xlarge']!.source).toBeUndefined();
+    // Lambda allows 4 KB of environment in all.
+    expect(Object.entries(variables).reduce((size, [k, v]) => size + k.length + (typeof v === 'string' ? v.length : 60), 0)).toBeLessThan(4096);
   });
 
   it('names its three buckets in stack outputs, which `sage submit --stack` reads', () => {

@@ -1,0 +1,110 @@
+/**
+ * An estimate before spending: each run's hours and dollars on every instance type the queue
+ * may pick, and whether the job's attempts can hold it. A job that runs longer than one
+ * attempt checkpoints before its deadline and exits "to be continued" (SPEC section 6), so the
+ * attempts a run needs are ceil(compute time / usable time per attempt) plus the allowance for
+ * spot reclaims; the usable time of an attempt is its timeout less the start-up (paid again by
+ * every attempt) and the checkpoint margin.
+ */
+import type { GpuTable } from './gpus';
+import { runWork, type RunShape, type RunWork, type TowerShapes } from './work';
+
+/** Minutes an attempt keeps for its final checkpoint (SPEC section 6: at least 5 minutes). */
+export const CHECKPOINT_MARGIN_MINUTES = 5;
+/** Batch's own limit on a job's attempts. */
+export const BATCH_MAX_ATTEMPTS = 10;
+
+export interface AttemptBudget {
+  /** Instance types the compute environments may launch. */
+  instanceTypes: readonly string[];
+  gpus: GpuTable;
+  /** One attempt's timeout (sage:jobTimeoutMinutes). */
+  jobTimeoutMinutes: number;
+  /** Attempts kept for spot reclaims on top of those the work needs (sage:spotRetries). */
+  spotRetries: number;
+  /** Most attempts a job may have (sage:jobAttempts, at most Batch's 10). */
+  maxAttempts: number;
+}
+
+export interface InstanceEstimate {
+  instanceType: string;
+  gpu: string;
+  /** Start-up plus compute, one attempt's start-up counted per attempt needed. */
+  hours: number;
+  onDemandUsd: number;
+  spotUsd: number;
+  /** Attempts this type would need, spot allowance included. */
+  attempts: number;
+}
+
+export interface RunEstimate {
+  work: RunWork;
+  byInstance: InstanceEstimate[];
+  /** The slowest type's figures: what the attempt budget must cover. */
+  worst: InstanceEstimate;
+  /** Attempts to give the job (the worst type's need), and whether the budget allows them. */
+  attempts: number;
+  fits: boolean;
+  /** Why it does not fit, naming the setting to raise; absent when it fits. */
+  problem?: string;
+}
+
+export class EstimateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EstimateError';
+  }
+}
+
+/** The estimate of one run on each instance type of the budget. */
+export function estimateRun(
+  shapes: TowerShapes,
+  run: RunShape,
+  counts: { trainImages: number; testImages: number; classes: number },
+  budget: AttemptBudget,
+): RunEstimate {
+  const work = runWork(shapes, run, counts);
+  const usableMinutes = (startup: number): number => budget.jobTimeoutMinutes - startup - CHECKPOINT_MARGIN_MINUTES;
+  const byInstance = budget.instanceTypes.map((instanceType): InstanceEstimate => {
+    const spec = budget.gpus[instanceType];
+    if (!spec) throw new EstimateError(`no throughput for instance type ${instanceType} in the GPU table (sage:gpus); add it or remove the type from sage:instanceTypes`);
+    const computeMinutes = work.totalFlops / (spec.peakTflops * 1e12 * spec.efficiency) / 60;
+    const usable = usableMinutes(spec.startupMinutes);
+    const workAttempts = usable > 0 ? Math.max(1, Math.ceil(computeMinutes / usable)) : Number.POSITIVE_INFINITY;
+    const hours = (computeMinutes + workAttempts * spec.startupMinutes) / 60;
+    return {
+      instanceType,
+      gpu: spec.gpu,
+      hours,
+      onDemandUsd: hours * spec.onDemandUsdPerHour,
+      spotUsd: hours * spec.spotUsdPerHour,
+      attempts: workAttempts + budget.spotRetries,
+    };
+  });
+  if (byInstance.length === 0) throw new EstimateError('the budget names no instance type');
+  const worst = byInstance.reduce((slowest, candidate) => (candidate.hours > slowest.hours ? candidate : slowest));
+  const cap = Math.min(budget.maxAttempts, BATCH_MAX_ATTEMPTS);
+  const fits = Number.isFinite(worst.attempts) && worst.attempts <= cap;
+  const problem = fits
+    ? undefined
+    : `the run needs about ${formatHours(worst.hours)} on ${worst.instanceType} (${worst.gpu}), ${Number.isFinite(worst.attempts) ? `${worst.attempts} attempts` : 'more than any number of attempts'} of ${budget.jobTimeoutMinutes} minutes with ${budget.spotRetries} kept for spot reclaims; the job may have ${cap}: raise sage:jobTimeoutMinutes (or sage:jobAttempts, at most ${BATCH_MAX_ATTEMPTS}), or drop the slow type from sage:instanceTypes`;
+  return { work, byInstance, worst, attempts: Number.isFinite(worst.attempts) ? Math.min(worst.attempts, cap) : cap, fits, ...(problem ? { problem } : {}) };
+}
+
+/** `3.2 h`, `45 min`. */
+export function formatHours(hours: number): string {
+  return hours >= 1 ? `${hours.toFixed(1)} h` : `${Math.max(1, Math.round(hours * 60))} min`;
+}
+
+/** `$12.40`. */
+export function formatUsd(usd: number): string {
+  return `$${usd < 10 ? usd.toFixed(2) : usd.toFixed(0)}`;
+}
+
+/** One line per run: the fastest and the slowest type, hours and on-demand / spot cost. */
+export function describeEstimate(estimate: RunEstimate): string {
+  const fastest = estimate.byInstance.reduce((best, candidate) => (candidate.hours < best.hours ? candidate : best));
+  const part = (e: InstanceEstimate): string => `${formatHours(e.hours)} on ${e.instanceType} (${e.gpu}): ${formatUsd(e.onDemandUsd)} on demand, ${formatUsd(e.spotUsd)} spot`;
+  const flops = `${(estimate.work.totalFlops / 1e15).toFixed(estimate.work.totalFlops < 1e15 ? 3 : 1)} PFLOP`;
+  return fastest === estimate.worst ? `${flops}; ${part(fastest)}` : `${flops}; ${part(fastest)} to ${part(estimate.worst)}`;
+}

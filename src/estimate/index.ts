@@ -1,0 +1,8 @@
+/**
+ * What a run will cost before it starts: FLOPs counted from the CLIP config (work.ts), a table
+ * of GPU throughput and prices (gpus.ts), and hours, dollars and attempts per instance type
+ * (estimate.ts). Handler-safe: no TensorFlow.js, no AWS SDK.
+ */
+export { runWork, visionForwardFlops, textForwardFlops, passesPerImage, type RunShape, type RunWork, type TowerShapes } from './work';
+export { DEFAULT_GPUS, GpuSpec, GpuTable, GpuTableError, parseGpuTable } from './gpus';
+export { estimateRun, describeEstimate, formatHours, formatUsd, EstimateError, BATCH_MAX_ATTEMPTS, CHECKPOINT_MARGIN_MINUTES, type AttemptBudget, type InstanceEstimate, type RunEstimate } from './estimate';

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_GPUS, estimateRun, passesPerImage, runWork, textForwardFlops, visionForwardFlops, type AttemptBudget, type TowerShapes } from '../../src/estimate';
+
+const VIT_B16: TowerShapes = {
+  vision: { hiddenSize: 768, intermediateSize: 3072, numLayers: 12, imageSize: 224, patchSize: 16 },
+  text: { hiddenSize: 512, intermediateSize: 2048, numLayers: 12, maxPositionEmbeddings: 77 },
+  projectionDim: 512,
+};
+
+/** The same count written out term by term for ViT-B/16 at 224 (197 tokens), independently of the code's helper. */
+function vitB16ByHand(): number {
+  const t = 197;
+  const d = 768;
+  const block = 3 * t * d * d + t * d * d + t * t * d + t * t * d + t * d * 3072 + t * 3072 * d; // MACs: qkv, out, QKᵀ, AV, fc1, fc2
+  const patch = 196 * (3 * 16 * 16) * d;
+  return 2 * (12 * block + patch + d * 512);
+}
+
+const SAGE = { method: 'sage' as const, components: { init: true, fit: true }, epochs: 10, tte: true };
+const LIFT = { method: 'lift' as const, components: { init: false, fit: false }, epochs: 10, tte: false };
+
+describe('work counted from the config', () => {
+  it('gives 35.1 GFLOP per ViT-B/16 image at 224, as written out term by term', () => {
+    expect(visionForwardFlops(VIT_B16)).toBe(vitB16ByHand());
+    expect(visionForwardFlops(VIT_B16) / 1e9).toBeCloseTo(35.1, 1);
+    // A ViT-B/32 has a quarter of the patches: about 4.4 GFLOP.
+    expect(visionForwardFlops({ ...VIT_B16, vision: { ...VIT_B16.vision, patchSize: 32 } }) / 1e9).toBeCloseTo(8.8, 1);
+  });
+
+  it('counts 2F per LIFT training image, 3F with FIT, F or 2F per test image, five times with TTE', () => {
+    expect(passesPerImage(LIFT)).toEqual({ train: 2, test: 1 });
+    expect(passesPerImage(SAGE)).toEqual({ train: 3, test: 10 });
+    expect(passesPerImage({ ...SAGE, method: 'zero-shot', components: { init: false, fit: false } })).toEqual({ train: 0, test: 5 });
+  });
+
+  it('adds the text classifier: classes × 60 templates with Init, × 1 without', () => {
+    const counts = { trainImages: 10_847, testImages: 10_000, classes: 100 };
+    const sage = runWork(VIT_B16, SAGE, counts);
+    const F = visionForwardFlops(VIT_B16);
+    expect(sage.trainFlops).toBe(10_847 * 10 * 3 * F);
+    expect(sage.testFlops).toBe(10_000 * 10 * F);
+    expect(sage.textFlops).toBe(100 * 60 * textForwardFlops(VIT_B16));
+    expect(runWork(VIT_B16, LIFT, counts).textFlops).toBe(100 * textForwardFlops(VIT_B16));
+  });
+});
+
+const budget = (overrides: Partial<AttemptBudget> = {}): AttemptBudget => ({
+  instanceTypes: ['g4dn.xlarge', 'g5.xlarge'],
+  gpus: DEFAULT_GPUS,
+  jobTimeoutMinutes: 720,
+  spotRetries: 3,
+  maxAttempts: 10,
+  ...overrides,
+});
+
+describe('hours, cost and attempts', () => {
+  it('prices CIFAR-100-LT Sage from the table: hours = FLOPs / (peak × efficiency) plus start-up', () => {
+    const estimate = estimateRun(VIT_B16, SAGE, { trainImages: 10_847, testImages: 10_000, classes: 100 }, budget());
+    const t4 = estimate.byInstance.find((e) => e.instanceType === 'g4dn.xlarge')!;
+    const expectedHours = estimate.work.totalFlops / (8.1e12 * 0.3) / 3600 + 5 / 60;
+    expect(t4.hours).toBeCloseTo(expectedHours, 6);
+    expect(t4.onDemandUsd).toBeCloseTo(expectedHours * 0.526, 6);
+    expect(t4.attempts).toBe(1 + 3);
+    expect(estimate.worst.instanceType).toBe('g4dn.xlarge');
+    expect(estimate.fits).toBe(true);
+  });
+
+  it('gives a run longer than one attempt the attempts it needs, and refuses one that cannot fit, naming the settings', () => {
+    // iNaturalist 2018: 437,513 training images, 20 epochs, 8,142 classes.
+    const inat = { ...SAGE, epochs: 20 };
+    const counts = { trainImages: 437_513, testImages: 24_426, classes: 8142 };
+    const estimate = estimateRun(VIT_B16, inat, counts, budget({ jobTimeoutMinutes: 14 * 24 * 60 }));
+    const t4 = estimate.byInstance.find((e) => e.instanceType === 'g4dn.xlarge')!;
+    expect(t4.hours).toBeGreaterThan(100);
+    const usable = 14 * 24 * 60 - 5 - 5; // timeout less start-up and checkpoint margin
+    const computeMinutes = estimate.work.totalFlops / (8.1e12 * 0.3) / 60;
+    expect(t4.attempts).toBe(Math.ceil(computeMinutes / usable) + 3);
+    expect(t4.hours).toBeCloseTo((computeMinutes + 5 * Math.ceil(computeMinutes / usable)) / 60, 6);
+    const tight = estimateRun(VIT_B16, inat, counts, budget({ jobTimeoutMinutes: 720 }));
+    expect(tight.fits).toBe(false);
+    expect(tight.problem).toMatch(/raise sage:jobTimeoutMinutes \(or sage:jobAttempts, at most 10\)/);
+  });
+
+  it('refuses an instance type the table does not know', () => {
+    expect(() => estimateRun(VIT_B16, SAGE, { trainImages: 1, testImages: 1, classes: 2 }, budget({ instanceTypes: ['p9.mega'] }))).toThrow(/no throughput for instance type p9.mega/);
+  });
+});
