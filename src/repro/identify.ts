@@ -72,8 +72,8 @@ export function identifyDataset(table: ReproTable, facts: PreparedDatasetFacts, 
           : undefined;
 
   if (found && !table.datasets.includes(found.dataset)) {
-    const how = found.source === 'flag' ? '--table-dataset' : found.source === 'preset' ? 'its training.preset' : found.source === 'name' ? 'its name' : 'its classes';
-    throw new ReproDatasetError(`${tableDatasets}; the manifest "${facts.name}" is ${found.dataset} (from ${how}). Choose another table, or --table-dataset with one of: ${table.datasets.join(', ')}`, table.datasets);
+    const how = found.source === 'flag' ? 'given by --table-dataset' : `the manifest "${facts.name}" by its ${found.source === 'preset' ? 'training.preset' : found.source === 'name' ? 'name' : 'classes'}`;
+    throw new ReproDatasetError(`${tableDatasets}, not ${found.dataset} (${how}). Choose another table, or --table-dataset with one of: ${table.datasets.join(', ')}`, table.datasets);
   }
   const dataset = found?.dataset ?? table.datasets[0]!;
   const info = PAPER_DATASET_INFO[dataset];
