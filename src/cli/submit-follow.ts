@@ -142,6 +142,7 @@ export async function followRun(targets: SubmitTargets, run: { runId: string; jo
     const raw = await readJson(targets.resultsStore, summaryUri);
     const parsed = raw === undefined ? undefined : Summary.safeParse(raw);
     const rows = parsed?.success ? parsed.data.rows.filter((row) => row.runId === run.runId) : [];
+    if (rows.length === 0) note('rows', 'none', `run ${run.runId}: no summary rows yet (the aggregation function writes them from Batch's first state change)`);
     for (const row of rows) {
       const accuracy = row.accuracy ? `, top-1 ${(row.accuracy.all * 100).toFixed(1)}%` : '';
       note(`row ${row.sweepIndex}`, row.status, `#${row.sweepIndex} ${row.method}: ${row.status}${accuracy}${row.reason ? ` (${row.reason})` : ''}`);

@@ -117,9 +117,16 @@ describe('LocalJobSubmitter', () => {
       [`${jobId}:1`, 'FAILED'],
       [`${jobId}:2`, 'SUCCEEDED'],
     ]);
+    // As Batch reports them: the job's SUBMITTED, each child's RUNNING before its end, the parent's end last.
+    expect(changes[0]).toMatchObject({ jobId, status: 'SUBMITTED', role: { kind: 'parent', arraySize: 3 } });
     const parent = changes.at(-1)!;
     expect(parent).toMatchObject({ jobId, status: 'FAILED', role: { kind: 'parent', arraySize: 3 }, runId: 'r1', reason: '1 of 3 child jobs failed' });
-    expect(changes.slice(0, 3).map((c) => c.role.kind)).toEqual(['child', 'child', 'child']);
+    const children = changes.slice(1, -1);
+    expect(children.map((c) => c.role.kind)).toEqual(Array(6).fill('child'));
+    for (const index of [0, 1, 2]) {
+      const mine = children.filter((c) => c.jobId === `${jobId}:${index}`).map((c) => c.status);
+      expect(mine).toEqual(['RUNNING', index === 1 ? 'FAILED' : 'SUCCEEDED']);
+    }
   });
 
   it('runs a single job with its own sweep index and no array index', async () => {
@@ -129,7 +136,7 @@ describe('LocalJobSubmitter', () => {
     await submitter.submit({ runId: 'r2', name: 'job', arraySize: 1, env: { [JOB_ENV.runId]: 'r2', [JOB_ENV.sweepIndex]: '0' } });
     await submitter.runSubmitted();
     expect(envs[0]![JOB_ENV.arrayIndex]).toBeUndefined();
-    expect(changes).toHaveLength(1);
-    expect(changes[0]!.role).toEqual({ kind: 'single', sweepIndex: 0 });
+    expect(changes.map((c) => c.status)).toEqual(['SUBMITTED', 'RUNNING', 'SUCCEEDED']);
+    for (const change of changes) expect(change.role).toEqual({ kind: 'single', sweepIndex: 0 });
   });
 });

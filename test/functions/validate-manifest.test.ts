@@ -57,6 +57,7 @@ describe.each(paths)('manifest upload through %s', (_name, handle) => {
       cudaCacheUri: 's3://artifacts/cuda-cache/',
       sweepIndex: 0,
       referenceRoots: ['s3://data/', 's3://artifacts/weights/'],
+      weightsUri: 's3://artifacts/weights/tiny/',
     });
     expect(submitter.jobs[0]!.name).toBe('sage-tiny-lt-run-1');
     const record = await store.json<RunRecord>('s3://results/runs/run-1/run.json');
