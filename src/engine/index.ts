@@ -8,6 +8,7 @@ export { createSageModel, batchLogits, type CreateSageModelOptions, type SageMod
 export { trainSage, checkTrainCounts, DEFAULT_DIVERGENCE_RULE, type DivergenceRule, type TrainSageOptions, type TrainResult, type ZeroShotFeatureStrategy } from './train';
 export {
   batchGradients,
+  checkTrainingBatch,
   microBatchGradients,
   meanGradients,
   cosineLearningRate,
