@@ -34,3 +34,14 @@ export function formatPaperDelta(ours: number | null | undefined, paper: PaperVa
   if (tenths === 0) return '0.0';
   return `${tenths > 0 ? '+' : '-'}${(Math.abs(tenths) / 10).toFixed(1)}`;
 }
+
+/**
+ * A row's state for people: `SUCCEEDED`, `SUCCEEDED (diverged)` when its loss diverged, and
+ * `RUNNING (epoch 3/10, step 40/85)` or `RUNNABLE (...)` while a run is between attempts.
+ */
+export function statusLabel(run: { row: { status: string; progress?: { epoch: number; epochs: number; step: number; stepsPerEpoch: number } }; diverged?: unknown }): string {
+  const { status, progress } = run.row;
+  if (run.diverged) return `${status} (diverged)`;
+  if (progress && (status === 'RUNNING' || status === 'RUNNABLE')) return `${status} (epoch ${progress.epoch + 1}/${progress.epochs}, step ${progress.step}/${progress.stepsPerEpoch})`;
+  return status;
+}

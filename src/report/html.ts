@@ -5,8 +5,9 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { groupBarsChartSpec, perClassChartSpec, renderChartSvg, trainingCurvesChartSpec } from './charts';
 import { PAPER_METRICS, type PaperMetric } from '../repro/paper';
-import { formatCount, formatMillions, formatPaperDelta, formatPaperValue, formatPercent } from './format';
-import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel } from './model';
+import { formatCount, formatMillions, formatPaperDelta, formatPaperValue, formatPercent, statusLabel } from './format';
+import { divergenceLines } from './markdown';
+import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel, type ReportRun } from './model';
 import { reproCaption } from './repro';
 
 /** Above this many classes the per-class table starts folded. */
@@ -43,8 +44,10 @@ td.paper { color: #5b6670; } td.delta.up { color: #1e6b34; } td.delta.down { col
 ul.notes { color: #3b4650; font-size: 14px; }
 `;
 
-function statusBadge(status: string): string {
-  return `<span class="status ${escapeHtml(status)}">${escapeHtml(status.toLowerCase())}</span>`;
+function statusBadge(run: ReportRun): string {
+  const status = run.row.status;
+  const label = statusLabel(run);
+  return `<span class="status ${escapeHtml(status)}${run.diverged ? ' diverged' : ''}">${escapeHtml(label.toLowerCase())}</span>`;
 }
 
 function methodsTableHtml(model: ReportModel): string {
@@ -52,7 +55,7 @@ function methodsTableHtml(model: ReportModel): string {
   const rows = model.runs.map((run) => {
     const classes = [run.row.status === 'FAILED' ? 'failed' : '', run.accuracy && run.accuracy.all === best ? 'best' : ''].filter(Boolean).join(' ');
     const a = run.accuracy;
-    return `<tr${classes ? ` class="${classes}"` : ''}><td>${escapeHtml(run.label)}</td><td>${statusBadge(run.row.status)}</td>
+    return `<tr${classes ? ` class="${classes}"` : ''}><td>${escapeHtml(run.label)}</td><td>${statusBadge(run)}</td>
 <td class="num all">${formatPercent(a?.all)}</td><td class="num">${formatPercent(a?.head)}</td><td class="num">${formatPercent(a?.medium)}</td><td class="num">${formatPercent(a?.tail)}</td>
 <td class="num">${formatMillions(run.parameters?.total)}</td><td class="settings">${escapeHtml(run.settings || '–')}</td></tr>`;
   });
@@ -87,7 +90,7 @@ function reproTableHtml(model: ReportModel): string {
       const delta = formatPaperDelta(ours, run.paper?.[m]);
       return `${own}${paper}${withDelta ? `<td class="num delta${deltaClass(delta)}">${delta}</td>` : ''}`;
     }).join('');
-    return `<tr${classes ? ` class="${classes}"` : ''}><td class="label">${escapeHtml(run.label)}</td><td>${statusBadge(run.row.status)}</td>${cells}
+    return `<tr${classes ? ` class="${classes}"` : ''}><td class="label">${escapeHtml(run.label)}</td><td>${statusBadge(run)}</td>${cells}
 <td class="num">${formatMillions(run.parameters?.total)}</td><td class="settings">${escapeHtml(run.settings || '–')}</td></tr>`;
   });
   return `<table id="results-table" class="repro-table"><thead><tr><th rowspan="2">Paper row</th><th rowspan="2">Status</th>${top}<th class="num" rowspan="2">Params (M)</th><th rowspan="2">Settings</th></tr>
@@ -105,6 +108,11 @@ function reproCaptionHtml(model: ReportModel): string {
 function reproNotesHtml(model: ReportModel): string {
   if (!model.repro || model.repro.notes.length === 0) return '';
   return `<h2>Notes on the reproduction</h2><ul class="notes">${model.repro.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`;
+}
+
+function divergedHtml(model: ReportModel): string {
+  const lines = divergenceLines(model);
+  return lines.length > 0 ? `<h2>Diverged runs</h2><ul>${lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>` : '';
 }
 
 function failuresHtml(model: ReportModel): string {
@@ -153,6 +161,7 @@ ${reproCaptionHtml(model)}
 ${model.repro ? reproTableHtml(model) : methodsTableHtml(model)}
 ${reproNotesHtml(model)}
 ${failuresHtml(model)}
+${divergedHtml(model)}
 ${charts.length > 0 ? `<h2>Charts</h2><div class="charts">${charts.join('\n')}</div>` : ''}
 ${perClassTableHtml(model)}
 </main></body></html>

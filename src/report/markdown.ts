@@ -1,14 +1,22 @@
 /** The report as markdown (`report.md`): the paper-style table, failures, and the per-class table. */
 import { PAPER_METRICS, type PaperMetric } from '../repro/paper';
-import { formatCount, formatMillions, formatPaperDelta, formatPaperValue, formatPercent } from './format';
+import { formatCount, formatMillions, formatPaperDelta, formatPaperValue, formatPercent, statusLabel } from './format';
 import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel, type ReportRun } from './model';
 import { reproCaption } from './repro';
 
 /** Past this many classes the markdown lists only the first ones; the HTML report and metrics.json have all. */
 export const MARKDOWN_CLASS_LIMIT = 200;
 
+/**
+ * Markdown renders raw HTML, so a class or run name such as `<img onerror=...>` must reach
+ * report.md as text: `&`, `<` and `>` become entities, as report.html escapes them.
+ */
+export function escapeMarkdownText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
 function escapeCell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return escapeMarkdownText(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
 function table(header: readonly string[], rows: readonly (readonly string[])[], align: readonly ('l' | 'r')[]): string {
@@ -33,7 +41,7 @@ function reproTable(model: ReportModel): string {
   header.push('Params (M)', 'Settings');
   align.push('r', 'l');
   const cells = (run: ReportRun): string[] => {
-    const out = [run.label, run.row.status];
+    const out = [run.label, statusLabel(run)];
     for (const metric of PAPER_METRICS) {
       const ours = run.accuracy?.[metric];
       out.push(formatPercent(ours));
@@ -52,7 +60,7 @@ export function methodsTable(model: ReportModel): string {
   if (model.repro) return [...reproCaption(model.repro), '', reproTable(model)].join('\n');
   const rows = model.runs.map((run) => [
     run.label,
-    run.row.status,
+    statusLabel(run),
     formatPercent(run.accuracy?.all),
     formatPercent(run.accuracy?.head),
     formatPercent(run.accuracy?.medium),
@@ -64,7 +72,19 @@ export function methodsTable(model: ReportModel): string {
 }
 
 function failures(model: ReportModel): string[] {
-  return model.runs.filter((r) => r.row.status === 'FAILED').map((r) => `- **${r.label}** (${r.key}): ${r.row.reason ?? 'no reason recorded'}`);
+  return model.runs
+    .filter((r) => r.row.status === 'FAILED')
+    .map((r) => `- **${escapeMarkdownText(r.label)}** (${escapeMarkdownText(r.key)}): ${escapeMarkdownText(r.row.reason ?? 'no reason recorded').replace(/\r?\n/g, ' ')}`);
+}
+
+/** Runs whose loss grew by an order of magnitude: their accuracy is not to be trusted as a result of the method. */
+export function divergenceLines(model: ReportModel): string[] {
+  return model.runs
+    .filter((r) => r.diverged)
+    .map((r) => {
+      const d = r.diverged!;
+      return `${r.label} (${r.key}): the smoothed training loss reached ${d.loss.toPrecision(4)} at epoch ${d.epoch}, step ${d.step}, more than ${d.factor}× the first step's ${d.reference.toPrecision(4)}; lower the learning rate or check the data`;
+    });
 }
 
 function perClassTable(model: ReportModel): string[] {
@@ -81,14 +101,15 @@ export function renderReportMarkdown(input: ReportInput): string {
   const model = buildReportModel(input);
   const failed = failures(model);
   const lines = [
-    `# Sage report: ${model.manifestName}`,
+    `# Sage report: ${escapeMarkdownText(model.manifestName)}`,
     '',
     `Updated ${model.updatedAt}. Top-1 accuracy (%) over all test images and per-class means over head (> 100 training images), medium (20-100) and tail (< 20) classes.`,
     '',
     methodsTable(model),
     '',
-    ...(model.repro ? ['## Notes on the reproduction', '', ...model.repro.notes.map((note) => `- ${note}`), ''] : []),
+    ...(model.repro ? ['## Notes on the reproduction', '', ...model.repro.notes.map((note) => `- ${escapeMarkdownText(note)}`), ''] : []),
     ...(failed.length > 0 ? ['## Failed runs', '', ...failed, ''] : []),
+    ...(divergenceLines(model).length > 0 ? ['## Diverged runs', '', ...divergenceLines(model).map((line) => `- ${escapeMarkdownText(line)}`), ''] : []),
     ...perClassTable(model),
   ];
   return `${lines.join('\n').trimEnd()}\n`;

@@ -3,7 +3,7 @@
  * with their metrics documents), a readable label per run, and the per-class table. The
  * renderers only lay this out, so the markdown, CSV and HTML can never disagree.
  */
-import type { Accuracies, ClassMetrics, MetricsDocument, ParameterReport, ShotGroup } from '../contracts/metrics';
+import type { Accuracies, ClassMetrics, DivergenceFlag, MetricsDocument, ParameterReport, ShotGroup } from '../contracts/metrics';
 import type { Summary, SummaryRow } from '../contracts/summary';
 import type { PaperMetric, PaperValue } from '../repro/paper';
 import { reproContextOf, type ReproReportContext } from '../repro/report-context';
@@ -27,6 +27,8 @@ export interface ReportRun {
   settings: string;
   /** For a reproduction sweep: the paper's figures for this run's row, when the paper has them. */
   paper?: Record<PaperMetric, PaperValue>;
+  /** Set when the run's loss diverged (metrics.json `diverged`). */
+  diverged?: DivergenceFlag;
 }
 
 export interface ReportClass {
@@ -102,6 +104,7 @@ export function buildReportModel(input: ReportInput): ReportModel {
       parameters: metrics?.parameters ?? row.parameters,
       settings: formatOverrides(row.overrides, { keepMethod: repro !== undefined }),
       ...(paper ? { paper } : {}),
+      ...(metrics?.diverged ? { diverged: metrics.diverged } : {}),
     };
   });
   return { manifestName: input.summary.manifestName, updatedAt: input.summary.updatedAt, runs, classes: collectClasses(runs), ...(repro ? { repro } : {}) };

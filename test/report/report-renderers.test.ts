@@ -139,3 +139,33 @@ describe('renderReportHtml', () => {
     expect(html).not.toContain('data-chart="curves"');
   });
 });
+
+describe('report.md with hostile names, diverged and running runs', () => {
+  it('escapes HTML in class, run and manifest names, as report.html does', () => {
+    const input = sampleReportInput();
+    const hostile = '<img src=x onerror=alert(1)>';
+    input.summary = { ...input.summary, manifestName: `<b>${hostile}</b>`, rows: input.summary.rows.map((row, i) => (i === 0 ? { ...row, method: hostile, status: 'FAILED' as const, reason: `died: ${hostile}` } : row)) };
+    input.metrics = input.metrics.map((m) => ({ ...m, perClass: m.perClass.map((c, i) => (i === 0 ? { ...c, name: hostile } : c)) }));
+    const markdown = renderReportMarkdown(input);
+    expect(markdown).not.toContain('<img');
+    expect(markdown).not.toContain('<b>');
+    expect(markdown).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(markdown).toContain('# Sage report: &lt;b&gt;');
+  });
+
+  it('marks a diverged run in the table and says why, and shows where a running run stands', async () => {
+    const input = sampleReportInput();
+    input.metrics = input.metrics.map((m, i) => (i === 1 ? { ...m, diverged: { epoch: 2, step: 7, loss: 41.5, reference: 3.9, factor: 10 } } : m));
+    const progress = { epoch: 2, epochs: 10, step: 40, stepsPerEpoch: 85, updatedAt: '2026-12-01T10:00:00.000Z' };
+    input.summary = { ...input.summary, rows: [...input.summary.rows, { runId: 'run-2', sweepIndex: 0, status: 'RUNNABLE' as const, method: 'lift', overrides: {}, progress }] };
+    const markdown = renderReportMarkdown(input);
+    const rows = markdownRows(markdown, 'Method');
+    expect(rows[1]![1]).toBe('SUCCEEDED (diverged)');
+    expect(rows.at(-1)![1]).toBe('RUNNABLE (epoch 3/10, step 40/85)');
+    expect(markdown).toContain('## Diverged runs');
+    expect(markdown).toMatch(/reached 41\.50 at epoch 2, step 7, more than 10× the first step's 3\.900/);
+    const html = await renderReportHtml(input);
+    expect(html).toContain('<h2>Diverged runs</h2>');
+    expect(html).toContain('succeeded (diverged)');
+  });
+});
