@@ -2,12 +2,12 @@
  * Loading as real checkpoints come: F16 / BF16 weights, transformers' I64 position_ids,
  * and the stage lines loadClip and zeroShotClassifier print for a log.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { initBackend, loadClip, loadClipTokenizer, readSafetensors, zeroShotClassifier } from '../../src/clip/index';
+import { ClipFolderError, initBackend, loadClip, loadClipTokenizer, readSafetensors, zeroShotClassifier } from '../../src/clip/index';
 import { StageProgress } from '../../src/clip/progress';
 import { createRandomClip, randomClipTensors, seededRandom, tinyBpeParts, type RandomClip } from '../../src/clip/testing';
 import { clipTensorSpecs } from '../../src/clip/weights';
@@ -81,6 +81,15 @@ describe('F16 and BF16 checkpoints with position_ids', () => {
     tf.dispose(pixels);
     full.dispose();
     rounded.dispose();
+  });
+});
+
+describe('a folder without weights', () => {
+  it('is refused with ClipFolderError naming the folder and the layout expected', async () => {
+    const clip = await createRandomClip(path.join(tmp, 'no-weights'), {}, 1);
+    await rm(path.join(clip.dir, 'model.safetensors'));
+    await expect(loadClip(clip.dir)).rejects.toThrow(ClipFolderError);
+    await expect(loadClip(clip.dir)).rejects.toThrow(`CLIP folder ${clip.dir} has no readable model.safetensors (expected config.json and model.safetensors in the Hugging Face layout)`);
   });
 });
 
