@@ -6,6 +6,7 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
 import { BATCH_MAX_ATTEMPTS, DEFAULT_GPUS, GpuTable } from '../src/estimate';
+import { PipelineError } from '../src/common/errors';
 
 const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -65,9 +66,9 @@ export type PipelineSettings = z.infer<typeof PipelineSettings>;
 
 export const CONTEXT_PREFIX = 'sage:';
 
-export class PipelineSettingsError extends Error {
+export class PipelineSettingsError extends PipelineError {
   constructor(message: string) {
-    super(message);
+    super(message, { kind: 'bad-input' });
     this.name = 'PipelineSettingsError';
   }
 }

@@ -1,6 +1,7 @@
 /** Environment of the Lambda functions, set by the CDK stack (infra/sage-pipeline-stack.ts). */
 import { GpuSpec, type AttemptBudget } from '../../src/estimate';
 import { z } from 'zod';
+import { PipelineError } from '../../src/common/errors';
 
 export const FUNCTION_ENV = {
   dataBucket: 'DATA_BUCKET',
@@ -38,7 +39,7 @@ export function budgetFromEnv(env: NodeJS.ProcessEnv = process.env): AttemptBudg
   return { ...parsed.data, gpus };
 }
 
-export class FunctionConfigMissingError extends Error {
+export class FunctionConfigMissingError extends PipelineError {
   constructor(readonly missing: string[]) {
     super(`the function's environment is incomplete: missing ${missing.join(', ')} (set by the CDK stack)`);
     this.name = 'FunctionConfigMissingError';

@@ -1,9 +1,11 @@
 /**
  * Entry point of the `sage` command (bin/sage.mjs runs this file through tsx). Maps every
- * outcome to one exit code: 0 success, 1 a failed run, 2 bad input with its problems.
+ * outcome to one exit code: 0 success, 1 a failed run, 2 bad input with its problems (any
+ * SageError of kind bad-input, src/common/errors.ts).
  */
 import { CommanderError } from 'commander';
 import { pathToFileURL } from 'node:url';
+import { SageError } from '../common/errors';
 import { ManifestValidationError } from '../manifest/problems';
 import { CliInputError, CliRunFailedError, EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED } from './exit-codes';
 import { processOutput, type CliOutput } from './output';
@@ -26,6 +28,11 @@ export function exitCodeFor(error: unknown, output: CliOutput): number {
   if (error instanceof CliRunFailedError) {
     output.err(`failed: ${error.message}`);
     return EXIT_RUN_FAILED;
+  }
+  // Whole families decide: bad input (a broken weights folder, an empty class, a missing file) is 2.
+  if (error instanceof SageError && error.kind === 'bad-input') {
+    output.err(`error: ${error.message}`);
+    return EXIT_BAD_INPUT;
   }
   const message = error instanceof Error ? (process.env.SAGE_DEBUG ? (error.stack ?? error.message) : `${error.name}: ${error.message}`) : String(error);
   output.err(`failed: ${message}`);

@@ -14,6 +14,7 @@
  */
 import { parseS3Uri } from '../storage/uri';
 import type { JobSpec } from './job';
+import { PipelineError } from '../common/errors';
 
 /** The stack sets it on the job definition: the role the container assumes for its run. */
 export const RUN_ROLE_ENV = 'SAGE_RUN_ROLE_ARN';
@@ -32,7 +33,7 @@ export interface PolicyDocument {
 /** STS refuses a session policy above 2,048 characters (packed). */
 export const MAX_SESSION_POLICY_CHARS = 2048;
 
-export class RunAccessError extends Error {
+export class RunAccessError extends PipelineError {
   constructor(message: string) {
     super(message);
     this.name = 'RunAccessError';

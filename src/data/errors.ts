@@ -1,4 +1,5 @@
 /** Errors of the data loader that callers may want to catch by type. */
+import { DataError } from '../common/errors';
 
 /** Why an image was refused: it could not be read or could not be decoded. */
 export type BadImageReason = 'missing' | 'unreadable' | 'corrupt';
@@ -13,7 +14,7 @@ export interface BadImageReport {
 }
 
 /** With `onBadImage: 'fail'`, the first image that cannot be used stops the epoch. */
-export class LoaderBadImageError extends Error {
+export class LoaderBadImageError extends DataError {
   constructor(readonly report: BadImageReport) {
     super(`image "${report.key}" (label ${report.label}) is ${report.reason}: ${report.detail}. Fix or remove it, or open the loader with onBadImage: 'skip'`);
     this.name = 'LoaderBadImageError';
@@ -21,7 +22,7 @@ export class LoaderBadImageError extends Error {
 }
 
 /** The loader was asked for something its source cannot give (a bad option, a split without items). */
-export class LoaderOptionsError extends Error {
+export class LoaderOptionsError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'LoaderOptionsError';

@@ -7,6 +7,7 @@
 import { PassThrough, Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
+import { DataError } from '../common/errors';
 
 export interface TarMember {
   /** Path inside the archive. */
@@ -14,7 +15,7 @@ export interface TarMember {
   bytes: Buffer;
 }
 
-export class TarFormatError extends Error {
+export class TarFormatError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'TarFormatError';

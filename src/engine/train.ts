@@ -25,13 +25,20 @@ import { batchGradients, cosineLearningRate, meanGradients, SgdMomentum, type Gr
  * When a finite loss counts as diverged. The reference is the mean loss of the run's first step,
  * taken on the untrained model (W_up = 0: zero-shot CLIP), so a blow-up in the first steps is not
  * hidden in it. From then on the step loss is smoothed exponentially,
- * `s ← smoothing·s + (1 − smoothing)·loss` (s starts at the reference), so one bad batch is not
- * enough, and the run is flagged, once, at the first step where `s > factor · reference`.
+ * `s ← smoothing·s + (1 − smoothing)·loss` (s starts at the first loss), so one bad batch is not
+ * enough, and the run is flagged, once, at the first step where `s > factor · reference`; the
+ * reference is the first loss, but at least log C (a chance prediction's loss).
  * Training goes on; the flag is a warning and a field of metrics.json.
  */
 export interface DivergenceRule {
   factor: number;
   smoothing: number;
+  /**
+   * The reference is never below this: log C, the loss of a uniform prediction. A first step
+   * that is already nearly right (a loss of 0.01 on an easy split) would otherwise make the
+   * ordinary noise of a learning run look like a tenfold rise.
+   */
+  floor?: number;
 }
 
 /**
@@ -99,7 +106,7 @@ function freshPosition(): LoopPosition {
 
 /** The divergence monitor after one more step of mean loss `loss`, at 1-based `epoch` and `step`. */
 export function observeStepLoss(state: DivergenceState, loss: number, at: { epoch: number; step: number }, rule: DivergenceRule): DivergenceState {
-  if (state.reference === null) return { ...state, reference: loss, smoothed: loss };
+  if (state.reference === null) return { ...state, reference: Math.max(loss, rule.floor ?? 0), smoothed: loss };
   const smoothed = rule.smoothing * (state.smoothed ?? state.reference) + (1 - rule.smoothing) * loss;
   const crossed = state.flag === null && smoothed > rule.factor * state.reference;
   return { ...state, smoothed, flag: crossed ? { epoch: at.epoch, step: at.step, loss: smoothed, reference: state.reference, factor: rule.factor } : state.flag };
@@ -115,7 +122,7 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
     return { status: 'completed', epochs: [], parameters, trainSeconds: 0, imagesSeen: 0, trainImagesPerSecond: 0, resumedFrom: null, zeroShotFeatures, diverged: null };
   }
   const progress = options.progress ?? silentProgress;
-  const rule: DivergenceRule = { ...DEFAULT_DIVERGENCE_RULE, ...options.divergence };
+  const rule: DivergenceRule = { ...DEFAULT_DIVERGENCE_RULE, floor: Math.log(model.numClasses), ...options.divergence };
   const computeGradients = options.gradients ?? batchGradients;
   const optimizer = new SgdMomentum(model.trainableVariables(), settings);
   const adjustment = tf.tensor1d(logitAdjustment(options.trainCounts, settings));

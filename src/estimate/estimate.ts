@@ -6,6 +6,7 @@
  * spot reclaims; the usable time of an attempt is its timeout less the start-up (paid again by
  * every attempt) and the checkpoint margin.
  */
+import { EstimateError } from '../common/errors';
 import type { GpuTable } from './gpus';
 import { runWork, type RunShape, type RunWork, type TowerShapes } from './work';
 
@@ -49,10 +50,11 @@ export interface RunEstimate {
   problem?: string;
 }
 
-export class EstimateError extends Error {
+/** The budget cannot price the run (an instance type missing from the table, no type at all). */
+export class EstimateBudgetError extends EstimateError {
   constructor(message: string) {
     super(message);
-    this.name = 'EstimateError';
+    this.name = 'EstimateBudgetError';
   }
 }
 
@@ -67,7 +69,7 @@ export function estimateRun(
   const usableMinutes = (startup: number): number => budget.jobTimeoutMinutes - startup - CHECKPOINT_MARGIN_MINUTES;
   const byInstance = budget.instanceTypes.map((instanceType): InstanceEstimate => {
     const spec = budget.gpus[instanceType];
-    if (!spec) throw new EstimateError(`no throughput for instance type ${instanceType} in the GPU table (sage:gpus); add it or remove the type from sage:instanceTypes`);
+    if (!spec) throw new EstimateBudgetError(`no throughput for instance type ${instanceType} in the GPU table (sage:gpus); add it or remove the type from sage:instanceTypes`);
     const computeMinutes = work.totalFlops / (spec.peakTflops * 1e12 * spec.efficiency) / 60;
     const usable = usableMinutes(spec.startupMinutes);
     const workAttempts = usable > 0 ? Math.max(1, Math.ceil(computeMinutes / usable)) : Number.POSITIVE_INFINITY;
@@ -81,7 +83,7 @@ export function estimateRun(
       attempts: workAttempts + budget.spotRetries,
     };
   });
-  if (byInstance.length === 0) throw new EstimateError('the budget names no instance type');
+  if (byInstance.length === 0) throw new EstimateBudgetError('the budget names no instance type');
   const worst = byInstance.reduce((slowest, candidate) => (candidate.hours > slowest.hours ? candidate : slowest));
   const cap = Math.min(budget.maxAttempts, BATCH_MAX_ATTEMPTS);
   const fits = Number.isFinite(worst.attempts) && worst.attempts <= cap;

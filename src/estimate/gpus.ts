@@ -6,6 +6,7 @@
  * instance; its JSON output replaces the assumed value (measuredBy records that it did).
  */
 import { z } from 'zod';
+import { EstimateError } from '../common/errors';
 
 export const GpuSpec = z.object({
   /** The accelerator, for people: "T4", "A10G". */
@@ -45,7 +46,7 @@ export const DEFAULT_GPUS: GpuTable = {
   'g5.12xlarge': { gpu: 'A10G', gpus: 4, memoryGiB: 24, peakTflops: 31.2, efficiency: 0.3, onDemandUsdPerHour: 5.672, spotUsdPerHour: 2.27, startupMinutes: 35, source: `NVIDIA A10 datasheet; 4 GPUs used by data-parallel workers; ${PRICES}; ${ASSUMED}; ${JIT}` },
 };
 
-export class GpuTableError extends Error {
+export class GpuTableError extends EstimateError {
   constructor(message: string) {
     super(message);
     this.name = 'GpuTableError';

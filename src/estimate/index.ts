@@ -5,4 +5,4 @@
  */
 export { runWork, visionForwardFlops, textForwardFlops, passesPerImage, type RunShape, type RunWork, type TowerShapes } from './work';
 export { DEFAULT_GPUS, GpuSpec, GpuTable, GpuTableError, parseGpuTable } from './gpus';
-export { estimateRun, describeEstimate, formatHours, formatUsd, EstimateError, BATCH_MAX_ATTEMPTS, CHECKPOINT_MARGIN_MINUTES, type AttemptBudget, type InstanceEstimate, type RunEstimate } from './estimate';
+export { estimateRun, describeEstimate, formatHours, formatUsd, EstimateBudgetError, BATCH_MAX_ATTEMPTS, CHECKPOINT_MARGIN_MINUTES, type AttemptBudget, type InstanceEstimate, type RunEstimate } from './estimate';

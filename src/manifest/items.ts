@@ -12,6 +12,7 @@ import { formatJsonPath, problemCode } from './problems';
 import { imagePathProblem, resolveReference, type ReferencePolicy } from './references';
 import { Item, type ItemSource, type ManifestProblem } from './schema';
 import { problemsFromIssues } from './zod-problems';
+import { ManifestError } from '../common/errors';
 
 export interface ReadItemsContext {
   /** Where the manifest lives: relative references resolve against its folder. */
@@ -53,7 +54,7 @@ export function originLine(origin: ItemOrigin): { line?: number } {
 export type ScanEvent = { kind: 'item'; item: ManifestItem; origin: ItemOrigin } | { kind: 'problem'; problem: ManifestProblem };
 
 /** The first problem of a split the data loader was asked to read. */
-export class ManifestItemsError extends Error {
+export class ManifestItemsError extends ManifestError {
   constructor(readonly problem: ManifestProblem) {
     super(`cannot read items at ${problem.path}: ${problem.message}`);
     this.name = 'ManifestItemsError';

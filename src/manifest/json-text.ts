@@ -5,6 +5,7 @@
  * JSON.parse has failed or a problem was found, so its speed matters little.
  */
 import { formatJsonPath } from './problems';
+import { ManifestError } from '../common/errors';
 
 /** Deeper nesting than this is refused rather than risking the stack. */
 const MAX_DEPTH = 256;
@@ -19,7 +20,7 @@ export interface JsonSyntaxProblem extends TextPosition {
   message: string;
 }
 
-class JsonScanError extends Error {
+class JsonScanError extends ManifestError {
   constructor(
     readonly offset: number,
     message: string,

@@ -7,6 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ObjectTooLargeError } from '../storage';
+import { ManifestError } from '../common/errors';
 
 /** Most bytes of one JSONL or list file (an iNaturalist-sized list is ~30 MB). */
 export const MAX_ITEM_FILE_BYTES = 1024 * 1024 * 1024;
@@ -24,7 +25,7 @@ export const ITEM_FILE_LIMITS: LineLimits = { maxBytes: MAX_ITEM_FILE_BYTES, max
 export type TextLine = { line: number; text: string } | { line: number; invalidUtf8At: number };
 
 /** A file broke a bound: which one, at which line. */
-export class ManifestFileLimitError extends Error {
+export class ManifestFileLimitError extends ManifestError {
   constructor(
     readonly uri: string,
     readonly line: number,

@@ -3,6 +3,7 @@
  * a per-kind cap so a million-line bad file still gives a readable report, and printed.
  */
 import type { ManifestProblem, ProblemCode } from './schema';
+import { ManifestError } from '../common/errors';
 
 /** Problems of one kind listed before the rest are only counted. */
 export const DEFAULT_PROBLEMS_PER_CODE = 100;
@@ -91,7 +92,7 @@ export function formatProblems(problems: readonly ManifestProblem[]): string {
 }
 
 /** Thrown by the trainer and the CLI when a manifest is refused; carries every problem. */
-export class ManifestValidationError extends Error {
+export class ManifestValidationError extends ManifestError {
   constructor(
     readonly problems: readonly ManifestProblem[],
     readonly manifestUri?: string,

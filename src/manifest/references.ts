@@ -12,9 +12,10 @@
 import path from 'node:path';
 import { dirnameUri, formatS3Uri, isS3Uri, parseS3Uri } from '../storage';
 import { IMAGE_EXTENSIONS } from './schema';
+import { ManifestError } from '../common/errors';
 
 /** A reference the manifest cannot use (another scheme, a path outside the allowed roots, `..` above a bucket's root). */
-export class ManifestReferenceError extends Error {
+export class ManifestReferenceError extends ManifestError {
   constructor(
     readonly reference: string,
     reason: string,

@@ -7,9 +7,10 @@ import { z } from 'zod';
 import { resolveSettings, type Settings, type SettingsOverrides } from '../contracts/settings';
 import { formatJsonPath } from './problems';
 import type { Manifest, ManifestProblem } from './schema';
+import { ManifestError } from '../common/errors';
 
 /** A sweep index outside the manifest's sweep. */
-export class ManifestSweepIndexError extends Error {
+export class ManifestSweepIndexError extends ManifestError {
   constructor(
     readonly sweepIndex: number,
     readonly size: number,

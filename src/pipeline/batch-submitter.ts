@@ -5,6 +5,7 @@
 import { BatchClient, ListJobsCommand, SubmitJobCommand, type BatchClientConfig } from '@aws-sdk/client-batch';
 import { JOB_RETRY_RULES } from '../contracts/job';
 import type { JobSubmission, JobSubmitter, SubmittedJob } from './job-submitter';
+import { PipelineError } from '../common/errors';
 
 export interface BatchJobSubmitterOptions {
   /** Job queue name or ARN. */
@@ -14,7 +15,7 @@ export interface BatchJobSubmitterOptions {
   client?: BatchClient;
 }
 
-export class BatchSubmitError extends Error {
+export class BatchSubmitError extends PipelineError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'BatchSubmitError';

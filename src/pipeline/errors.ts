@@ -1,7 +1,8 @@
 /** Errors of the pipeline cores: `<Domain><Problem>Error`, each message naming what was expected and what came. */
+import { PipelineError } from '../common/errors';
 
 /** An incoming event does not have the shape the handler expects. */
-export class PipelineEventShapeError extends Error {
+export class PipelineEventShapeError extends PipelineError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'PipelineEventShapeError';
@@ -9,7 +10,7 @@ export class PipelineEventShapeError extends Error {
 }
 
 /** A stored pipeline document (claim, run record, summary) does not parse. */
-export class PipelineDocumentError extends Error {
+export class PipelineDocumentError extends PipelineError {
   constructor(
     readonly uri: string,
     message: string,
@@ -21,7 +22,7 @@ export class PipelineDocumentError extends Error {
 }
 
 /** A conditional update kept losing races; the caller's retry (Lambda's async retry) will try again. */
-export class PipelineContentionError extends Error {
+export class PipelineContentionError extends PipelineError {
   constructor(
     readonly uri: string,
     readonly attempts: number,
@@ -36,7 +37,7 @@ export class PipelineContentionError extends Error {
  * wait. Thrown (not answered as a duplicate) so the event is retried later, as Powertools'
  * IdempotencyAlreadyInProgressError is: the holder may yet die, and then a retry takes over.
  */
-export class PipelineClaimInProgressError extends Error {
+export class PipelineClaimInProgressError extends PipelineError {
   constructor(
     readonly claimUri: string,
     readonly owner: string | undefined,

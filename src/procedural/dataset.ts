@@ -14,6 +14,7 @@ import { isS3Uri, joinUri, storeFor, type ObjectStore } from '../storage';
 import { DOMAIN_NAMES, isDomainName, type DomainName } from './domain';
 import { renderClassImage, STREAM } from './samples';
 import { WORLD_CLASSES } from './world';
+import { DataError } from '../common/errors';
 
 /** The mini-CLIP fixture of this repository (an absolute path), the default weights of a generated manifest. */
 export const MINI_CLIP_FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/mini-clip');
@@ -60,7 +61,7 @@ export interface ProceduralDataset {
 }
 
 /** A setting is out of range: says which and what was expected. */
-export class ProceduralDatasetOptionsError extends Error {
+export class ProceduralDatasetOptionsError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'ProceduralDatasetOptionsError';

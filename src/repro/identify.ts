@@ -7,6 +7,7 @@
  */
 import { isPaperDataset, PAPER_DATASET_INFO, PAPER_DATASETS, type PaperDataset } from './datasets';
 import type { ReproTable } from './tables';
+import { ReproError } from '../common/errors';
 
 export interface PreparedDatasetFacts {
   name: string;
@@ -26,7 +27,7 @@ export interface IdentifiedDataset {
 }
 
 /** The table has no rows for the dataset: `valid` lists those it has. */
-export class ReproDatasetError extends Error {
+export class ReproDatasetError extends ReproError {
   constructor(
     message: string,
     readonly valid: readonly PaperDataset[],

@@ -8,6 +8,7 @@ import type { Manifest } from '../manifest/schema';
 import { PAPER_DATASET_INFO, type PaperDataset } from './datasets';
 import { reproManifestName } from './name';
 import type { ReproTable } from './tables';
+import { ReproError } from '../common/errors';
 
 export interface ReproManifestOptions {
   table: ReproTable;
@@ -20,7 +21,7 @@ export interface ReproManifestOptions {
 }
 
 /** A change that would contradict the rows: they set the method and components, the dataset sets the preset. */
-export class ReproSettingsError extends Error {
+export class ReproSettingsError extends ReproError {
   constructor(message: string) {
     super(message);
     this.name = 'ReproSettingsError';

@@ -5,6 +5,7 @@
  * against an S3 emulator and on AWS.
  */
 import type { Readable } from 'node:stream';
+import { StorageError } from '../common/errors';
 
 export interface ObjectInfo {
   /** Full URI of the object (`s3://b/k` or an absolute local path). */
@@ -52,7 +53,7 @@ export interface ObjectStore {
 }
 
 /** A conditional write lost the race: someone else wrote first or the object changed. */
-export class PreconditionFailedError extends Error {
+export class PreconditionFailedError extends StorageError {
   constructor(
     readonly uri: string,
     options?: { cause?: unknown },
@@ -63,18 +64,18 @@ export class PreconditionFailedError extends Error {
 }
 
 /** The object does not exist. */
-export class ObjectNotFoundError extends Error {
+export class ObjectNotFoundError extends StorageError {
   constructor(
     readonly uri: string,
     options?: { cause?: unknown },
   ) {
-    super(`no object at ${uri}`, options);
+    super(`no object at ${uri}`, { ...options, kind: 'bad-input' });
     this.name = 'ObjectNotFoundError';
   }
 }
 
 /** An object is larger than the reader allows; nothing past the limit was read. */
-export class ObjectTooLargeError extends Error {
+export class ObjectTooLargeError extends StorageError {
   constructor(
     readonly uri: string,
     readonly limitBytes: number,
@@ -82,19 +83,18 @@ export class ObjectTooLargeError extends Error {
     readonly sizeBytes?: number,
   ) {
     super(
-      `${uri} is ${sizeBytes !== undefined ? `${sizeBytes.toLocaleString('en-US')} bytes` : 'larger than the limit'}; expected at most ${limitBytes.toLocaleString('en-US')} bytes`,
-    );
+      `${uri} is ${sizeBytes !== undefined ? `${sizeBytes.toLocaleString('en-US')} bytes` : 'larger than the limit'}; expected at most ${limitBytes.toLocaleString('en-US')} bytes`, { kind: 'bad-input' });
     this.name = 'ObjectTooLargeError';
   }
 }
 
 /** A local path that is not a regular file (a FIFO, a device, a directory, a socket): never read. */
-export class ObjectNotRegularFileError extends Error {
+export class ObjectNotRegularFileError extends StorageError {
   constructor(
     readonly uri: string,
     readonly fileKind: string,
   ) {
-    super(`${uri} is ${fileKind}, not a regular file`);
+    super(`${uri} is ${fileKind}, not a regular file`, { kind: 'bad-input' });
     this.name = 'ObjectNotRegularFileError';
   }
 }

@@ -1,5 +1,6 @@
 /** The trainer stopped on request (SIGTERM) after checkpointing; the job should be retried and will resume. */
-export class TrainerStoppedError extends Error {
+import { TrainerError } from '../common/errors';
+export class TrainerStoppedError extends TrainerError {
   constructor(
     readonly checkpointUri: string,
     readonly completedEpochs: number,
@@ -10,9 +11,9 @@ export class TrainerStoppedError extends Error {
 }
 
 /** The job's settings cannot be resolved: a sweep index outside the sweep, or layers that combine into an invalid value. */
-export class TrainerSettingsError extends Error {
+export class TrainerSettingsError extends TrainerError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(message, { ...options, kind: 'bad-input' });
     this.name = 'TrainerSettingsError';
   }
 }

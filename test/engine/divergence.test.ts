@@ -42,6 +42,19 @@ describe('the divergence rule', () => {
     expect(state.smoothed).toBeCloseTo(0.9 * 34.239 + 30, 9);
   });
 
+  it('never takes a reference below the floor (log C): a nearly right first step does not turn noise into divergence', () => {
+    const rule = { ...DEFAULT_DIVERGENCE_RULE, floor: Math.log(3) };
+    let state: DivergenceState = { reference: null, smoothed: null, flag: null };
+    // An easy split: the first loss is 0.01, later steps wobble around 0.3 (30× the first loss, far below chance's 1.10).
+    for (const loss of [0.01, 0.3, 0.5, 0.4, 0.6, 0.3, 0.5, 0.4, 0.6, 0.5]) state = observeStepLoss(state, loss, { epoch: 1, step: 1 }, rule);
+    expect(state.reference).toBeCloseTo(Math.log(3), 12);
+    expect(state.flag).toBeNull();
+    // Without the floor the same losses are flagged: the case the floor is for.
+    let unfloored: DivergenceState = { reference: null, smoothed: null, flag: null };
+    for (const loss of [0.01, 0.3, 0.5, 0.4, 0.6, 0.3, 0.5, 0.4, 0.6, 0.5]) unfloored = observeStepLoss(unfloored, loss, { epoch: 1, step: 1 }, DEFAULT_DIVERGENCE_RULE);
+    expect(unfloored.flag).not.toBeNull();
+  });
+
   it('does not flag a loss that falls or wobbles below the threshold', () => {
     let state: DivergenceState = { reference: null, smoothed: null, flag: null };
     for (const loss of [3, 2.5, 29, 29, 2, 1, 0.5, 25]) state = observeStepLoss(state, loss, { epoch: 1, step: 1 }, DEFAULT_DIVERGENCE_RULE);

@@ -6,6 +6,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { transformImage, type TransformRequest } from '../transforms/apply';
 import type { DecodeResultMessage, DecodeTask, DecodeTaskMessage } from './protocol';
+import { DataError } from '../../common/errors';
 
 export interface DecodePoolOptions {
   /** Worker threads; default = CPU cores. 0 decodes on the calling thread. */
@@ -21,15 +22,15 @@ export interface DecodePoolOptions {
 const GROUPS_PER_WORKER = 2;
 
 /** A worker thread died or the pool was used after close(). */
-export class DecodePoolError extends Error {
+export class DecodePoolError extends DataError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(message, { ...options, kind: 'failure' });
     this.name = 'DecodePoolError';
   }
 }
 
 /** The image could not be decoded or transformed; `message` is the decoder's reason. */
-export class ImageDecodeError extends Error {
+export class ImageDecodeError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'ImageDecodeError';

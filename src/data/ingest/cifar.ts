@@ -9,6 +9,7 @@
 import sharp from 'sharp';
 import { readArchiveMembers } from '../tar';
 import { NumpyArray, readPickleDict, type PickleValue } from './pickle';
+import { DataError } from '../../common/errors';
 
 export const CIFAR_SIDE = 32;
 export const CIFAR_PIXELS = CIFAR_SIDE * CIFAR_SIDE * 3;
@@ -28,7 +29,7 @@ export interface CifarArchive {
   test: CifarSplit;
 }
 
-export class CifarArchiveError extends Error {
+export class CifarArchiveError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'CifarArchiveError';

@@ -5,8 +5,9 @@
  */
 import { createRng, mixSeedWide, shuffleInPlace } from '../../common/random';
 import { RNG_STREAM } from '../random-streams';
+import { DataError } from '../../common/errors';
 
-export class LongTailError extends Error {
+export class LongTailError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'LongTailError';

@@ -5,8 +5,9 @@
  * PickleGlobal value, and only the few reconstructors numpy and Python 3 use for arrays and
  * bytes are interpreted.
  */
+import { DataError } from '../../common/errors';
 
-export class PickleFormatError extends Error {
+export class PickleFormatError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'PickleFormatError';

@@ -13,6 +13,7 @@ import { listedSamples } from './prepare-lists';
 import type { ListedImage } from './text-files';
 import { writePreparedDataset, type PrepareOutputOptions, type PreparedDataset } from './write-dataset';
 import path from 'node:path';
+import { DataError } from '../../common/errors';
 
 export interface PrepareImageFolderOptions extends PrepareOutputOptions {
   /** `<root>/<class name>/<image>` (local folder or s3:// prefix). */
@@ -27,7 +28,7 @@ export interface PrepareImageFolderOptions extends PrepareOutputOptions {
   maxPerClass?: number;
 }
 
-export class ImageFolderError extends Error {
+export class ImageFolderError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'ImageFolderError';

@@ -10,6 +10,7 @@ import { storeFor } from '../../storage';
 import { listedSamples } from './prepare-lists';
 import type { ListedImage } from './text-files';
 import { writePreparedDataset, type PrepareOutputOptions, type PreparedDataset } from './write-dataset';
+import { DataError } from '../../common/errors';
 
 export interface PrepareInat2018Options extends PrepareOutputOptions {
   /** Folder the JSON's file_name paths are relative to (holding train_val2018/). */
@@ -31,7 +32,7 @@ const CocoFile = z.object({
 });
 type CocoFile = z.infer<typeof CocoFile>;
 
-export class InatFormatError extends Error {
+export class InatFormatError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'InatFormatError';

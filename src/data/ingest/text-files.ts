@@ -1,6 +1,7 @@
 /** The plain-text files of long-tailed benchmarks: `path label` lists and class-name lists. */
+import { DataError } from '../../common/errors';
 
-export class ListFileError extends Error {
+export class ListFileError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'ListFileError';

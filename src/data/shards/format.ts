@@ -20,6 +20,7 @@ import { IMAGE_EXTENSIONS } from '../../manifest/schema';
 import type { ObjectStore } from '../../storage';
 import { dirnameUri, isS3Uri, joinUri } from '../../storage';
 import path from 'node:path';
+import { DataError } from '../../common/errors';
 
 export const SHARD_INDEX_VERSION = 1 as const;
 
@@ -55,7 +56,7 @@ export type DataShardEntry = ShardEntry;
 export const DataShardIndex = ShardIndex;
 export type DataShardIndex = ShardIndex;
 
-export class ShardIndexError extends Error {
+export class ShardIndexError extends DataError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ShardIndexError';

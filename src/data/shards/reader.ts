@@ -7,6 +7,7 @@ import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { ObjectStore } from '../../storage';
 import { readTarMembers } from '../tar';
 import { SHARD_IMAGE_EXTENSIONS, SHARD_LABEL_EXTENSION, splitMemberName } from './format';
+import { DataError } from '../../common/errors';
 
 export interface ShardReadOptions {
   /** Shards opened ahead of the one being read; default 1. */
@@ -32,7 +33,7 @@ export interface ShardRecord {
   position: number;
 }
 
-export class ShardFormatError extends Error {
+export class ShardFormatError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'ShardFormatError';

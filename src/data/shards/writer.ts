@@ -7,6 +7,7 @@ import type { ObjectStore } from '../../storage';
 import { joinUri } from '../../storage';
 import { packTar, type TarMember } from '../tar';
 import { classCountsOf, SHARD_INDEX_VERSION, SHARD_LABEL_EXTENSION, sniffImageExtension, type DataShardEntry, type DataShardIndex } from './format';
+import { DataError } from '../../common/errors';
 
 /** Default shard size: a few hundred MB keeps objects few and each one quick to stream. */
 export const DEFAULT_SHARD_BYTES = 256 * 1024 * 1024;
@@ -33,9 +34,9 @@ export interface ShardSample {
   label: number;
 }
 
-export class ShardWriteError extends Error {
+export class ShardWriteError extends DataError {
   constructor(message: string) {
-    super(message);
+    super(message, { kind: 'failure' });
     this.name = 'ShardWriteError';
   }
 }

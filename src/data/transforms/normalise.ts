@@ -3,6 +3,7 @@
  * horizontal flip folded into the copy (mirroring the column index costs nothing here, and
  * keeps the flip exact and independent of the image library's operation order).
  */
+import { DataError } from '../../common/errors';
 
 export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
 export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
@@ -37,7 +38,7 @@ const RED = channelTable(0);
 const GREEN = channelTable(1);
 const BLUE = channelTable(2);
 
-export class TransformWindowError extends Error {
+export class TransformWindowError extends DataError {
   constructor(message: string) {
     super(message);
     this.name = 'TransformWindowError';
