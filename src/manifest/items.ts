@@ -22,7 +22,7 @@ export interface ReadItemsContext {
   /** Class names in label order: labels may be indices or names. */
   classNames: readonly string[];
   /** The split's name, for problem paths (`train.items[3].label`). Default 'train'. */
-  split?: 'train' | 'test';
+  split?: 'train' | 'test' | 'val';
   /** Where references may point; default: the policy of `manifestUri` (S3 only for an S3 manifest). */
   policy?: ReferencePolicy;
 }

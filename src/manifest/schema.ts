@@ -124,6 +124,7 @@ export const Manifest = z.strictObject({
   ),
   train: ItemSource.describe('Training items.'),
   test: ItemSource.describe('Test items.'),
+  val: ItemSource.optional().describe('Held-out validation items: evaluated during training (`--eval-every`) instead of the test split, which is then used only at the end.'),
   weights: UriString.describe('CLIP weights folder in the Hugging Face layout (config.json, model.safetensors, tokenizer.json).'),
   training: RunOverrides.optional().describe('Method, preset and hyper-parameter overrides; defaults: Sage with the CIFAR-100-LT β=100 values.'),
   sweep: z

@@ -45,6 +45,8 @@ export interface ValidateManifestOptions {
 export interface SplitCounts {
   train?: number[];
   test?: number[];
+  /** The optional held-out `val` split, when the manifest has one. */
+  val?: number[];
 }
 
 export type ValidationResult =
@@ -97,7 +99,7 @@ function checkClasses(classes: readonly ClassEntry[], validation: Validation): s
   return names;
 }
 
-async function scanSplit(split: 'train' | 'test', source: ItemSource, names: readonly string[], imagesRoot: string | undefined, validation: Validation): Promise<number[] | undefined> {
+async function scanSplit(split: 'train' | 'test' | 'val', source: ItemSource, names: readonly string[], imagesRoot: string | undefined, validation: Validation): Promise<number[] | undefined> {
   const counts = new Array<number>(names.length).fill(0);
   const { options } = validation;
   if ('shards' in source) {
@@ -200,8 +202,8 @@ function checkSettings(raw: Record<string, unknown>, trusted: boolean, validatio
   validation.problems.addAll(resolvedSettingsProblems(training, sweep));
 }
 
-function resolveImagesRoot(raw: Record<string, unknown>, trusted: boolean, train: ItemSource | undefined, test: ItemSource | undefined, validation: Validation): string | undefined {
-  const needsImages = [train, test].some((source) => source !== undefined && !('shards' in source));
+function resolveImagesRoot(raw: Record<string, unknown>, trusted: boolean, splits: readonly (ItemSource | undefined)[], validation: Validation): string | undefined {
+  const needsImages = splits.some((source) => source !== undefined && !('shards' in source));
   const images = section(Manifest.shape.images, raw.images, trusted);
   if (images === undefined) {
     if (needsImages && raw.images === undefined) {
@@ -223,7 +225,8 @@ async function checkDocument(raw: Record<string, unknown>, trusted: boolean, val
   if (weights !== undefined) await checkWeights(weights, validation);
   const train = section(ItemSource, raw.train, trusted);
   const test = section(ItemSource, raw.test, trusted);
-  const imagesRoot = resolveImagesRoot(raw, trusted, train, test, validation);
+  const val = raw.val === undefined ? undefined : section(ItemSource, raw.val, trusted);
+  const imagesRoot = resolveImagesRoot(raw, trusted, [train, test, val], validation);
   const classes = section(Manifest.shape.classes, raw.classes, trusted);
   if (!classes) return {};
   const names = checkClasses(classes, validation);
@@ -231,6 +234,7 @@ async function checkDocument(raw: Record<string, unknown>, trusted: boolean, val
   const counts: SplitCounts = {};
   if (train) counts.train = await scanSplit('train', train, names, imagesRoot, validation);
   if (test) counts.test = await scanSplit('test', test, names, imagesRoot, validation);
+  if (val) counts.val = await scanSplit('val', val, names, imagesRoot, validation);
   checkCounts(names, counts.train, counts.test, validation);
   if (validation.options.checkStorage) await checkSampledImages(validation);
   return counts;

@@ -19,7 +19,8 @@ export interface OpenBatchSourceOptions {
   manifest: Manifest;
   /** Where the manifest lives: relative references resolve against its folder. */
   manifestUri?: string;
-  split: 'train' | 'test';
+  /** `val`: the manifest's optional held-out split (evaluated during training); refused when the manifest has none. */
+  split: 'train' | 'test' | 'val';
   /** The model's input side S (224 for ViT-B/16). */
   imageSize: number;
   /** Decode worker threads; default = CPU cores; 0 decodes on the calling thread. */
@@ -55,6 +56,7 @@ function warnBadImage(report: BadImageReport): void {
 async function itemSourceFor(options: OpenBatchSourceOptions): Promise<ItemSource> {
   const { manifest, manifestUri, split } = options;
   const source = manifest[split];
+  if (source === undefined) throw new LoaderOptionsError(`the manifest has no "${split}" split; expected an item source there (items, jsonl, list or shards)`);
   if ('shards' in source) {
     const indexUri = resolveReference(source.shards, manifestUri);
     const store = options.store ?? (await storeFor(indexUri));
