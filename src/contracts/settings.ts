@@ -28,6 +28,21 @@ export const Components = z
   .strict();
 export type Components = z.infer<typeof Components>;
 
+export const KEEP_RULES = ['last', 'best'] as const;
+export const KeepRule = z.enum(KEEP_RULES);
+export type KeepRule = z.infer<typeof KeepRule>;
+
+export const KEEP_METRICS = ['all', 'head', 'medium', 'tail', 'top5'] as const;
+export const KeepMetric = z.enum(KEEP_METRICS);
+export type KeepMetric = z.infer<typeof KeepMetric>;
+
+/**
+ * Settings that decide only when a run is evaluated and which evaluated weights it keeps, not
+ * how it trains: a checkpoint may be resumed with other values, and adapter headers written
+ * before they existed read with the defaults.
+ */
+export const EVALUATION_SETTING_KEYS = ['evalEvery', 'keep', 'keepMetric'] as const;
+
 /**
  * The ranges of every setting except `method` and `components`, written once: the resolved
  * Settings and the overrides a manifest, a sweep entry or a CLI flag may give share them.
@@ -71,15 +86,36 @@ const settingFields = {
    * Tiny images whose object fills the frame (the procedural demo) lose the object below ~0.3.
    */
   cropScaleMin: z.number().gt(0).max(1),
+  /**
+   * Evaluate every N epochs during training (and after the last one), on the manifest's `val`
+   * split when it has one, else on `test`; 0 = only at the end.
+   */
+  evalEvery: z.number().int().min(0).max(1000),
+  /** The weights the run ends with: the last epoch's, or the best evaluated epoch's (needs evalEvery > 0). */
+  keep: KeepRule,
+  /** What `keep: best` maximises on the evaluated split: top-1 over all images, a group's mean per-class accuracy, or top-5. */
+  keepMetric: KeepMetric,
 };
 
 /** Every setting, fully resolved. Documented defaults are in DEFAULT_SETTINGS. */
 export const Settings = z
-  .object({ method: Method, components: Components, ...settingFields })
+  .object({
+    method: Method,
+    components: Components,
+    ...settingFields,
+    // Defaults here (not in settingFields, which the overrides share) so an adapter.json written before these existed still reads.
+    evalEvery: settingFields.evalEvery.default(0),
+    keep: settingFields.keep.default('last'),
+    keepMetric: settingFields.keepMetric.default('all'),
+  })
   .strict()
   .refine((s) => s.microBatchSize === null || s.microBatchSize <= s.batchSize, {
     message: 'microBatchSize must not exceed batchSize',
     path: ['microBatchSize'],
+  })
+  .refine((s) => s.keep !== 'best' || s.evalEvery > 0 || s.method === 'zero-shot', {
+    message: 'keep "best" needs evalEvery > 0: the best of the epochs evaluated during training',
+    path: ['keep'],
   });
 export type Settings = z.infer<typeof Settings>;
 
@@ -123,6 +159,9 @@ export const DEFAULT_SETTINGS: Settings = {
   seed: 0,
   tte: false,
   cropScaleMin: 0.08,
+  evalEvery: 0,
+  keep: 'last',
+  keepMetric: 'all',
 };
 
 /** Table 8 (μ = 0.5 everywhere); TTE on as in the paper's runs; iNat trains 20 epochs. */
@@ -152,6 +191,12 @@ export function resolveSettings(...layers: readonly (SettingsOverrides | undefin
     if (components) settings = { ...settings, components: { ...settings.components, ...components } };
   }
   return Settings.parse(settings);
+}
+
+/** The settings without those that only decide evaluation and the kept weights (EVALUATION_SETTING_KEYS): what a checkpoint must match. */
+export function trainingSettingsOf(settings: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const keys: ReadonlySet<string> = new Set(EVALUATION_SETTING_KEYS);
+  return Object.fromEntries(Object.entries(settings).filter(([key]) => !keys.has(key)));
 }
 
 /** A short label: `sage`, `lift`, `zero-shot`, or `lift+sg+cf` for a custom combination. */

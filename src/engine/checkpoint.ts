@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { CHECKPOINT_HEADER_FILES, CHECKPOINT_VERSION, CheckpointHeader, type CheckpointGeneration, type LoopPosition } from '../contracts/checkpoint';
 import type { EpochMetrics } from '../contracts/metrics';
+import { trainingSettingsOf } from '../contracts/settings';
 import { basenameUri, joinUri } from '../storage/uri';
 import { EngineCheckpointError } from './errors';
 import type { SageModel } from './model';
@@ -118,7 +119,8 @@ function tryParse(text: string, uri: string): CheckpointHeader | null {
 
 /** Refuses a checkpoint of other settings, classes or variables: resuming it would train another model. */
 function checkFits(header: CheckpointHeader, model: SageModel, uri: string): void {
-  if (JSON.stringify(header.settings) !== JSON.stringify(model.settings)) {
+  // Evaluation-only settings (evalEvery, keep, keepMetric) may differ: they do not change the weights.
+  if (JSON.stringify(trainingSettingsOf(header.settings)) !== JSON.stringify(trainingSettingsOf(model.settings))) {
     throw new EngineCheckpointError(`checkpoint at ${uri} was written with other settings; expected ${JSON.stringify(model.settings)}, found ${JSON.stringify(header.settings)}`);
   }
   if (JSON.stringify(header.classNames) !== JSON.stringify(model.classNames)) {
