@@ -7,6 +7,7 @@
  *     bundled), and with the SDK left to the nodejs22.x runtime (target: under 5 MB).
  * Skips part 1 with a note when moto_server is absent.
  */
+import { tinyClipFiles } from '../test/helpers/tiny-clip';
 import { BatchClient, CreateComputeEnvironmentCommand, CreateJobQueueCommand, RegisterJobDefinitionCommand } from '@aws-sdk/client-batch';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -78,8 +79,9 @@ async function benchValidation(): Promise<{ rows: BenchRow[]; notes: string[] }>
     const line = (split: string, i: number) => JSON.stringify({ path: `${split}/c${i % CLASSES}/${i}.png`, label: i % CLASSES });
     await store.put('s3://data/lists/train.jsonl', Array.from({ length: 90_000 }, (_, i) => line('train', i)).join('\n'));
     await store.put('s3://data/lists/test.jsonl', Array.from({ length: ITEMS - 90_000 }, (_, i) => line('test', i)).join('\n'));
-    await store.put('s3://artifacts/weights/clip/config.json', '{}');
-    await store.put('s3://artifacts/weights/clip/model.safetensors', '');
+    const clip = tinyClipFiles();
+    await store.put('s3://artifacts/weights/clip/config.json', clip.config);
+    await store.put('s3://artifacts/weights/clip/model.safetensors', clip.model);
     const manifest = {
       version: 1,
       name: 'bench-100k',

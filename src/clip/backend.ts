@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { installWasmSliceKernels } from './wasm-kernels';
+import { ClipError } from '../common/errors';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -22,9 +23,9 @@ export interface InitBackendOptions {
 }
 
 /** The requested backend could not be loaded. */
-export class ClipBackendUnavailableError extends Error {
+export class ClipBackendUnavailableError extends ClipError {
   constructor(requested: string, reason: string) {
-    super(`tfjs backend "${requested}" is not available (expected one of tensorflow, wasm, cpu that loads here): ${reason}`);
+    super(`tfjs backend "${requested}" is not available (expected one of tensorflow, wasm, cpu that loads here): ${reason}`, { kind: 'failure' });
     this.name = 'ClipBackendUnavailableError';
   }
 }

@@ -14,6 +14,7 @@ import { type ClipLog, formatSeconds, percent, silentLog, StageProgress } from '
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { fillTemplate, type TemplateMode, templatesFor } from './templates';
 import type { ClipModel, ClipTokenizer } from './types';
+import { ClipError } from '../common/errors';
 
 export interface ZeroShotClassifierOptions {
   /** `ensemble60` (Appendix F, the Init component) or `single` ("a photo of a [cls]."). Default `ensemble60`. */
@@ -40,9 +41,9 @@ export interface ZeroShotClassifier {
 }
 
 /** A cache entry exists but does not hold what this call needs. */
-export class ClipClassifierCacheError extends Error {
+export class ClipClassifierCacheError extends ClipError {
   constructor(message: string) {
-    super(message);
+    super(message, { kind: 'failure' });
     this.name = 'ClipClassifierCacheError';
   }
 }

@@ -7,8 +7,11 @@
 import { z } from 'zod';
 import type { ClipConfig, ClipTextConfig, ClipVisionConfig } from './types';
 
+export type { ClipConfig, ClipTextConfig, ClipVisionConfig };
+import { ClipError } from '../common/errors';
+
 /** config.json is not a usable CLIP config: names the field and what was expected. */
-export class ClipConfigError extends Error {
+export class ClipConfigError extends ClipError {
   constructor(message: string) {
     super(message);
     this.name = 'ClipConfigError';

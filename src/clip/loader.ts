@@ -13,6 +13,7 @@ import { type ClipLog, formatMegabytes, formatSeconds, percent, silentLog, Stage
 import { readSafetensorsFile, type SafetensorsEntry, type SafetensorsFileSummary } from './safetensors';
 import type { ClipConfig, ClipModel } from './types';
 import { checkClipTensors } from './weights';
+import { ClipError } from '../common/errors';
 
 export interface LoadClipOptions {
   /** Where S3 folders are downloaded (default `$SAGE_CACHE_DIR/clip` or `~/.cache/sage/clip`). */
@@ -22,7 +23,7 @@ export interface LoadClipOptions {
 }
 
 /** A required file of the CLIP folder is missing or unreadable. */
-export class ClipFolderError extends Error {
+export class ClipFolderError extends ClipError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ClipFolderError';

@@ -13,6 +13,7 @@
  * never sits in memory beside its decoded float32 copy.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { ClipError } from '../common/errors';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64' | 'F64';
 /** What writeSafetensors can store (the data always comes as float32). */
@@ -33,7 +34,7 @@ export interface SafetensorsInput {
 }
 
 /** The file is not valid safetensors: the message says what was expected and what came. */
-export class SafetensorsFormatError extends Error {
+export class SafetensorsFormatError extends ClipError {
   constructor(message: string) {
     super(message);
     this.name = 'SafetensorsFormatError';
@@ -244,6 +245,30 @@ function headerLengthOf(prefix: Uint8Array, fileLength: number): number {
     throw new SafetensorsFormatError(`safetensors header length ${headerLength} exceeds the file's ${fileLength - 8} remaining bytes`);
   }
   return headerLength;
+}
+
+/** Most bytes a safetensors JSON header may have (the format's own limit is 100 MB). */
+export const MAX_SAFETENSORS_HEADER_BYTES = 100 * 1024 * 1024;
+
+/** One tensor as the header describes it, without its data. */
+export interface SafetensorsHeaderEntry {
+  dtype: SafetensorsDtype;
+  shape: number[];
+}
+
+/**
+ * The tensors a safetensors object holds, from its header alone: two ranged reads (the
+ * 8-byte length, then the JSON), so a multi-gigabyte checkpoint is checked without being
+ * downloaded. `read(start, end)` returns bytes [start, end); `size` is the object's size.
+ */
+export async function readSafetensorsHeader(read: (start: number, end: number) => Promise<Uint8Array>, size: number): Promise<Map<string, SafetensorsHeaderEntry>> {
+  if (size < 8) throw new SafetensorsFormatError(`safetensors file too short: expected at least 8 bytes, got ${size}`);
+  const headerLength = headerLengthOf(await read(0, 8), size);
+  if (headerLength > MAX_SAFETENSORS_HEADER_BYTES) {
+    throw new SafetensorsFormatError(`safetensors header of ${headerLength.toLocaleString('en-US')} bytes is over the format's ${MAX_SAFETENSORS_HEADER_BYTES.toLocaleString('en-US')}-byte limit`);
+  }
+  const layouts = parseHeader(await read(8, 8 + headerLength), size - 8 - headerLength);
+  return new Map(layouts.map((layout) => [layout.name, { dtype: layout.dtype, shape: layout.shape }]));
 }
 
 /**

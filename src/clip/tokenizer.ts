@@ -10,9 +10,10 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { localClipFolder } from './folder';
 import { type BpeParts, bpePartsFromOpenAiMerges, clipTokenizerJson, END_OF_TEXT, START_OF_TEXT } from './tokenizer-json';
 import type { ClipTokenizer } from './types';
+import { ClipError } from '../common/errors';
 
 /** The tokenizer files are missing or do not describe a CLIP tokenizer. */
-export class ClipTokenizerError extends Error {
+export class ClipTokenizerError extends ClipError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ClipTokenizerError';

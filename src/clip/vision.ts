@@ -7,9 +7,10 @@ import * as tf from '@tensorflow/tfjs';
 import { EncoderLayer, type TensorTable, tensorData } from './encoder';
 import { FrozenLayerNorm, FrozenLinear } from './layers';
 import type { ClipVisionConfig, VisionBlockHook } from './types';
+import { ClipError } from '../common/errors';
 
 /** The pixels do not have the shape the model expects. */
-export class ClipInputShapeError extends Error {
+export class ClipInputShapeError extends ClipError {
   constructor(message: string) {
     super(message);
     this.name = 'ClipInputShapeError';

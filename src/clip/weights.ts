@@ -5,6 +5,7 @@
  */
 import type { SafetensorsEntry } from './safetensors';
 import type { ClipConfig } from './types';
+import { ClipError } from '../common/errors';
 
 export interface TensorSpec {
   name: string;
@@ -14,7 +15,7 @@ export interface TensorSpec {
 }
 
 /** The checkpoint does not match its config: names the tensor, and both shapes when they differ. */
-export class ClipWeightsError extends Error {
+export class ClipWeightsError extends ClipError {
   constructor(
     message: string,
     readonly tensor: string,
@@ -76,15 +77,17 @@ const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.len
 
 /**
  * Checks that every expected tensor is present with its expected shape. A scalar
- * `logit_scale` stored as `[1]` is accepted (some exporters do that).
+ * `logit_scale` stored as `[1]` is accepted (some exporters do that). Takes decoded tensors
+ * or a header's shapes alone (readSafetensorsHeader), so validation checks a checkpoint
+ * without downloading it.
  */
-export function checkClipTensors(config: ClipConfig, tensors: ReadonlyMap<string, SafetensorsEntry>, where: string): void {
+export function checkClipTensors(config: ClipConfig, tensors: ReadonlyMap<string, Pick<SafetensorsEntry, 'shape'>>, where: string): void {
   for (const spec of clipTensorSpecs(config)) {
     const found = tensors.get(spec.name);
     if (!found) {
       throw new ClipWeightsError(`${where}: tensor "${spec.name}" is missing (expected shape [${spec.shape.join(', ')}] from config.json)`, spec.name);
     }
-    const scalarAsVector = spec.shape.length === 0 && found.data.length === 1;
+    const scalarAsVector = spec.shape.length === 0 && found.shape.reduce((a, b) => a * b, 1) === 1;
     if (!sameShape(found.shape, spec.shape) && !scalarAsVector) {
       throw new ClipWeightsError(
         `${where}: tensor "${spec.name}" has shape [${found.shape.join(', ')}], expected [${spec.shape.join(', ')}] from config.json`,

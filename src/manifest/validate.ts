@@ -6,7 +6,12 @@
  * a seeded sample of images) run unless checkStorage is false.
  */
 import { SettingsOverrides } from '../contracts/settings';
-import { storeFor, type ObjectStore } from '../storage';
+import { ClipConfigError, parseClipConfig, type ClipConfig } from '../clip/config';
+import { readSafetensorsHeader, SafetensorsFormatError } from '../clip/safetensors';
+import { checkClipTensors, ClipWeightsError } from '../clip/weights';
+import { collectStream, storeFor, type ObjectStore } from '../storage';
+import { unreadableFileReason } from './items';
+import { decodeUtf8, invalidUtf8Offset } from './lines';
 import { originLine, originPath, scanItems, type ItemOrigin } from './items';
 import { checkSchema, decodeManifestBytes, parseJsonDocument, sizeProblem, withPositions } from './parse';
 import { DEFAULT_PROBLEMS_PER_CODE, formatJsonPath, ProblemCollector } from './problems';
@@ -50,12 +55,13 @@ export interface SplitCounts {
 }
 
 export type ValidationResult =
-  | { ok: true; manifest: Manifest; warnings: ManifestProblem[]; counts: SplitCounts }
+  | { ok: true; manifest: Manifest; warnings: ManifestProblem[]; counts: SplitCounts; clip?: ClipConfig }
   | { ok: false; problems: ManifestProblem[] };
 
 const DEFAULT_SAMPLE_SIZE = 1000;
 const EXISTS_CONCURRENCY = 32;
-const WEIGHT_FILES = ['config.json', 'model.safetensors'] as const;
+/** config.json of a CLIP folder is a few KB; anything past this is not one. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 interface SampledImage {
   uri: string;
@@ -70,6 +76,8 @@ interface Validation {
   storeFor: (uri: string) => Promise<ObjectStore>;
   sample: Reservoir<SampledImage>;
   policy: ReferencePolicy;
+  /** The weights folder's config, when it was read and checked. */
+  clip?: ClipConfig;
 }
 
 /** A section of the document, parsed alone; `trusted` when the whole document passed the schema already. */
@@ -151,25 +159,55 @@ function checkCounts(names: readonly string[], train: number[] | undefined, test
   }
 }
 
-async function checkWeights(weights: string, validation: Validation): Promise<void> {
+/**
+ * The CLIP weights folder, checked beyond existence: config.json parses as a CLIP config and
+ * model.safetensors' header (two ranged reads, never the tensors) lists every tensor that
+ * config needs with its shape, so a broken folder is refused at upload, not on a GPU. The
+ * parsed config comes back for the estimate.
+ */
+async function checkWeights(weights: string, validation: Validation): Promise<ClipConfig | undefined> {
   let folder: string;
   try {
     folder = resolveReference(weights, validation.options.manifestUri, validation.policy);
   } catch (error) {
     validation.problems.add(referenceProblem('weights', weights, error));
-    return;
+    return undefined;
   }
-  if (!validation.options.checkStorage) return;
-  for (const file of WEIGHT_FILES) {
-    const uri = folder.startsWith('s3://') ? `${folder.replace(/\/+$/, '')}/${file}` : `${folder.replace(/[\\/]+$/, '')}/${file}`;
-    try {
-      if (!(await (await validation.storeFor(uri)).exists(uri))) {
-        validation.problems.add({ path: 'weights', message: `expected ${file} in the CLIP weights folder (Hugging Face layout), got no object at ${uri}`, code: 'weights' });
-      }
-    } catch (error) {
-      validation.problems.add({ path: 'weights', message: `expected a readable ${uri}, got: ${(error as Error).message}`, code: 'weights' });
+  if (!validation.options.checkStorage) return undefined;
+  const fileUri = (file: string): string => (folder.startsWith('s3://') ? `${folder.replace(/\/+$/, '')}/${file}` : `${folder.replace(/[\\/]+$/, '')}/${file}`);
+  const problem = (message: string): undefined => {
+    validation.problems.add({ path: 'weights', message, code: 'weights' });
+    return undefined;
+  };
+  const configUri = fileUri('config.json');
+  const tensorsUri = fileUri('model.safetensors');
+  let config: ClipConfig;
+  try {
+    const store = await validation.storeFor(configUri);
+    if (!(await store.exists(configUri))) {
+      problem(`expected config.json in the CLIP weights folder (Hugging Face layout), got no object at ${configUri}`);
+      // Still say whether the tensors are there, so one upload reports both.
+      if (!(await (await validation.storeFor(tensorsUri)).exists(tensorsUri))) problem(`expected model.safetensors in the CLIP weights folder (Hugging Face layout), got no object at ${tensorsUri}`);
+      return undefined;
     }
+    const bytes = await store.get(configUri, { maxBytes: MAX_CONFIG_BYTES });
+    const text = decodeUtf8(bytes);
+    if (text === undefined) return problem(`expected ${configUri} to be UTF-8 JSON, got an invalid byte sequence at byte offset ${invalidUtf8Offset(bytes)}`);
+    config = parseClipConfig(text, configUri);
+  } catch (error) {
+    return problem(error instanceof ClipConfigError ? `expected a CLIP config: ${error.message}` : `expected a readable ${configUri}, got: ${unreadableFileReason(error)}`);
   }
+  try {
+    const store = await validation.storeFor(tensorsUri);
+    const info = await store.head(tensorsUri);
+    if (!info) return problem(`expected model.safetensors in the CLIP weights folder (Hugging Face layout), got no object at ${tensorsUri}`);
+    const read = async (start: number, end: number): Promise<Uint8Array> => collectStream(await store.getStream(tensorsUri, { start, end }), tensorsUri, end - start);
+    checkClipTensors(config, await readSafetensorsHeader(read, info.size), tensorsUri);
+  } catch (error) {
+    if (error instanceof ClipWeightsError || error instanceof SafetensorsFormatError) return problem(`expected the tensors config.json describes: ${error.message}`);
+    return problem(`expected a readable ${tensorsUri}, got: ${unreadableFileReason(error)}`);
+  }
+  return config;
 }
 
 async function checkSampledImages(validation: Validation): Promise<void> {
@@ -222,7 +260,7 @@ function resolveImagesRoot(raw: Record<string, unknown>, trusted: boolean, split
 async function checkDocument(raw: Record<string, unknown>, trusted: boolean, validation: Validation): Promise<SplitCounts> {
   checkSettings(raw, trusted, validation);
   const weights = section(Manifest.shape.weights, raw.weights, trusted);
-  if (weights !== undefined) await checkWeights(weights, validation);
+  if (weights !== undefined) validation.clip = await checkWeights(weights, validation);
   const train = section(ItemSource, raw.train, trusted);
   const test = section(ItemSource, raw.test, trusted);
   const val = raw.val === undefined ? undefined : section(ItemSource, raw.val, trusted);
@@ -326,5 +364,5 @@ export async function validateManifest(input: Uint8Array | string | unknown, opt
     const listed = problems.list();
     return { ok: false, problems: text !== undefined ? withPositions(text, listed) : listed };
   }
-  return { ok: true, manifest: checked.manifest, warnings: validation.warnings, counts };
+  return { ok: true, manifest: checked.manifest, warnings: validation.warnings, counts, ...(validation.clip ? { clip: validation.clip } : {}) };
 }

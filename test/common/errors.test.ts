@@ -13,7 +13,8 @@ const silent = { out: () => {}, err: () => {} };
 
 describe('error families', () => {
   it('put each domain’s errors under one base with a kind, which the CLI maps to its exit code', () => {
-    const cases: [Error, typeof SageError, 'bad-input' | 'failure', number][] = [
+    type Family = abstract new (...args: never[]) => SageError;
+    const cases: [Error, Family, 'bad-input' | 'failure', number][] = [
       [new EngineInputError('counts do not fit'), EngineError, 'bad-input', 2],
       [new EngineEmptyClassError(3, 'tail'), EngineError, 'bad-input', 2],
       [new EngineNonFiniteLossError(1, 2, Number.NaN, 3.1), EngineError, 'failure', 1],

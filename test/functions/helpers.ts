@@ -9,6 +9,7 @@ import type { Manifest } from '../../src/manifest';
 import type { JobSubmission, JobSubmitter, SubmittedJob } from '../../src/pipeline/job-submitter';
 import { JsonLog } from '../../src/pipeline/log';
 import { MemoryObjectStore } from '../../src/storage/memory';
+import { tinyClipFiles } from '../helpers/tiny-clip';
 
 export { MemoryObjectStore };
 
@@ -53,8 +54,9 @@ export async function writeDataset(store: MemoryObjectStore, overrides: Partial<
   const train = CLASSES.flatMap((name, label) => Array.from({ length: TRAIN_COUNTS[label]! }, (_, i) => ({ path: `train/${name}/${i}.png`, label })));
   const test = CLASSES.map((name, label) => ({ path: `test/${name}/0.png`, label }));
   for (const item of [...train, ...test]) await store.put(`s3://data/images/${item.path}`, 'png');
-  await store.put('s3://artifacts/weights/tiny/config.json', '{}');
-  await store.put('s3://artifacts/weights/tiny/model.safetensors', '');
+  const clip = tinyClipFiles();
+  await store.put('s3://artifacts/weights/tiny/config.json', clip.config);
+  await store.put('s3://artifacts/weights/tiny/model.safetensors', clip.model);
   return {
     version: 1,
     name: 'tiny-lt',

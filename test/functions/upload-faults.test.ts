@@ -15,6 +15,12 @@ import { LOCATIONS, MemoryObjectStore, fixedClock, uploadManifest, writeDataset 
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
 
+/** Waits until `done()` holds: the dying handler has reached its point of death. */
+async function until(done: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 1000 && !(await done()); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  if (!(await done())) throw new Error('the handler never reached the point where it dies');
+}
+
 /** A submitter standing in for Batch: it may die before recording the job, or keep it and let the caller die after. */
 class FaultySubmitter implements JobSubmitter {
   readonly jobs: JobSubmission[] = [];
@@ -90,7 +96,7 @@ describe('a validation handler that dies', () => {
     const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
     submitter.dieBeforeSubmit = true;
     void processManifestUpload(upload, deps('first'));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => !submitter.dieBeforeSubmit);
     expect(await claimOf(upload)).toMatchObject({ state: 'claimed', owner: 'first', runId: 'run-1', expiresAt: '2026-12-01T10:05:00.000Z' });
     expect(submitter.jobs).toEqual([]);
 
@@ -110,7 +116,7 @@ describe('a validation handler that dies', () => {
     // Dies writing the claim's "submitted" state, right after Batch accepted the job.
     store.dieAt = (uri, body) => uri.includes('/claims/') && body.includes('"submitted"');
     void processManifestUpload(upload, deps('first'));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => store.dieAt === undefined);
     expect(submitter.jobs).toHaveLength(1);
     expect(await claimOf(upload)).toMatchObject({ state: 'claimed', runId: 'run-1' });
 
@@ -131,7 +137,7 @@ describe('a validation handler that dies', () => {
     if (when === 'before') submitter.dieBeforeSubmit = true;
     else store.dieAt = (uri, body) => uri.includes('/claims/') && body.includes('"submitted"');
     void processManifestUpload(upload, deps('first'));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => !submitter.dieBeforeSubmit && store.dieAt === undefined);
 
     clock.advance(LAMBDA_TIMEOUT_MS + 10_000);
     const retry = await processManifestUpload(upload, deps('second'));
@@ -147,7 +153,7 @@ describe('a validation handler that dies', () => {
     const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
     submitter.dieBeforeSubmit = true;
     void processManifestUpload(upload, deps('first'));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => !submitter.dieBeforeSubmit);
 
     clock.advance(10_000);
     // Only 40 s left for this delivery: it cannot wait the ~290 s the holder may still use.

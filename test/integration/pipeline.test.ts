@@ -291,10 +291,15 @@ describe.skipIf(unavailable !== null)('the AWS pipeline on the emulator', () => 
   });
 
   it('records a failed job with the reason Batch gives', async () => {
-    // Weights that exist (validation passes) but do not load: the container exits non-zero.
+    // Weights whose config and tensor layout are right (validation reads only those) but whose
+    // tensors hold NaN: the trainer fails on them and the container exits non-zero.
     const brokenWeights = `s3://${buckets.artifacts}/weights/broken/`;
-    await store.put(joinUri(brokenWeights, 'config.json'), '{"not": "a clip config"}');
-    await store.put(joinUri(brokenWeights, 'model.safetensors'), 'not safetensors');
+    const good = `s3://${buckets.artifacts}/weights/mini-clip/`;
+    const { readSafetensors, writeSafetensors } = await import('../../src/clip/safetensors');
+    const tensors = readSafetensors(new Uint8Array(await store.get(joinUri(good, 'model.safetensors'))));
+    const poisoned = Object.fromEntries([...tensors].map(([name, entry]) => [name, { shape: entry.shape, data: name === 'visual_projection.weight' ? new Float32Array(entry.data.length).fill(Number.NaN) : entry.data }]));
+    for (const file of ['config.json', 'tokenizer.json']) if (await store.exists(joinUri(good, file))) await store.put(joinUri(brokenWeights, file), await store.get(joinUri(good, file)));
+    await store.put(joinUri(brokenWeights, 'model.safetensors'), writeSafetensors(poisoned));
     await upload('manifests/broken.json', { ...manifestFor('broken'), weights: brokenWeights });
     const outcome = await validate(await objectCreatedEventFor('manifests/broken.json'));
     expect(outcome.outcome).toBe('submitted');

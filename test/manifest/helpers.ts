@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Manifest } from '../../src/manifest';
+import { tinyClipFiles } from '../helpers/tiny-clip';
 
 export interface TestDataset {
   dir: string;
@@ -43,8 +44,9 @@ export async function makeDataset(options: { writeWeights?: boolean; writeImages
   }
   if (options.writeWeights !== false) {
     await mkdir(path.join(dir, 'weights'), { recursive: true });
-    await writeFile(path.join(dir, 'weights', 'config.json'), '{}');
-    await writeFile(path.join(dir, 'weights', 'model.safetensors'), '');
+    const clip = tinyClipFiles();
+    await writeFile(path.join(dir, 'weights', 'config.json'), clip.config);
+    await writeFile(path.join(dir, 'weights', 'model.safetensors'), clip.model);
   }
   const manifest: Manifest = {
     version: 1,
