@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { SageError } from '../common/errors';
 import { ManifestValidationError } from '../manifest/problems';
 import { CliInputError, CliRunFailedError, EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED } from './exit-codes';
+import { silenceAwsSdkNodeVersionWarning } from './node-warnings';
 import { processOutput, type CliOutput } from './output';
 import { createProgram } from './program';
 
@@ -41,6 +42,7 @@ export function exitCodeFor(error: unknown, output: CliOutput): number {
 
 /** Runs the CLI on `argv` (without node and script) and resolves to the exit code. */
 export async function runCli(argv: readonly string[], output: CliOutput = processOutput): Promise<number> {
+  silenceAwsSdkNodeVersionWarning();
   const program = createProgram(output);
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -4,6 +4,7 @@
  * submitter, the trainer runs each sweep child, and the aggregation core (the other
  * Lambda's code) records each end and renders the report into the local results bucket.
  */
+import type { SettingsOverrides } from '../contracts/settings';
 import type { Summary } from '../contracts/summary';
 import {
   processJobStateChange,
@@ -34,6 +35,8 @@ export interface LocalPipelineOptions {
   concurrency?: number;
   log?: PipelineLog;
   ids?: IdSource;
+  /** A last settings layer (the command line's), folded into the staged manifest's sweep entries or `training`. */
+  settings?: SettingsOverrides;
 }
 
 export interface LocalRunReport {
@@ -72,7 +75,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     },
   });
 
-  const staged = await stageManifest(options.manifestUri, locations.data);
+  const staged = await stageManifest(options.manifestUri, locations.data, { settings: options.settings });
   const upload = await processManifestUpload({ key: staged.key, etag: staged.etag }, { ...context, submitter, ids: options.ids ?? randomIds });
   if (upload.outcome === 'rejected') return { outcome: 'rejected', rejectionUri: upload.rejectionUri, problems: upload.problems };
   if (upload.outcome !== 'submitted') {

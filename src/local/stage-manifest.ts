@@ -1,9 +1,13 @@
 /**
  * Puts a manifest into the local data bucket as an upload would (`manifests/<name>.json`).
  * A manifest's relative references resolve against its own folder, which the copy leaves,
- * so they are rewritten to absolute locations first; nothing else changes.
+ * so they are rewritten to absolute locations first. A settings layer from the command line
+ * (`sage run --epochs 2`, `--config`) is folded into the copy's sweep entries (or its
+ * `training`), so the staged manifest says what ran, and the run record, the report's
+ * Settings column and results.csv show it; nothing else changes.
  */
 import { MANIFEST_PREFIX } from '../contracts/layout';
+import type { SettingsOverrides } from '../contracts/settings';
 import { resolveReference } from '../manifest/references';
 import { basenameUri, joinUri, storeFor } from '../storage';
 
@@ -47,14 +51,45 @@ export function withAbsoluteReferences(manifest: Json, sourceUri: string): Json 
   return out;
 }
 
+/**
+ * `upper` over `lower` as one layer, with the result resolveSettings gives the two layers in
+ * order: later fields win, components merge, but a method in `upper` resets the components
+ * (resolveSettings sets them from the method), so only `upper`'s own refinements stay.
+ */
+export function mergeSettingsLayers(lower: Json, upper: SettingsOverrides): Json {
+  const { components: lowerComponents, ...lowerRest } = lower;
+  const { components: upperComponents, ...upperRest } = upper;
+  const components =
+    upper.method !== undefined ? upperComponents : lowerComponents !== undefined || upperComponents !== undefined ? { ...(isObject(lowerComponents) ? lowerComponents : {}), ...upperComponents } : undefined;
+  return { ...lowerRest, ...upperRest, ...(components !== undefined ? { components } : {}) };
+}
+
+/**
+ * The manifest with a last settings layer folded in: into every sweep entry when it has a
+ * sweep (the layer then sits over each entry, as the trainer's own last layer would), else
+ * into `training`. The fields the layer does not name keep their places.
+ */
+export function withSettingsLayer(manifest: Json, layer: SettingsOverrides | undefined): Json {
+  if (!layer || Object.keys(layer).length === 0) return manifest;
+  if (Array.isArray(manifest.sweep) && manifest.sweep.length > 0) {
+    return { ...manifest, sweep: manifest.sweep.map((entry: unknown) => mergeSettingsLayers(isObject(entry) ? entry : {}, layer)) };
+  }
+  return { ...manifest, training: mergeSettingsLayers(isObject(manifest.training) ? manifest.training : {}, layer) };
+}
+
 /** `name` when the manifest has a usable one, else the file's base name. */
 function stagingName(parsed: unknown, sourceUri: string): string {
   if (isObject(parsed) && typeof parsed.name === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(parsed.name)) return parsed.name;
   return basenameUri(sourceUri).replace(/\.json$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-') || 'manifest';
 }
 
+export interface StageOptions {
+  /** A last settings layer, folded into the staged copy (withSettingsLayer). */
+  settings?: SettingsOverrides;
+}
+
 /** Copies the manifest at `sourceUri` into `<dataRoot>/manifests/`; unparsable text is copied as is, for the validator to report. */
-export async function stageManifest(sourceUri: string, dataRoot: string): Promise<StagedManifest> {
+export async function stageManifest(sourceUri: string, dataRoot: string, options: StageOptions = {}): Promise<StagedManifest> {
   const text = await (await storeFor(sourceUri)).getText(sourceUri);
   let parsed: unknown;
   try {
@@ -64,7 +99,7 @@ export async function stageManifest(sourceUri: string, dataRoot: string): Promis
   }
   const key = `${MANIFEST_PREFIX}${stagingName(parsed, sourceUri)}.json`;
   const uri = joinUri(dataRoot, key);
-  const body = isObject(parsed) ? `${JSON.stringify(withAbsoluteReferences(parsed, sourceUri), null, 2)}\n` : text;
+  const body = isObject(parsed) ? `${JSON.stringify(withSettingsLayer(withAbsoluteReferences(parsed, sourceUri), options.settings), null, 2)}\n` : text;
   const store = await storeFor(uri);
   const etag = await store.put(uri, body, { contentType: 'application/json' });
   return { key, uri, etag };

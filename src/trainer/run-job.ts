@@ -30,6 +30,8 @@ export interface RunJobOptions {
   workers?: number;
   /** One-line notes (backend, resume, files written). Default: stderr. */
   log?: (line: string) => void;
+  /** A CLIP weights folder instead of the manifest's (`sage train --weights`). */
+  weights?: string;
 }
 
 export interface RunJobResult {
@@ -64,7 +66,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
   const names = classNamesOf(manifest);
   log(`job ${spec.runId} #${spec.sweepIndex}: ${settings.method} on "${manifest.name}" (${names.length} classes), backend ${backend}`);
 
-  const weightsUri = resolveReference(manifest.weights, manifestUri);
+  const weightsUri = options.weights ?? resolveReference(manifest.weights, manifestUri);
   // Released in reverse order whatever happens: worker threads must not keep the process alive.
   const cleanup: (() => unknown)[] = [];
   try {

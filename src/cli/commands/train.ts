@@ -9,9 +9,10 @@ import { jobSpecFromEnv, type JobSpec } from '../../contracts/job';
 import { CliInputError, CliRunFailedError } from '../exit-codes';
 import { locationOption, parseLocation, parseNonNegativeInteger } from '../options';
 import type { CliOutput } from '../output';
-import { addSettingsFlags, settingsOverridesFrom, type SettingsFlags } from '../settings-flags';
+import { addSettingsFlags, type SettingsFlags } from '../settings-flags';
+import { addConfigFlags, type ConfigFlags } from '../settings-layer';
 
-interface TrainFlags extends SettingsFlags {
+interface TrainFlags extends SettingsFlags, ConfigFlags {
   fromEnv?: boolean;
   out: string;
   sweepIndex: number;
@@ -19,6 +20,8 @@ interface TrainFlags extends SettingsFlags {
   runId?: string;
   cacheDir?: string;
   workers?: number;
+  weights?: string;
+  json?: boolean;
 }
 
 /** `sage run --workers` reaches its child trainers through this variable. */
@@ -66,16 +69,27 @@ export function registerTrain(program: Command, output: CliOutput): void {
     .option('--checkpoint <dir>', 'checkpoint folder or s3:// prefix (default <out>/checkpoints); a run with the same one resumes', parseLocation)
     .option('--run-id <id>', 'run id recorded in metrics.json (default train-<time>)')
     .option('--cache-dir <dir>', 'cache for CLIP weights and text classifiers', parseLocation)
-    .option('--workers <n>', 'image decoding threads (default: CPU cores)', parseNonNegativeInteger);
-  addSettingsFlags(command).action(async (manifest: string | undefined, flags: TrainFlags) => {
+    .option('--workers <n>', 'image decoding threads (default: CPU cores)', parseNonNegativeInteger)
+    .option('--weights <dir>', "CLIP weights folder (default: the manifest's weights)", parseLocation)
+    .option('--json', 'print {metricsUri, resultsDir, checkpointDir, metrics} as JSON on stdout instead of the table');
+  addConfigFlags(addSettingsFlags(command)).action(async (manifest: string | undefined, flags: TrainFlags) => {
     const spec = jobSpecFromFlags(manifest, flags);
-    const overrides = settingsOverridesFrom(flags);
+    const { settingsLayerFrom, printConfig, parsedManifestAt } = await import('../settings-layer');
+    const overrides = await settingsLayerFrom(flags);
+    if (flags.printConfig) {
+      printConfig(spec.manifestUri, await parsedManifestAt(spec.manifestUri), overrides, [spec.sweepIndex], output);
+      return;
+    }
     const { runJob } = await import('../../trainer/run-job');
     const { abortOnTermination } = await import('../../trainer/progress');
     const stop = abortOnTermination();
     try {
       const workers = flags.workers ?? workersFromEnv();
-      const { metrics, locations } = await runJob(spec, { overrides, signal: stop.signal, cacheDir: flags.cacheDir, workers, log: (line) => output.err(line) });
+      const { metrics, locations } = await runJob(spec, { overrides, signal: stop.signal, cacheDir: flags.cacheDir, workers, weights: flags.weights, log: (line) => output.err(line) });
+      if (flags.json) {
+        output.out(JSON.stringify({ metricsUri: locations.metricsUri, resultsDir: locations.resultsDir, checkpointDir: locations.checkpointDir, metrics }, null, 2));
+        return;
+      }
       // A job run for the pipeline (container, local pipeline) leaves the table to the aggregation step.
       if (!flags.fromEnv) {
         const { buildReportModel, methodsTable } = await import('../../report');
