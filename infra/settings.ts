@@ -5,7 +5,7 @@
  */
 import type { Node } from 'constructs';
 import { z } from 'zod';
-import { BATCH_MAX_ATTEMPTS, DEFAULT_GPUS, GpuTable } from '../src/estimate';
+import { BATCH_MAX_ATTEMPTS, DEFAULT_BUDGET, DEFAULT_GPUS, GpuTable } from '../src/estimate';
 import { PipelineError } from '../src/common/errors';
 
 const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
@@ -17,7 +17,7 @@ export const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90
 
 export const PipelineSettings = z.object({
   /** GPU instance types the compute environments may launch (T4 g4dn runs tfjs-node-gpu's kernels natively). */
-  instanceTypes: list.default(['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge', 'g5.2xlarge']),
+  instanceTypes: list.default([...DEFAULT_BUDGET.instanceTypes]),
   /** Upper bound on vCPUs running at once, per compute environment. */
   maxvCpus: int(1, 100_000).default(64),
   /** Spot first, with an on-demand compute environment after it in the queue. False: on-demand only. */
@@ -28,14 +28,14 @@ export const PipelineSettings = z.object({
   jobVcpus: int(1, 192).default(4),
   jobMemoryMiB: int(1024, 2_000_000).default(14_336),
   /** Hard limit on one attempt of a job; a longer run checkpoints before it and continues in the next attempt. */
-  jobTimeoutMinutes: int(5, 14 * 24 * 60).default(12 * 60),
+  jobTimeoutMinutes: int(5, 14 * 24 * 60).default(DEFAULT_BUDGET.jobTimeoutMinutes),
   /**
    * Most attempts a job may have (Batch allows 10). Each job gets what its estimate needs:
    * ceil(estimated time / usable time per attempt) + spotRetries; a run needing more is refused.
    */
-  jobAttempts: int(1, BATCH_MAX_ATTEMPTS).default(BATCH_MAX_ATTEMPTS),
+  jobAttempts: int(1, BATCH_MAX_ATTEMPTS).default(DEFAULT_BUDGET.maxAttempts),
   /** Attempts kept for spot reclaims on top of those a run's estimate needs. */
-  spotRetries: int(0, BATCH_MAX_ATTEMPTS - 1).default(3),
+  spotRetries: int(0, BATCH_MAX_ATTEMPTS - 1).default(DEFAULT_BUDGET.spotRetries),
   /**
    * GPU throughput and prices per instance type, for the estimate (src/estimate/gpus.ts):
    * each entry { gpu, gpus, memoryGiB, peakTflops, efficiency, onDemandUsdPerHour,

@@ -11,7 +11,7 @@ import { manifestUploadFromEvent, type S3ObjectCreatedEvent } from '../../src/pi
 import { processManifestUpload, type ManifestUploadOutcome, type ProcessManifestUploadDeps } from '../../src/pipeline/process-manifest-upload';
 import type { JsonLog } from '../../src/pipeline/log';
 import { sharedS3Store } from '../commons/clients';
-import { FUNCTION_ENV, bucketLocations, requireEnv } from '../commons/config';
+import { FUNCTION_ENV, bucketLocations, budgetFromEnv, requireEnv } from '../commons/config';
 import { createFunctionLog, logInvocation } from '../commons/middleware';
 
 const defaultLog = createFunctionLog('validate-manifest');
@@ -22,6 +22,7 @@ export type ValidateManifestDeps = Omit<ProcessManifestUploadDeps, 'owner' | 'lo
 export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): ValidateManifestDeps {
   const batch = requireEnv([FUNCTION_ENV.jobQueue, FUNCTION_ENV.jobDefinition], env);
   const store = sharedS3Store();
+  const budget = budgetFromEnv(env);
   return {
     locations: bucketLocations(env),
     dataStore: store,
@@ -31,6 +32,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): ValidateManif
     submitter: new BatchJobSubmitter({ jobQueue: batch[FUNCTION_ENV.jobQueue], jobDefinition: batch[FUNCTION_ENV.jobDefinition] }),
     clock: systemClock,
     ids: randomIds,
+    ...(budget ? { budget } : {}),
   };
 }
 

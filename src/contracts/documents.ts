@@ -45,6 +45,21 @@ export const RunEntry = z.object({
 });
 export type RunEntry = z.infer<typeof RunEntry>;
 
+/** The estimate as a run record or rejection report stores it (src/estimate/sweep.ts storedEstimate). */
+export const StoredEstimateSchema = z.object({
+  attempts: z.number().int().positive(),
+  fits: z.boolean(),
+  totals: z.object({ hours: z.number(), onDemandUsd: z.number(), spotUsd: z.number() }),
+  entries: z.array(
+    z.object({
+      sweepIndex: z.number().int().nonnegative(),
+      method: z.string(),
+      flops: z.number().nonnegative(),
+      byInstance: z.array(z.object({ instanceType: z.string(), gpu: z.string(), hours: z.number(), onDemandUsd: z.number(), spotUsd: z.number(), attempts: z.number().int() })),
+    }),
+  ),
+});
+
 /** `runs/<runId>/run.json`: what the aggregation step needs to find the run's manifest and rows. */
 export const RunRecord = z.object({
   version: z.literal(1),
@@ -62,6 +77,8 @@ export const RunRecord = z.object({
   entries: z.array(RunEntry),
   /** The job's environment, as submitted. */
   env: z.record(z.string(), z.string()),
+  /** What validation estimated (absent when the function had no budget or a count was unknown). */
+  estimate: StoredEstimateSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
@@ -95,5 +112,7 @@ export const RejectionReport = z.object({
   rejectedAt: z.string(),
   problemCount: z.number().int().nonnegative(),
   problems: z.array(ReportedProblem),
+  /** The estimate, when the manifest got far enough to have one (a run that cannot fit its budget is refused with it). */
+  estimate: StoredEstimateSchema.optional(),
 });
 export type RejectionReport = z.infer<typeof RejectionReport>;

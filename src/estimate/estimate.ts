@@ -98,6 +98,13 @@ export function formatHours(hours: number): string {
   return hours >= 1 ? `${hours.toFixed(1)} h` : `${Math.max(1, Math.round(hours * 60))} min`;
 }
 
+/** `3.2 PFLOP`, `41 TFLOP`, `12 GFLOP`. */
+export function formatFlops(flops: number): string {
+  const [scale, unit] = flops >= 1e15 ? [1e15, 'PFLOP'] : flops >= 1e12 ? [1e12, 'TFLOP'] : [1e9, 'GFLOP'];
+  const value = flops / scale;
+  return `${value >= 100 ? value.toFixed(0) : value.toPrecision(3)} ${unit}`;
+}
+
 /** `$12.40`. */
 export function formatUsd(usd: number): string {
   return `$${usd < 10 ? usd.toFixed(2) : usd.toFixed(0)}`;
@@ -107,6 +114,6 @@ export function formatUsd(usd: number): string {
 export function describeEstimate(estimate: RunEstimate): string {
   const fastest = estimate.byInstance.reduce((best, candidate) => (candidate.hours < best.hours ? candidate : best));
   const part = (e: InstanceEstimate): string => `${formatHours(e.hours)} on ${e.instanceType} (${e.gpu}): ${formatUsd(e.onDemandUsd)} on demand, ${formatUsd(e.spotUsd)} spot`;
-  const flops = `${(estimate.work.totalFlops / 1e15).toFixed(estimate.work.totalFlops < 1e15 ? 3 : 1)} PFLOP`;
+  const flops = formatFlops(estimate.work.totalFlops);
   return fastest === estimate.worst ? `${flops}; ${part(fastest)}` : `${flops}; ${part(fastest)} to ${part(estimate.worst)}`;
 }

@@ -5,4 +5,5 @@
  */
 export { runWork, visionForwardFlops, textForwardFlops, passesPerImage, type RunShape, type RunWork, type TowerShapes } from './work';
 export { DEFAULT_GPUS, GpuSpec, GpuTable, GpuTableError, parseGpuTable } from './gpus';
+export { estimateSweep, describeSweepEstimate, storedEstimate, DEFAULT_BUDGET, type EntryEstimate, type SweepEstimate, type SweepRun, type StoredEstimate } from './sweep';
 export { estimateRun, describeEstimate, formatHours, formatUsd, EstimateBudgetError, BATCH_MAX_ATTEMPTS, CHECKPOINT_MARGIN_MINUTES, type AttemptBudget, type InstanceEstimate, type RunEstimate } from './estimate';

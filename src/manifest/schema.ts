@@ -170,6 +170,7 @@ export const PROBLEM_CODES = [
   'shard-index',
   'limit',
   'encoding',
+  'estimate',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 

@@ -19,8 +19,9 @@ import { MAX_MANIFEST_BYTES, validateManifest, type ManifestProblem } from '../m
 import { ObjectNotFoundError, ObjectTooLargeError, joinUri, type ObjectStore } from '../storage';
 import type { IdSource, PipelineContext } from './context';
 import { toJson } from './documents';
+import { describeSweepEstimate, storedEstimate, type AttemptBudget, type SweepEstimate } from '../estimate';
 import type { JobSubmitter } from './job-submitter';
-import { planRun } from './run-planner';
+import { estimateManifest, planRun } from './run-planner';
 import { UploadClaims, DEFAULT_LEASE_MS } from './upload-claims';
 
 export interface ManifestUpload {
@@ -55,6 +56,12 @@ export interface ProcessManifestUploadDeps extends PipelineContext {
    * the artifacts bucket's weights/ when the buckets are in S3; none (anything) for local folders.
    */
   referenceRoots?: readonly string[];
+  /**
+   * The estimate's budget (instance types, GPU table, attempt timeout and cap): each run is
+   * estimated, a run that cannot fit is refused with the figures, and the job gets the
+   * attempts it needs. Without it (the local pipeline) no estimate is made.
+   */
+  budget?: AttemptBudget;
 }
 
 export type { RejectionReport };
@@ -125,7 +132,7 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
       return { outcome: 'ignored', reason: `${manifestUri} no longer exists` };
     }
     const referenceRoots = deps.referenceRoots ?? defaultReferenceRoots(locations);
-    const result =
+    const validated =
       'problem' in read
         ? { ok: false as const, problems: [read.problem] }
         : await validateManifest(read.bytes, {
@@ -134,6 +141,9 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
             ...(deps.referenceStore ? { store: deps.referenceStore } : {}),
             ...(referenceRoots ? { referenceRoots } : {}),
           });
+    // A valid manifest whose run cannot fit the budget is refused before any GPU starts.
+    const estimate = validated.ok && deps.budget && validated.clip ? estimateManifest(validated.manifest, validated.clip, validated.counts, deps.budget) : undefined;
+    const result = validated.ok && estimate && !estimate.fits ? { ok: false as const, problems: estimateProblems(validated.manifest.sweep !== undefined, estimate) } : validated;
     if (!result.ok) {
       const rejectionUri = joinUri(locations.results, resultsKeys.rejection(uploadName, etag));
       const report: RejectionReport = {
@@ -144,6 +154,7 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
         rejectedAt: claim.claimedAt,
         problemCount: result.problems.length,
         problems: result.problems,
+        ...(estimate ? { estimate: storedEstimate(estimate) } : {}),
       };
       await deps.resultsStore.put(rejectionUri, toJson(report), { contentType: 'application/json' });
       await claims.complete({ ...claim, state: 'rejected', rejectionUri });
@@ -152,6 +163,11 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
     }
 
     const plan = planRun({ manifest: result.manifest, manifestUri, manifestEtag: etag, runId, locations, submittedAt: claim.claimedAt, ...(referenceRoots ? { referenceRoots } : {}) });
+    if (estimate) {
+      plan.record.estimate = storedEstimate(estimate);
+      plan.submission.attempts = estimate.attempts;
+      log.info('estimate', { runId, lines: describeSweepEstimate(estimate) });
+    }
     // The record exists before the job does, so the aggregation step can always find it.
     await deps.resultsStore.put(plan.recordUri, toJson(plan.record), { contentType: 'application/json' });
     // A handler that died after SubmitJob left a job under this very name: use it, never submit twice.
@@ -169,4 +185,9 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
     if (!submitted) await claims.release().catch(() => undefined);
     throw error;
   }
+}
+
+/** The refusal of a run that cannot fit its attempts, at the sweep entry (or `training`) it concerns. */
+function estimateProblems(hasSweep: boolean, estimate: SweepEstimate): ManifestProblem[] {
+  return estimate.problems.map((problem) => ({ path: hasSweep ? `sweep[${problem.sweepIndex}]` : 'training', message: problem.message, code: 'estimate' as const }));
 }

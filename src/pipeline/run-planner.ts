@@ -7,6 +7,7 @@ import { artifactsKeys, resultsKeys } from '../contracts/layout';
 import type { RunEntry, RunRecord } from '../contracts/documents';
 import { jobSpecToEnv } from '../contracts/job';
 import { methodLabel } from '../contracts/settings';
+import { estimateSweep, type AttemptBudget, type SweepEstimate, type SweepRun, type TowerShapes } from '../estimate';
 import { referencePolicyFor, resolveReference, resolveRunSettings, sweepSize, type Manifest } from '../manifest';
 import { joinUri } from '../storage';
 import type { PipelineLocations } from './context';
@@ -79,4 +80,24 @@ export function planRun(input: RunPlanInput): RunPlan {
     env,
   };
   return { record, recordUri: joinUri(locations.results, resultsKeys.runRecord(runId)), submission: { runId, name: jobName, arraySize, env } };
+}
+
+/** Each sweep entry as the estimate sees it: method, components, epochs, TTE and its label. */
+export function sweepRunsOf(manifest: Manifest): SweepRun[] {
+  return Array.from({ length: sweepSize(manifest) }, (_, sweepIndex) => {
+    const settings = resolveRunSettings(manifest, sweepIndex);
+    return { sweepIndex, label: methodLabel(settings), method: settings.method, components: settings.components, epochs: settings.epochs, tte: settings.tte };
+  });
+}
+
+/** The manifest's estimate from the validated weights' config and split counts; undefined when a count is unknown. */
+export function estimateManifest(
+  manifest: Manifest,
+  clip: TowerShapes,
+  counts: { train?: readonly number[]; test?: readonly number[] },
+  budget: AttemptBudget,
+): SweepEstimate | undefined {
+  if (!counts.train || !counts.test) return undefined;
+  const total = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0);
+  return estimateSweep(clip, sweepRunsOf(manifest), { trainImages: total(counts.train), testImages: total(counts.test), classes: manifest.classes.length }, budget);
 }

@@ -3,11 +3,11 @@
  * 4.2), read from the weights' config.json. Only `sage repro` uses this (the report sees no
  * weights), to mark a sweep on other weights (the mini-CLIP) as a toy.
  */
-import { parseClipConfig } from '../clip/config';
-import type { ClipVisionConfig } from '../clip/types';
+import { parseClipConfig, type ClipConfig } from '../clip/config';
 import { joinUri, storeFor } from '../storage';
 
-export type BackboneCheck = { kind: 'vit-b/16' } | { kind: 'other'; reason: string } | { kind: 'unreadable'; reason: string };
+/** The verdict, with the parsed config when it could be read (the estimate counts FLOPs from it). */
+export type BackboneCheck = { kind: 'vit-b/16'; config: ClipConfig } | { kind: 'other'; reason: string; config: ClipConfig } | { kind: 'unreadable'; reason: string };
 
 const VIT_B_16 = { hiddenSize: 768, numLayers: 12, patchSize: 16, imageSize: 224 };
 
@@ -19,16 +19,18 @@ export async function checkBackbone(weightsUri: string): Promise<BackboneCheck> 
   } catch (error) {
     return { kind: 'unreadable', reason: `cannot read ${configUri}: ${error instanceof Error ? error.message : String(error)}` };
   }
-  let vision: ClipVisionConfig;
+  let config: ClipConfig;
   try {
-    vision = parseClipConfig(text, configUri).vision;
+    config = parseClipConfig(text, configUri);
   } catch (error) {
     return { kind: 'unreadable', reason: error instanceof Error ? error.message : String(error) };
   }
+  const { vision } = config;
   const same = (Object.keys(VIT_B_16) as (keyof typeof VIT_B_16)[]).every((key) => vision[key] === VIT_B_16[key]);
-  if (same) return { kind: 'vit-b/16' };
+  if (same) return { kind: 'vit-b/16', config };
   return {
     kind: 'other',
+    config,
     reason: `the CLIP weights are not ViT-B/16 (width ${vision.hiddenSize}, ${vision.numLayers} blocks, patch ${vision.patchSize}, ${vision.imageSize} px)`,
   };
 }

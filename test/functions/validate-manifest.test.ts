@@ -4,6 +4,8 @@ import { jobSpecFromEnv } from '../../src/contracts/job';
 import { silentLog } from '../../src/pipeline/log';
 import { processManifestUpload, type ManifestUploadOutcome, type RejectionReport } from '../../src/pipeline/process-manifest-upload';
 import type { RunRecord, UploadClaim } from '../../src/pipeline/documents';
+import { DEFAULT_GPUS, textForwardFlops, visionForwardFlops, type AttemptBudget } from '../../src/estimate';
+import { TINY_CLIP_CONFIG } from '../helpers/tiny-clip';
 import {
   LOCATIONS,
   MemoryObjectStore,
@@ -109,6 +111,41 @@ describe.each(paths)('manifest upload through %s', (_name, handle) => {
       [1, 'sage', { alpha: 0.5 }],
       [2, 'lift', { method: 'lift' }],
     ]);
+  });
+});
+
+describe('the estimate at validation', () => {
+  const budget = (peakTflops: number): AttemptBudget => ({
+    instanceTypes: ['g4dn.xlarge'],
+    gpus: { 'g4dn.xlarge': { ...DEFAULT_GPUS['g4dn.xlarge']!, peakTflops } },
+    jobTimeoutMinutes: 60,
+    spotRetries: 3,
+    maxAttempts: 10,
+  });
+
+  it('records each run’s estimate in the run record and gives the job the attempts it needs', async () => {
+    const upload = await uploadManifest(store, 'tiny', await writeDataset(store, { sweep: [{ method: 'lift' }, { method: 'sage', epochs: 3 }] }));
+    // Slow enough that Sage's 3 epochs need several 60-minute attempts: 5 min start-up and 5 min margin leave 50 each.
+    const F = visionForwardFlops(TINY_CLIP_CONFIG);
+    const sageFlops = 7 * 3 * 3 * F + 3 * 2 * F + 3 * 60 * textForwardFlops(TINY_CLIP_CONFIG);
+    const peak = sageFlops / (0.3 * 120 * 60) / 1e12; // Sage computes for 120 minutes
+    const outcome = await processManifestUpload(upload, { ...deps, log: silentLog, budget: budget(peak) });
+    expect(outcome.outcome).toBe('submitted');
+    const record = await store.json<RunRecord>('s3://results/runs/run-1/run.json');
+    expect(record.estimate?.entries.map((entry) => entry.method)).toEqual(['lift', 'sage']);
+    expect(record.estimate?.entries[1]!.flops).toBeCloseTo(sageFlops, 0);
+    // ceil(120 / 50) = 3 attempts of work, plus 3 for spot reclaims.
+    expect(record.estimate?.attempts).toBe(6);
+    expect(submitter.jobs[0]!.attempts).toBe(6);
+  });
+
+  it('refuses a run that cannot fit the job’s attempts, with the figures and the setting to raise, and submits nothing', async () => {
+    const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
+    const outcome = await processManifestUpload(upload, { ...deps, log: silentLog, budget: budget(1e-12) });
+    expect(outcome).toMatchObject({ outcome: 'rejected', problems: [{ path: 'training', code: 'estimate', message: expect.stringMatching(/raise sage:jobTimeoutMinutes/) }] });
+    expect(submitter.jobs).toEqual([]);
+    const report = await store.json<RejectionReport>(`s3://results/rejections/tiny/${upload.etag.replace(/"/g, '')}.json`);
+    expect(report.estimate?.fits).toBe(false);
   });
 });
 

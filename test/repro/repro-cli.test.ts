@@ -83,7 +83,10 @@ describe('sage repro', () => {
     expect(written.stdout).toMatch(/toy: the dataset has 4 classes, CIFAR-100-LT β = 100 has 100; the CLIP weights are not ViT-B\/16/);
     // 3 trained runs × 1 epoch × 18 training images (8, 5, 3, 2: 4 classes at β = 4); 3 runs × 12 test images × 5 crops.
     expect(written.stdout).toContain('sweep: 3 runs (3 trained): 54 training images in all (epochs × 18), 180 test crops');
-    expect(written.stdout).toContain('GPU estimate: not available yet');
+    // The estimate of the whole sweep, from the weights' config and the stack's budget (./cdk.json or the defaults).
+    expect(written.stdout).toContain('GPU estimate:');
+    expect(written.stdout).toMatch(/#2 [\w+-]+: [\d.]+ [GTP]FLOP; \d+ min on g4dn\.xlarge \(T4\)/);
+    expect(written.stdout).toContain('all 3 runs:');
     expect(written.stderr).toContain("the prepared manifest's training settings (epochs=1, batchSize=8) give way to the paper's set-up");
 
     const buckets = path.join(root, 'buckets');

@@ -146,6 +146,22 @@ async function writeRepro(table: import('../../repro/tables').ReproTable, flags:
   if (Object.keys(droppedTraining).length > 0) {
     output.err(`note: the prepared manifest's training settings (${formatOverrides(droppedTraining)}) give way to the paper's set-up; give them again (--set) to keep them`);
   }
-  for (const line of await describeSweep(manifest, { train: sum(validated.counts.train), test: sum(validated.counts.test) })) output.out(`  ${line}`);
+  const estimateLines = await sweepEstimateLines(manifest, backbone, validated.counts);
+  for (const line of await describeSweep(manifest, { train: sum(validated.counts.train), test: sum(validated.counts.test) }, estimateLines)) output.out(`  ${line}`);
   output.out(`next: sage run ${out}   (this machine)   or   sage submit ${out}   (AWS)`);
+}
+
+/** The sweep's GPU estimate (src/estimate), with the budget of ./cdk.json or the defaults. */
+async function sweepEstimateLines(
+  manifest: import('../../manifest').Manifest,
+  backbone: import('../../repro/backbone').BackboneCheck,
+  counts: { train?: number[]; test?: number[] },
+): Promise<string[] | undefined> {
+  if (!('config' in backbone)) return undefined;
+  const { estimateManifest } = await import('../../pipeline/run-planner');
+  const { describeSweepEstimate } = await import('../../estimate');
+  const { cliBudget } = await import('../budget');
+  const { budget, from } = await cliBudget();
+  const estimate = estimateManifest(manifest, backbone.config, counts, budget);
+  return estimate ? [`(budget from ${from})`, ...describeSweepEstimate(estimate)] : undefined;
 }

@@ -30,8 +30,14 @@ export function registerValidate(program: Command, output: CliOutput): void {
       const { manifest, counts, warnings } = result;
       const runs = Array.from({ length: sweepSize(manifest) }, (_, i) => methodLabel(resolveRunSettings(manifest, i)));
       const total = (values: readonly number[] | undefined): string => (values ? String(values.reduce((s, v) => s + v, 0)) : '?');
+      // What the runs will cost on the GPUs the stack may launch (when the weights' config was read).
+      const { estimateManifest } = await import('../../pipeline/run-planner');
+      const { describeSweepEstimate, storedEstimate } = await import('../../estimate');
+      const { cliBudget } = await import('../budget');
+      const budget = result.clip ? await cliBudget() : undefined;
+      const estimate = budget && result.clip ? estimateManifest(manifest, result.clip, counts, budget.budget) : undefined;
       if (flags.json) {
-        output.out(JSON.stringify({ ok: true, manifestUri, name: manifest.name, classes: manifest.classes.length, counts, runs, warnings }, null, 2));
+        output.out(JSON.stringify({ ok: true, manifestUri, name: manifest.name, classes: manifest.classes.length, counts, runs, warnings, ...(estimate ? { estimate: storedEstimate(estimate) } : {}) }, null, 2));
         return;
       }
       output.out(`valid: ${manifestUri}`);
@@ -39,6 +45,10 @@ export function registerValidate(program: Command, output: CliOutput): void {
       output.out(`  classes  ${classNames(manifest).length}`);
       output.out(`  images   ${total(counts.train)} train, ${total(counts.test)} test`);
       output.out(`  runs     ${runs.length} (${runs.join(', ')})`);
+      if (estimate && budget) {
+        output.out(`  estimate (${budget.from})`);
+        for (const line of describeSweepEstimate(estimate)) output.out(`    ${line}`);
+      }
       for (const warning of warnings) output.err(`warning: ${warning.path || '(manifest)'}: ${warning.message}`);
     });
 }
