@@ -5,7 +5,7 @@
  * Versioned; validated on read, so a truncated or edited header is refused with its name.
  */
 import { z } from 'zod';
-import { DivergenceFlag, EpochMetrics } from './metrics';
+import { DivergenceFlag, EpochMetrics, EvaluatedEpoch } from './metrics';
 
 export const CHECKPOINT_VERSION = 1 as const;
 
@@ -38,6 +38,8 @@ export const LoopPosition = z.object({
   imagesSeen: z.number().int().nonnegative(),
   /** Absent in headers written before the monitor existed: it then starts afresh. */
   divergence: DivergenceState.optional(),
+  /** The best evaluation so far (`evalEvery`), whose weights are saved as the best adapter; null or absent before any. */
+  best: EvaluatedEpoch.nullable().optional(),
 });
 export type LoopPosition = z.infer<typeof LoopPosition>;
 

@@ -8,6 +8,7 @@
  *   results bucket   runs/<runId>/run.json              (the run record: manifest, job, sweep)
  *                    runs/<runId>/<sweepIndex>/metrics.json, log.jsonl, progress.json,
  *                                                adapter.safetensors, adapter.json   (the trainer)
+ *                    runs/<runId>/<sweepIndex>/best/adapter.safetensors, adapter.json   (the best evaluated weights, with evalEvery)
  *                    runs/<runId>/<sweepIndex>/status.json   (aggregation: SUCCEEDED / FAILED + reason)
  *                    rejections/<name>/<etag>.json       (validation report of a refused manifest)
  *                    summaries/<name>/summary.json, results.csv, report.md, report.html
@@ -34,6 +35,9 @@ export const RUN_FILES = {
   adapterTensors: 'adapter.safetensors',
   adapterHeader: 'adapter.json',
 } as const;
+
+/** The folder inside a run child's results folder where the trainer keeps the best evaluated weights (RUN_FILES' adapter files). */
+export const RUN_BEST_ADAPTER_DIR = 'best';
 
 /** The run record's file name inside `runs/<runId>/`. */
 export const RUN_RECORD_FILE = 'run.json';

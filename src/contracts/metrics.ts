@@ -3,6 +3,7 @@
  * reads: the aggregation Lambda, the report, the CLI. Versioned; validated on read.
  */
 import { z } from 'zod';
+import { KeepMetric, KeepRule } from './settings';
 
 export const METRICS_VERSION = 1 as const;
 
@@ -20,6 +21,32 @@ export const ClassMetrics = z.object({
 });
 export type ClassMetrics = z.infer<typeof ClassMetrics>;
 
+/** Accuracies in [0, 1]. A group with no classes is null. */
+export const Accuracies = z.object({
+  all: z.number().min(0).max(1),
+  head: z.number().min(0).max(1).nullable(),
+  medium: z.number().min(0).max(1).nullable(),
+  tail: z.number().min(0).max(1).nullable(),
+  /** Share of test images whose label is among the five highest logits (1 with fewer than 5 classes); added within version 1. */
+  top5: z.number().min(0).max(1).optional(),
+});
+export type Accuracies = z.infer<typeof Accuracies>;
+
+/** The split an evaluation during training ran on: the manifest's held-out `val` when it has one, else `test`. */
+export const EvalSplit = z.enum(['test', 'val']);
+export type EvalSplit = z.infer<typeof EvalSplit>;
+
+/** One evaluation during training: the split, and the value of the metric `keep: best` compares. */
+export const EvaluatedEpoch = z.object({
+  /** 1-based epoch after which the weights were evaluated. */
+  epoch: z.number().int().positive(),
+  split: EvalSplit,
+  metric: KeepMetric,
+  /** The metric's value in [0, 1] (top-1 over all images when the chosen group has no class). */
+  value: z.number().min(0).max(1),
+});
+export type EvaluatedEpoch = z.infer<typeof EvaluatedEpoch>;
+
 export const EpochMetrics = z.object({
   epoch: z.number().int().positive(),
   /** Mean training loss over the epoch. */
@@ -28,8 +55,12 @@ export const EpochMetrics = z.object({
   trainAccuracy: z.number().min(0).max(1),
   learningRate: z.number(),
   seconds: z.number().nonnegative(),
-  /** Test top-1 after the epoch when evaluated then, in [0, 1]. */
+  /** Test top-1 after the epoch when evaluated then on the test split, in [0, 1]. */
   testAccuracy: z.number().min(0).max(1).optional(),
+  /** Top-1 on the held-out val split after the epoch, when evaluated then on it; added within version 1. */
+  valAccuracy: z.number().min(0).max(1).optional(),
+  /** The whole evaluation after the epoch (`evalEvery`): its split and accuracies, top-5 included; added within version 1. */
+  evaluation: z.object({ split: EvalSplit, accuracy: Accuracies, seconds: z.number().nonnegative() }).optional(),
 });
 export type EpochMetrics = z.infer<typeof EpochMetrics>;
 
@@ -62,14 +93,40 @@ export const DivergenceFlag = z.object({
 });
 export type DivergenceFlag = z.infer<typeof DivergenceFlag>;
 
-/** Accuracies in [0, 1]. A group with no classes is null. */
-export const Accuracies = z.object({
-  all: z.number().min(0).max(1),
-  head: z.number().min(0).max(1).nullable(),
-  medium: z.number().min(0).max(1).nullable(),
-  tail: z.number().min(0).max(1).nullable(),
+
+/** Pairs and matrices of the confusion information: a matrix up to this many classes, the top pairs always. */
+export const CONFUSION_MATRIX_MAX_CLASSES = 100;
+export const CONFUSION_TOP_PAIRS = 20;
+
+/** `count` test images of class `label` were predicted as `predicted` (≠ label). */
+export const ConfusedPair = z.object({
+  label: z.number().int().nonnegative(),
+  predicted: z.number().int().nonnegative(),
+  count: z.number().int().positive(),
 });
-export type Accuracies = z.infer<typeof Accuracies>;
+export type ConfusedPair = z.infer<typeof ConfusedPair>;
+
+/** Which classes the test images were mistaken for. */
+export const Confusion = z.object({
+  /** The most frequent mistakes (label ≠ predicted), most first (ties by label, then predicted), at most CONFUSION_TOP_PAIRS. */
+  pairs: z.array(ConfusedPair).max(CONFUSION_TOP_PAIRS),
+  /** With at most CONFUSION_MATRIX_MAX_CLASSES classes: `matrix[label][predicted]`, counts of test images. */
+  matrix: z.array(z.array(z.number().int().nonnegative())).optional(),
+});
+export type Confusion = z.infer<typeof Confusion>;
+
+/**
+ * Whose weights the document's evaluation (accuracy, perClass, confusion) measured: the last
+ * epoch's (`rule: last`), or the best evaluated epoch's (`rule: best`, with that evaluation).
+ */
+export const KeptWeights = z.object({
+  rule: KeepRule,
+  /** 1-based epoch whose weights were evaluated and saved; 0 for an untrained method (zero-shot). */
+  epoch: z.number().int().nonnegative(),
+  /** With `rule: best`: the evaluation during training that chose them. */
+  best: EvaluatedEpoch.optional(),
+});
+export type KeptWeights = z.infer<typeof KeptWeights>;
 
 export const MetricsDocument = z.object({
   version: z.literal(METRICS_VERSION),
@@ -92,6 +149,10 @@ export const MetricsDocument = z.object({
   epochs: z.array(EpochMetrics),
   /** Present only when training diverged (a finite loss that grew by an order of magnitude); added within version 1. */
   diverged: DivergenceFlag.optional(),
+  /** The mistakes on the test split (added within version 1). */
+  confusion: Confusion.optional(),
+  /** Which epoch's weights `accuracy` and `perClass` are of (added within version 1; absent: the last). */
+  kept: KeptWeights.optional(),
   timings: z.object({
     totalSeconds: z.number().nonnegative(),
     trainSeconds: z.number().nonnegative(),

@@ -73,3 +73,17 @@ export async function loadAdapter(folder: StoreLocation, options: { clip: ClipMo
   }
   return model;
 }
+
+/**
+ * Assigns the trainable tensors of the adapter saved in `folder` to `model` (the same settings'
+ * shapes and classes): how a run ends with its best evaluated weights (`keep: best`). Every
+ * shape is checked before the first assignment, so a file that does not fit leaves the model as it was.
+ */
+export async function loadAdapterWeights(model: SageModel, folder: StoreLocation): Promise<void> {
+  const header = await readAdapterHeader(folder);
+  if (JSON.stringify(header.classNames) !== JSON.stringify(model.classNames)) {
+    throw new EngineCheckpointError(`adapter at ${folder.uri} has classes [${header.classNames.slice(0, 5).join(', ')}, ...]; the model has [${model.classNames.slice(0, 5).join(', ')}, ...]`);
+  }
+  const tensorsUri = joinUri(folder.uri, TENSORS_NAME);
+  assignVariables(model.trainableVariables(), await getSafetensors({ store: folder.store, uri: tensorsUri }), tensorsUri);
+}

@@ -7,7 +7,18 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchSource, ImageBatch } from '../contracts/batches';
-import { METRICS_VERSION, MetricsDocument, shotGroupOf, type Accuracies, type ClassMetrics, type ShotGroup } from '../contracts/metrics';
+import {
+  CONFUSION_MATRIX_MAX_CLASSES,
+  CONFUSION_TOP_PAIRS,
+  METRICS_VERSION,
+  MetricsDocument,
+  shotGroupOf,
+  type Accuracies,
+  type ClassMetrics,
+  type ConfusedPair,
+  type Confusion,
+  type ShotGroup,
+} from '../contracts/metrics';
 import { methodLabel, type Settings } from '../contracts/settings';
 import { EngineInputError } from './errors';
 import { batchLogits, type SageModel } from './model';
@@ -26,9 +37,14 @@ export interface EvaluateOptions {
   batchSize?: number;
 }
 
+/** Labels among the highest logits that count as a top-k hit (`accuracy.top5`). */
+export const TOP_K = 5;
+
 export interface EvaluationResult {
   accuracy: Accuracies;
   perClass: ClassMetrics[];
+  /** The most confused pairs, and the whole matrix of counts up to CONFUSION_MATRIX_MAX_CLASSES classes. */
+  confusion: Confusion;
   testCount: number;
   seconds: number;
 }
@@ -39,14 +55,39 @@ function groupMean(perClass: readonly ClassMetrics[], group: ShotGroup): number 
   return values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : null;
 }
 
+/**
+ * Which classes the images were mistaken for: the CONFUSION_TOP_PAIRS most frequent
+ * (label, predicted ≠ label) pairs, most first (ties: lower label, then lower prediction), and
+ * with at most CONFUSION_MATRIX_MAX_CLASSES classes the full `[label][predicted]` count matrix.
+ */
+export function confusionOf(labels: ArrayLike<number>, predictions: ArrayLike<number>, numClasses: number): Confusion {
+  const withMatrix = numClasses <= CONFUSION_MATRIX_MAX_CLASSES;
+  const matrix = withMatrix ? Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0)) : undefined;
+  // Keyed label·C + predicted: only the mistakes that happened, so iNat's 8,142 classes cost no C² table.
+  const mistakes = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i]!;
+    const predicted = predictions[i]!;
+    if (matrix) matrix[label]![predicted]! += 1;
+    if (predicted !== label) mistakes.set(label * numClasses + predicted, (mistakes.get(label * numClasses + predicted) ?? 0) + 1);
+  }
+  const pairs: ConfusedPair[] = [...mistakes.entries()]
+    .map(([key, count]) => ({ label: Math.floor(key / numClasses), predicted: key % numClasses, count }))
+    .sort((a, b) => b.count - a.count || a.label - b.label || a.predicted - b.predicted)
+    .slice(0, CONFUSION_TOP_PAIRS);
+  return { pairs, ...(matrix ? { matrix } : {}) };
+}
+
 /** Accuracies from per-item predictions; exported for tests and for other callers' predictions. */
 export function summarizePredictions(parts: {
   labels: ArrayLike<number>;
   predictions: ArrayLike<number>;
+  /** Per item 1 when its label is among the TOP_K highest logits, else 0; gives `accuracy.top5`. */
+  topKHits?: ArrayLike<number>;
   classNames: readonly string[];
   trainCounts: readonly number[];
   groupCounts?: readonly number[];
-}): { accuracy: Accuracies; perClass: ClassMetrics[] } {
+}): { accuracy: Accuracies; perClass: ClassMetrics[]; confusion: Confusion } {
   const numClasses = parts.classNames.length;
   const groupCounts = parts.groupCounts ?? parts.trainCounts;
   if (parts.trainCounts.length !== numClasses || groupCounts.length !== numClasses) {
@@ -71,14 +112,18 @@ export function summarizePredictions(parts: {
     accuracy: total[index]! > 0 ? correct[index]! / total[index]! : null,
     group: shotGroupOf(groupCounts[index]!),
   }));
+  let topKHits = 0;
+  if (parts.topKHits) for (let i = 0; i < parts.topKHits.length; i++) topKHits += parts.topKHits[i]!;
   return {
     accuracy: {
       all: parts.labels.length > 0 ? allCorrect / parts.labels.length : 0,
       head: groupMean(perClass, 'head'),
       medium: groupMean(perClass, 'medium'),
       tail: groupMean(perClass, 'tail'),
+      ...(parts.topKHits ? { top5: parts.labels.length > 0 ? topKHits / parts.labels.length : 0 } : {}),
     },
     perClass,
+    confusion: confusionOf(parts.labels, parts.predictions, numClasses),
   };
 }
 
@@ -89,19 +134,28 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   const batchSize = options.batchSize ?? model.settings.microBatchSize ?? model.settings.batchSize;
   const labels: number[] = [];
   const predictions: number[] = [];
+  const topKHits: number[] = [];
+  // With fewer than TOP_K classes every label is among the k = C highest: top-5 is 1.
+  const k = Math.min(TOP_K, model.numClasses);
   const batches = test.batches(0, { batchSize, shuffle: false, seed: model.settings.seed, transform: tte ? 'tte' : 'test' });
   for await (const batch of batches) {
-    const predicted = tf.tidy(() => tf.argMax(batchLogits(model, batch), 1));
-    const values = await predicted.data();
-    predicted.dispose();
+    const [predicted, top] = tf.tidy(() => {
+      const logits = batchLogits(model, batch); // [n, C]
+      return [tf.argMax(logits, 1), tf.topk(logits, k).indices] as const; // [n], [n, k]
+    });
+    const [values, topValues] = await Promise.all([predicted.data(), top.data()]);
+    tf.dispose([predicted, top]);
     for (let i = 0; i < batch.n; i++) {
       const label = batch.labels[i]!;
       if (label < 0 || label >= model.numClasses) throw new EngineInputError(`test item ${batch.keys[i]} has label ${label}; expected 0..${model.numClasses - 1}`);
       labels.push(label);
       predictions.push(values[i]!);
+      let hit = 0;
+      for (let j = 0; j < k; j++) if (topValues[i * k + j] === label) hit = 1;
+      topKHits.push(hit);
     }
   }
-  const summary = summarizePredictions({ labels, predictions, classNames: model.classNames, trainCounts: options.trainCounts, groupCounts: options.groupCounts });
+  const summary = summarizePredictions({ labels, predictions, topKHits, classNames: model.classNames, trainCounts: options.trainCounts, groupCounts: options.groupCounts });
   return { ...summary, testCount: labels.length, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -165,6 +219,8 @@ export function buildMetricsDocument(inputs: MetricsInputs): MetricsDocument {
     perClass: evaluation.perClass,
     epochs: train.epochs,
     ...(train.diverged ? { diverged: train.diverged } : {}),
+    confusion: evaluation.confusion,
+    ...(train.kept ? { kept: train.kept } : {}),
     timings: {
       totalSeconds: Math.max(0, (inputs.finishedAt.getTime() - inputs.startedAt.getTime()) / 1000),
       trainSeconds: train.trainSeconds,

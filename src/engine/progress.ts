@@ -21,7 +21,11 @@ export interface EpochProgress {
   epoch: number;
   loss: number;
   trainAccuracy: number;
+  /** Top-1 of the evaluation after the epoch, on `evaluatedSplit` (default test). */
   testAccuracy?: number;
+  evaluatedSplit?: 'test' | 'val';
+  /** Top-5 of that evaluation. */
+  top5?: number;
   seconds: number;
 }
 

@@ -11,10 +11,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DivergenceState, LoopPosition } from '../contracts/checkpoint';
 import type { BatchSource } from '../contracts/batches';
-import type { DivergenceFlag, EpochMetrics, ParameterReport } from '../contracts/metrics';
+import type { Accuracies, DivergenceFlag, EpochMetrics, EvalSplit, EvaluatedEpoch, KeptWeights, ParameterReport } from '../contracts/metrics';
+import type { KeepMetric } from '../contracts/settings';
+import { loadAdapterWeights, saveAdapter } from './adapter-file';
 import { removeStaleTemporaryFiles, resumeCheckpoint, saveCheckpoint } from './checkpoint';
 import { EngineEmptyClassError, EngineInputError, EngineNonFiniteLossError } from './errors';
-import { evaluate } from './evaluate';
+import { evaluate, type EvaluationResult } from './evaluate';
 import type { StoreLocation } from './files';
 import { logitAdjustment } from './heads';
 import type { SageModel } from './model';
@@ -54,9 +56,22 @@ export interface TrainSageOptions {
   train: BatchSource;
   /** Training images per class, `[C]`; every class needs at least one. */
   trainCounts: readonly number[];
-  /** Evaluated after every epoch when `evaluateEachEpoch` is set. */
+  /**
+   * Evaluated every `settings.evalEvery` epochs and after the last one (every epoch with
+   * `evaluateEachEpoch`): the manifest's held-out `val` split when it has one, else `test`.
+   */
   test?: BatchSource;
   evaluateEachEpoch?: boolean;
+  /** Which split `test` is, for the metrics and the log (`valAccuracy` instead of `testAccuracy`). Default 'test'. */
+  evaluationSplit?: EvalSplit;
+  /** Counts that group classes into head / medium / tail in those evaluations (default trainCounts). */
+  groupCounts?: readonly number[];
+  /**
+   * Folder where the weights of the best evaluation so far are saved as an adapter
+   * (saveAdapter), by `settings.keepMetric`; required for `keep: 'best'`, which ends the run
+   * with them. A resumed run keeps the best so far (its checkpoint records it).
+   */
+  best?: StoreLocation;
   /** The checkpoint folder: an ObjectStore and the folder's URI in it. A run given the same folder resumes. */
   checkpoint?: StoreLocation;
   /** Gets one record per step and epoch, each resume and warning; flushed at each epoch end and at a stop. */
@@ -85,6 +100,16 @@ export interface TrainResult {
   zeroShotFeatures: ZeroShotFeatureStrategy;
   /** Set when the loss diverged (DivergenceRule); metrics.json carries it as `diverged`. */
   diverged: DivergenceFlag | null;
+  /** Whose weights the model holds now: the last epoch's, or with `keep: 'best'` the best evaluated epoch's (restored from `best`). */
+  kept?: KeptWeights;
+  /** The evaluation of those weights during training, when this call made it: the caller need not repeat it on the same split. */
+  keptEvaluation?: EvaluationResult | null;
+}
+
+/** The value `keep: best` compares; top-1 over all images when the chosen group has no class with test images. */
+export function keepMetricValue(accuracy: Accuracies, metric: KeepMetric): number {
+  const value = metric === 'top5' ? accuracy.top5 : accuracy[metric];
+  return value ?? accuracy.all;
 }
 
 /** Refuses counts that do not fit the model, naming the class with no images. */
@@ -119,7 +144,12 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
   const zeroShotFeatures: ZeroShotFeatureStrategy = settings.components.fit && settings.method !== 'zero-shot' ? 'forward-only' : 'unused';
   const parameters = model.parameterReport();
   if (settings.method === 'zero-shot') {
-    return { status: 'completed', epochs: [], parameters, trainSeconds: 0, imagesSeen: 0, trainImagesPerSecond: 0, resumedFrom: null, zeroShotFeatures, diverged: null };
+    return { status: 'completed', epochs: [], parameters, trainSeconds: 0, imagesSeen: 0, trainImagesPerSecond: 0, resumedFrom: null, zeroShotFeatures, diverged: null, kept: { rule: 'last', epoch: 0 }, keptEvaluation: null };
+  }
+  const evaluateEvery = options.evaluateEachEpoch ? 1 : settings.evalEvery;
+  const evaluating = options.test !== undefined && evaluateEvery > 0;
+  if (settings.keep === 'best' && !(evaluating && options.best)) {
+    throw new EngineInputError(`keep 'best' needs evaluations during training (evalEvery ${settings.evalEvery}, ${options.test ? 'a' : 'no'} split to evaluate) and a folder for the best weights (${options.best ? 'given' : 'none given'})`);
   }
   const progress = options.progress ?? silentProgress;
   const rule: DivergenceRule = { ...DEFAULT_DIVERGENCE_RULE, floor: Math.log(model.numClasses), ...options.divergence };
@@ -133,9 +163,12 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
   let position = freshPosition();
   let history: EpochMetrics[] = [];
   let resumedFrom: TrainResult['resumedFrom'] = null;
+  // This call's newest and best evaluations, so the caller can reuse the one of the weights kept.
+  let lastEvaluation: { epoch: number; result: EvaluationResult } | null = null;
+  let bestEvaluation: { epoch: number; result: EvaluationResult } | null = null;
   // False while the newest header on disk is one that could not be used: it must not become the previous generation.
   let latestOnDiskUsable = true;
-  const result = (status: TrainResult['status']): TrainResult => ({
+  const result = (status: TrainResult['status'], kept: KeptWeights = { rule: 'last', epoch: position.epoch }): TrainResult => ({
     status,
     epochs: history,
     parameters,
@@ -145,6 +178,8 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
     resumedFrom,
     zeroShotFeatures,
     diverged: position.divergence?.flag ?? null,
+    kept,
+    keptEvaluation: [lastEvaluation, bestEvaluation].find((e) => e?.epoch === kept.epoch)?.result ?? null,
   });
   const checkpoint = async () => {
     if (options.checkpoint) {
@@ -228,16 +263,36 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
         learningRate,
         seconds: position.epochSeconds,
       };
-      if (options.evaluateEachEpoch && options.test) {
-        metrics.testAccuracy = (await evaluate({ model, test: options.test, trainCounts: options.trainCounts })).accuracy.all;
+      const split = options.evaluationSplit ?? 'test';
+      if (evaluating && options.test && ((epoch + 1) % evaluateEvery === 0 || epoch + 1 === settings.epochs)) {
+        const evaluation = await evaluate({ model, test: options.test, trainCounts: options.trainCounts, groupCounts: options.groupCounts });
+        metrics[split === 'val' ? 'valAccuracy' : 'testAccuracy'] = evaluation.accuracy.all;
+        metrics.evaluation = { split, accuracy: evaluation.accuracy, seconds: evaluation.seconds };
+        lastEvaluation = { epoch: epoch + 1, result: evaluation };
+        const point: EvaluatedEpoch = { epoch: epoch + 1, split, metric: settings.keepMetric, value: keepMetricValue(evaluation.accuracy, settings.keepMetric) };
+        // Strictly better only: on a tie the earlier weights stay.
+        if (!position.best || point.value > position.best.value) {
+          // Saved before the checkpoint that records it, so a recorded best is always on disk.
+          if (options.best) await saveAdapter(model, options.best);
+          position = { ...position, best: point };
+          bestEvaluation = lastEvaluation;
+        }
       }
       history = [...history, metrics];
-      position = { ...freshPosition(), epoch: epoch + 1, lastFiniteLoss: position.lastFiniteLoss, trainSeconds: position.trainSeconds, imagesSeen: position.imagesSeen, divergence: position.divergence };
-      progress.epoch({ epoch: metrics.epoch, loss: metrics.loss, trainAccuracy: metrics.trainAccuracy, testAccuracy: metrics.testAccuracy, seconds: metrics.seconds });
+      position = { ...freshPosition(), epoch: epoch + 1, lastFiniteLoss: position.lastFiniteLoss, trainSeconds: position.trainSeconds, imagesSeen: position.imagesSeen, divergence: position.divergence, best: position.best ?? null };
+      const evaluated = metrics.testAccuracy ?? metrics.valAccuracy;
+      progress.epoch({ epoch: metrics.epoch, loss: metrics.loss, trainAccuracy: metrics.trainAccuracy, testAccuracy: evaluated, ...(evaluated === undefined ? {} : { evaluatedSplit: split, top5: metrics.evaluation?.accuracy.top5 }), seconds: metrics.seconds });
       log?.append({ type: 'epoch', ...metrics, time: new Date().toISOString() });
       await checkpoint();
     }
-    return result('completed');
+    const best = position.best ?? null;
+    if (settings.keep === 'best' && best && options.best) {
+      // The checkpoint keeps the last weights; a run resumed after this point restores the best again.
+      if (best.epoch !== settings.epochs) await loadAdapterWeights(model, options.best);
+      progress.message(`keeping the weights of epoch ${best.epoch} of ${settings.epochs}: ${best.metric} ${(best.value * 100).toFixed(2)}% on ${best.split}, the best evaluated`);
+      return result('completed', { rule: 'best', epoch: best.epoch, best });
+    }
+    return result('completed', { rule: 'last', epoch: settings.epochs });
   } finally {
     optimizer.dispose();
     adjustment.dispose();

@@ -14,7 +14,8 @@ function formatEta(seconds: number): string {
 }
 
 function epochLine(info: EpochProgress): string {
-  const test = info.testAccuracy === undefined ? '' : `, test acc ${(info.testAccuracy * 100).toFixed(2)}%`;
+  const top5 = info.top5 === undefined ? '' : ` (top-5 ${(info.top5 * 100).toFixed(2)}%)`;
+  const test = info.testAccuracy === undefined ? '' : `, ${info.evaluatedSplit ?? 'test'} acc ${(info.testAccuracy * 100).toFixed(2)}%${top5}`;
   return `epoch ${info.epoch}: loss ${info.loss.toFixed(4)}, train acc ${(info.trainAccuracy * 100).toFixed(2)}%${test} (${info.seconds.toFixed(1)} s)\n`;
 }
 

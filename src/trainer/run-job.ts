@@ -8,11 +8,12 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ZodError } from 'zod';
 import type { JobSpec } from '../contracts/job';
+import { RUN_BEST_ADAPTER_DIR } from '../contracts/layout';
 import type { MetricsDocument } from '../contracts/metrics';
 import { resolveSettings, type Settings, type SettingsOverrides } from '../contracts/settings';
 import type { ProgressReporter } from '../engine/progress';
 import { classNames as classNamesOf, loadManifest, resolveReference, sweepEntry, type Manifest } from '../manifest';
-import { isS3Uri, storeFor } from '../storage';
+import { isS3Uri, joinUri, storeFor } from '../storage';
 import { TrainerSettingsError, TrainerStoppedError } from './errors';
 import { jobLocations, type JobLocations } from './job-locations';
 import { consoleProgress, JsonlLog } from './progress';
@@ -80,6 +81,11 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
     cleanup.push(() => train.close());
     const test = await openBatchSource({ manifest, manifestUri, split: 'test', imageSize, workers: options.workers });
     cleanup.push(() => test.close());
+    // Evaluations during training use the held-out split when there is one, so the test split is seen once, at the end.
+    const evaluationSplit = manifest.val ? 'val' : 'test';
+    const evaluating = settings.evalEvery > 0 && settings.method !== 'zero-shot';
+    const val = evaluating && manifest.val ? await openBatchSource({ manifest, manifestUri, split: 'val', imageSize, workers: options.workers }) : undefined;
+    if (val) cleanup.push(() => val.close());
 
     const trainCounts = counts.train ?? countLabels(await train.labels(), names.length);
     const checkpointStore = await storeFor(locations.checkpointDir);
@@ -96,9 +102,12 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       log: await JsonlLog.open(resultsStore, locations.logUri),
       progress: options.progress ?? consoleProgress(),
       signal: options.signal,
+      ...(evaluating ? { test: val ?? test, evaluationSplit, groupCounts: manifest.evaluation?.groupCounts, best: { store: resultsStore, uri: joinUri(locations.resultsDir, RUN_BEST_ADAPTER_DIR) } } : {}),
     });
     if (trained.status === 'stopped') throw new TrainerStoppedError(locations.checkpointDir, trained.epochs.length);
-    const evaluation = await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts });
+    // The kept weights' evaluation on test during training is the final one already; on val it is not.
+    const evaluation = evaluationSplit === 'test' && trained.keptEvaluation ? trained.keptEvaluation : await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts });
+    if (trained.kept?.rule === 'best') log(`metrics.json reports the weights of epoch ${trained.kept.epoch} (the best by ${settings.keepMetric} on ${evaluationSplit}), evaluated on test`);
     // Saved for every method, zero-shot included, so `sage predict` works with any run.
     await saveAdapter(model, { store: resultsStore, uri: locations.resultsDir });
     const metrics = buildMetricsDocument({
