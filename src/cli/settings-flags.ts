@@ -13,6 +13,7 @@ export interface SettingsFlags {
   evalEvery?: number;
   keep?: string;
   keepMetric?: string;
+  replicas?: number;
   set?: Record<string, unknown>;
 }
 
@@ -27,6 +28,7 @@ export function addSettingsFlags(command: Command): Command {
     .option('--eval-every <n>', 'evaluate every n epochs during training (on the val split when the manifest has one, else test); 0 = only at the end', parseNonNegativeInteger)
     .addOption(new Option('--keep <rule>', "the weights the run ends with: the last epoch's or the best evaluated epoch's (needs --eval-every)").choices([...KEEP_RULES]))
     .addOption(new Option('--keep-metric <metric>', 'what --keep best maximises on the evaluated split').choices([...KEEP_METRICS]))
+    .option('--replicas <n>', 'data-parallel replicas: worker threads on the CPU, one process per GPU (default: what the machine holds; 1 = one thread)', parsePositiveInteger)
     .option('--set <key=value>', 'any other setting, repeatable (e.g. --set alpha=0.2 --set components.fit=false)', collectSetting);
 }
 
@@ -43,6 +45,7 @@ export function settingsOverridesFrom(flags: SettingsFlags): SettingsOverrides |
     ['evalEvery', 'evalEvery'],
     ['keep', 'keep'],
     ['keepMetric', 'keepMetric'],
+    ['replicas', 'replicas'],
   ];
   for (const [flag, field] of shorthands) if (flags[flag] !== undefined) raw[field] = flags[flag];
   return Object.keys(raw).length > 0 ? toSettingsOverrides(raw) : undefined;

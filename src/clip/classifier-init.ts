@@ -28,7 +28,23 @@ export interface ZeroShotClassifierOptions {
    * batch and at each tenth), the total time, or the cache hit. Default: silent.
    */
   log?: ClipLog;
+  /** Who encodes the prompt batches; default encodePromptBatches (in order, on this thread). Data-parallel replicas share them out. */
+  encoder?: PromptEncoder;
 }
+
+/** One batch of tokenised prompts: `rows` rows of `contextLength` ids. */
+export interface TokenBatch {
+  ids: Int32Array;
+  rows: number;
+  contextLength: number;
+}
+
+/**
+ * Encodes prompt batches into L2-normalised projected text features, one `[rows, projectionDim]`
+ * tensor per batch in the order given (each as encodePromptBatch computes it, so any split of the
+ * batches gives the same values); `done(n)` after each batch with the prompts finished so far.
+ */
+export type PromptEncoder = (model: ClipModel, batches: readonly TokenBatch[], done: (prompts: number) => void) => Promise<tf.Tensor2D[]>;
 
 export interface ZeroShotClassifier {
   /** W^zs: `[classes, visionHidden]`, rows L2-normalised, in the image feature space of f. */
@@ -55,20 +71,42 @@ export function classifierCacheKey(model: ClipModel, classNames: readonly string
 
 const l2Normalise = (x: tf.Tensor2D): tf.Tensor2D => tf.div(x, tf.norm(x, 'euclidean', 1, true));
 
+/** The L2-normalised projected text features of one batch: `[rows, projectionDim]`. */
+export function encodePromptBatch(model: ClipModel, batch: TokenBatch): tf.Tensor2D {
+  return tf.tidy(() => {
+    const ids = tf.tensor2d(batch.ids, [batch.rows, batch.contextLength], 'int32');
+    return l2Normalise(model.encodeText(ids));
+  });
+}
+
+/** The default PromptEncoder: every batch in order, on this thread. */
+export const encodePromptBatches: PromptEncoder = async (model, batches, done) => {
+  const out: tf.Tensor2D[] = [];
+  let prompts = 0;
+  for (const batch of batches) {
+    out.push(encodePromptBatch(model, batch));
+    prompts += batch.rows;
+    done(prompts);
+  }
+  return out;
+};
+
 /** Mean of the normalised text embeddings of each class's prompts, normalised: `[classes, projectionDim]`. */
-function textClassifier(
+async function textClassifier(
   model: ClipModel,
   tokenizer: ClipTokenizer,
   classNames: readonly string[],
   templates: readonly string[],
   batchSize: number,
   log: ClipLog,
-): tf.Tensor2D {
+  encoder: PromptEncoder,
+): Promise<tf.Tensor2D> {
   const prompts = classNames.flatMap((name) => templates.map((template) => fillTemplate(template, name)));
-  const batches = Math.ceil(prompts.length / batchSize);
+  const batches: TokenBatch[] = [];
+  for (let start = 0; start < prompts.length; start += batchSize) batches.push(tokenizer.encodeBatch(prompts.slice(start, start + batchSize)));
   log(
     `text classifier: ${classNames.length} classes × ${templates.length} template${templates.length === 1 ? '' : 's'} = ${prompts.length} prompts, ` +
-      `${batches} batch${batches === 1 ? '' : 'es'} of up to ${batchSize}`,
+      `${batches.length} batch${batches.length === 1 ? '' : 'es'} of up to ${batchSize}`,
   );
   const progress = new StageProgress(
     prompts.length,
@@ -77,17 +115,7 @@ function textClassifier(
     },
     { steps: 10, first: true },
   );
-  const chunks: tf.Tensor2D[] = [];
-  for (let start = 0; start < prompts.length; start += batchSize) {
-    const batch = tokenizer.encodeBatch(prompts.slice(start, start + batchSize));
-    chunks.push(
-      tf.tidy(() => {
-        const ids = tf.tensor2d(batch.ids, [batch.rows, batch.contextLength], 'int32');
-        return l2Normalise(model.encodeText(ids));
-      }),
-    );
-    progress.update(Math.min(start + batchSize, prompts.length));
-  }
+  const chunks = await encoder(model, batches, (done) => progress.update(done));
   const result = tf.tidy(() => {
     const all = tf.concat(chunks, 0); // [classes*templates, projectionDim]
     const perClass = tf.mean(tf.reshape(all, [classNames.length, templates.length, model.config.projectionDim]), 1) as tf.Tensor2D; // [classes, projectionDim]
@@ -124,7 +152,7 @@ export async function zeroShotClassifier(
     fromCache = true;
     log(`text classifier: ${classNames.length} classes read from the cache ${cacheUri}`);
   } else {
-    textEmbeddings = textClassifier(model, tokenizer, classNames, templatesFor(mode), options.batchSize ?? 256, log);
+    textEmbeddings = await textClassifier(model, tokenizer, classNames, templatesFor(mode), options.batchSize ?? 256, log, options.encoder ?? encodePromptBatches);
     if (store && cacheUri) {
       const bytes = writeSafetensors({ text_embeddings: { shape: textEmbeddings.shape, data: textEmbeddings.dataSync() as Float32Array } }, { mode, classes: String(classNames.length) });
       await store.put(cacheUri, bytes);

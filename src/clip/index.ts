@@ -25,7 +25,11 @@ export * from './types';
 export {
   zeroShotClassifier,
   classifierCacheKey,
+  encodePromptBatch,
+  encodePromptBatches,
   ClipClassifierCacheError,
+  type PromptEncoder,
+  type TokenBatch,
   type ZeroShotClassifier,
   type ZeroShotClassifierOptions,
 } from './classifier-init';

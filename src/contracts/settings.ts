@@ -44,6 +44,12 @@ export type KeepMetric = z.infer<typeof KeepMetric>;
 export const EVALUATION_SETTING_KEYS = ['evalEvery', 'keep', 'keepMetric'] as const;
 
 /**
+ * Settings that decide only how the work is spread over the machine, not what is computed
+ * (beyond the order of a float32 sum): a checkpoint may be resumed with another value.
+ */
+export const EXECUTION_SETTING_KEYS = ['replicas'] as const;
+
+/**
  * The ranges of every setting except `method` and `components`, written once: the resolved
  * Settings and the overrides a manifest, a sweep entry or a CLI flag may give share them.
  */
@@ -95,6 +101,12 @@ const settingFields = {
   keep: KeepRule,
   /** What `keep: best` maximises on the evaluated split: top-1 over all images, a group's mean per-class accuracy, or top-5. */
   keepMetric: KeepMetric,
+  /**
+   * Data-parallel replicas W (SPEC section 7): a step's micro-batches and the test images are
+   * shared out over W workers (threads on the CPU, one process per GPU). null = the machine's
+   * default (cores bounded by memory, or the visible GPUs); 1 = the single-thread path.
+   */
+  replicas: z.number().int().min(1).max(256).nullable(),
 };
 
 /** Every setting, fully resolved. Documented defaults are in DEFAULT_SETTINGS. */
@@ -107,6 +119,7 @@ export const Settings = z
     evalEvery: settingFields.evalEvery.default(0),
     keep: settingFields.keep.default('last'),
     keepMetric: settingFields.keepMetric.default('all'),
+    replicas: settingFields.replicas.default(null),
   })
   .strict()
   .refine((s) => s.microBatchSize === null || s.microBatchSize <= s.batchSize, {
@@ -162,6 +175,7 @@ export const DEFAULT_SETTINGS: Settings = {
   evalEvery: 0,
   keep: 'last',
   keepMetric: 'all',
+  replicas: null,
 };
 
 /** Table 8 (μ = 0.5 everywhere); TTE on as in the paper's runs; iNat trains 20 epochs. */
@@ -193,9 +207,9 @@ export function resolveSettings(...layers: readonly (SettingsOverrides | undefin
   return Settings.parse(settings);
 }
 
-/** The settings without those that only decide evaluation and the kept weights (EVALUATION_SETTING_KEYS): what a checkpoint must match. */
+/** The settings without those that only decide evaluation and the kept weights (EVALUATION_SETTING_KEYS) or the replicas (EXECUTION_SETTING_KEYS): what a checkpoint must match. */
 export function trainingSettingsOf(settings: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const keys: ReadonlySet<string> = new Set(EVALUATION_SETTING_KEYS);
+  const keys: ReadonlySet<string> = new Set([...EVALUATION_SETTING_KEYS, ...EXECUTION_SETTING_KEYS]);
   return Object.fromEntries(Object.entries(settings).filter(([key]) => !keys.has(key)));
 }
 

@@ -21,6 +21,7 @@ import {
 } from '../contracts/metrics';
 import { methodLabel, type Settings } from '../contracts/settings';
 import { EngineInputError } from './errors';
+import { localLogits, type LogitSource } from './logit-source';
 import { batchLogits, type SageModel } from './model';
 import type { TrainResult } from './train';
 
@@ -35,6 +36,8 @@ export interface EvaluateOptions {
   tte?: boolean;
   /** Images per forward pass (default the settings' micro-batch size). */
   batchSize?: number;
+  /** Where each batch's logits come from; default this thread (localLogits). Data-parallel replicas share the batches out. */
+  logits?: LogitSource;
 }
 
 /** Labels among the highest logits that count as a top-k hit (`accuracy.top5`). */
@@ -138,11 +141,10 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   // With fewer than TOP_K classes every label is among the k = C highest: top-5 is 1.
   const k = Math.min(TOP_K, model.numClasses);
   const batches = test.batches(0, { batchSize, shuffle: false, seed: model.settings.seed, transform: tte ? 'tte' : 'test' });
-  for await (const batch of batches) {
-    const [predicted, top] = tf.tidy(() => {
-      const logits = batchLogits(model, batch); // [n, C]
-      return [tf.argMax(logits, 1), tf.topk(logits, k).indices] as const; // [n], [n, k]
-    });
+  for await (const { batch, logits } of (options.logits ?? localLogits)(model, batches)) {
+    // logits: [n, C]
+    const [predicted, top] = tf.tidy(() => [tf.argMax(logits, 1), tf.topk(logits, k).indices] as const); // [n], [n, k]
+    logits.dispose();
     const [values, topValues] = await Promise.all([predicted.data(), top.data()]);
     tf.dispose([predicted, top]);
     for (let i = 0; i < batch.n; i++) {
@@ -198,6 +200,8 @@ export interface MetricsInputs {
   train: TrainResult;
   evaluation: EvaluationResult;
   backend: string;
+  /** Data-parallel replicas the run used (recorded as config.engine.replicas); default 1. */
+  replicas?: number;
   startedAt: Date;
   finishedAt: Date;
 }
@@ -212,7 +216,7 @@ export function buildMetricsDocument(inputs: MetricsInputs): MetricsDocument {
     sweepIndex: inputs.sweepIndex ?? 0,
     method: methodLabel(settings),
     // The engine's own choices travel with the settings, so a reader knows how f^zs was obtained.
-    config: { ...settings, engine: { fitZeroShotFeatures: train.zeroShotFeatures, resumedFrom: train.resumedFrom } },
+    config: { ...settings, engine: { fitZeroShotFeatures: train.zeroShotFeatures, resumedFrom: train.resumedFrom, replicas: inputs.replicas ?? 1 } },
     dataset: { name: inputs.datasetName, numClasses: evaluation.perClass.length, trainCount, testCount: evaluation.testCount },
     parameters: train.parameters,
     accuracy: evaluation.accuracy,

@@ -19,6 +19,7 @@ export {
   type StepContext,
   type OptimizerState,
 } from './step';
+export { localLogits, type LogitSource } from './logit-source';
 export { evaluate, summarizePredictions, predict, buildMetricsDocument, type EvaluateOptions, type EvaluationResult, type MetricsInputs, type Prediction, type ClassScore } from './evaluate';
 export { saveAdapter, loadAdapter, readAdapterHeader, type AdapterHeader } from './adapter-file';
 export { readCheckpointHeader, type CheckpointHeader, type CheckpointGeneration } from './checkpoint';

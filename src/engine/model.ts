@@ -7,7 +7,7 @@
  * FIT's frozen W^zs is that same classifier.
  */
 import * as tf from '@tensorflow/tfjs';
-import { l2NormalizeRows, zeroShotClassifier, zeroShotLogits, type ClipModel, type ClipTokenizer, type VisionBlockHook } from '../clip';
+import { l2NormalizeRows, zeroShotClassifier, zeroShotLogits, type ClipModel, type ClipTokenizer, type PromptEncoder, type VisionBlockHook } from '../clip';
 import type { ImageBatch } from '../contracts/batches';
 import type { ParameterReport } from '../contracts/metrics';
 import type { Settings } from '../contracts/settings';
@@ -49,6 +49,11 @@ interface ModelBase {
 export interface ZeroShotTensors {
   zeroShotWeights: tf.Tensor2D;
   textEmbeddings?: tf.Tensor2D;
+  /**
+   * The frozen `[d, C]` W^zs exactly as another model holds it (`zeroShotWeightsT`), instead of
+   * normalising zeroShotWeights again: a data-parallel replica's copy then matches it bit for bit.
+   */
+  zeroShotWeightsT?: tf.Tensor2D;
 }
 
 /** W^zs from the CLIP text tower. */
@@ -56,6 +61,8 @@ export interface ZeroShotFromText {
   tokenizer: ClipTokenizer;
   /** Cache folder (or s3:// prefix) for the text classifier; null disables it; default the CLIP cache. */
   cacheDir?: string | null;
+  /** Who encodes the text classifier's prompts (zeroShotClassifier's `encoder`); default this thread. */
+  encoder?: PromptEncoder;
 }
 
 export type CreateSageModelOptions = ModelBase & (ZeroShotFromText | ZeroShotTensors);
@@ -67,6 +74,7 @@ export async function createSageModel(options: CreateSageModelOptions): Promise<
   const zeroShot = await zeroShotClassifier(clip, options.tokenizer, classNames, {
     templates: settings.components.init ? 'ensemble60' : 'single',
     cacheDir: options.cacheDir,
+    ...(options.encoder ? { encoder: options.encoder } : {}),
   });
   try {
     return buildSageModel({ clip, settings, classNames, zeroShotWeights: zeroShot.weights, textEmbeddings: zeroShot.textEmbeddings });
@@ -109,7 +117,8 @@ export function buildSageModel(options: ModelBase & ZeroShotTensors): SageModel 
     trained && settings.components.fit
       ? ['fit.s1', 'fit.s2'].map((name) => ({ name, variable: tf.variable(tf.scalar(settings.fitScaleInit), true) }))
       : [];
-  const zeroShotWeightsT = tf.tidy(() => tf.transpose(l2NormalizeRows(options.zeroShotWeights)));
+  if (options.zeroShotWeightsT) checkShape(options.zeroShotWeightsT, [width, numClasses], 'zeroShotWeightsT');
+  const zeroShotWeightsT = options.zeroShotWeightsT ? tf.clone(options.zeroShotWeightsT) : tf.tidy(() => tf.transpose(l2NormalizeRows(options.zeroShotWeights)));
   const textEmbeddings = options.textEmbeddings ? tf.clone(options.textEmbeddings) : null;
   const adapterVariables = () => adapters.flatMap((a) => a.variables);
 

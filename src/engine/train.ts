@@ -19,6 +19,7 @@ import { EngineEmptyClassError, EngineInputError, EngineNonFiniteLossError } fro
 import { evaluate, type EvaluationResult } from './evaluate';
 import type { StoreLocation } from './files';
 import { logitAdjustment } from './heads';
+import type { LogitSource } from './logit-source';
 import type { SageModel } from './model';
 import { silentProgress, type ProgressReporter, type TrainingLog, type TrainingWarningKind } from './progress';
 import { batchGradients, cosineLearningRate, meanGradients, SgdMomentum, type GradientSource } from './step';
@@ -84,6 +85,8 @@ export interface TrainSageOptions {
   divergence?: Partial<DivergenceRule>;
   /** How an effective batch's gradients are computed; default batchGradients (micro-batches, in this process). */
   gradients?: GradientSource;
+  /** Where the evaluations during training get their logits (evaluate's `logits`); default this thread. */
+  logits?: LogitSource;
 }
 
 /** How FIT's f^zs is obtained; recorded in the metrics' config. */
@@ -265,7 +268,7 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
       };
       const split = options.evaluationSplit ?? 'test';
       if (evaluating && options.test && ((epoch + 1) % evaluateEvery === 0 || epoch + 1 === settings.epochs)) {
-        const evaluation = await evaluate({ model, test: options.test, trainCounts: options.trainCounts, groupCounts: options.groupCounts });
+        const evaluation = await evaluate({ model, test: options.test, trainCounts: options.trainCounts, groupCounts: options.groupCounts, ...(options.logits ? { logits: options.logits } : {}) });
         metrics[split === 'val' ? 'valAccuracy' : 'testAccuracy'] = evaluation.accuracy.all;
         metrics.evaluation = { split, accuracy: evaluation.accuracy, seconds: evaluation.seconds };
         lastEvaluation = { epoch: epoch + 1, result: evaluation };

@@ -9,10 +9,10 @@ import type { ReproRow } from './tables';
 
 /**
  * Settings that do not change what is computed: micro-batches accumulate to the same
- * effective batch, the paper gives no seed, and evaluating during training changes no weight
+ * effective batch (and replicas share them out), the paper gives no seed, and evaluating during training changes no weight
  * (`keep: best`, which does change the reported weights, is a difference).
  */
-const NOT_A_DIFFERENCE: ReadonlySet<string> = new Set(['microBatchSize', 'seed', 'evalEvery', 'keepMetric']);
+const NOT_A_DIFFERENCE: ReadonlySet<string> = new Set(['microBatchSize', 'seed', 'evalEvery', 'keepMetric', 'replicas']);
 
 /** The settings the paper ran this row with. */
 export function paperSettings(row: Pick<ReproRow, 'overrides'>, dataset: PaperDataset): Settings {

@@ -58,7 +58,10 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
   const { initBackend, loadClip, loadClipTokenizer } = await import('../clip');
   const { buildMetricsDocument, createSageModel, evaluate, saveAdapter, trainSage } = await import('../engine');
   const { openBatchSource } = await import('../data');
+  const { pinTrainerGpu, startReplicas } = await import('./parallel');
 
+  // Before the backend loads: with several GPUs this process keeps the first, its helper replicas the others.
+  const gpus = pinTrainerGpu();
   const backend = await initBackend({ log });
   // The Lambda validated the manifest; the storage pass is left out here because training reads every image anyway.
   const { manifest, manifestUri, counts } = await loadManifest(spec.manifestUri, { checkStorage: false });
@@ -73,9 +76,21 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
   try {
     const clip = await loadClip(weightsUri, { cacheDir: options.cacheDir });
     cleanup.push(() => clip.dispose());
+    // Data-parallel replicas (src/trainer/parallel): none for W = 1, which runs exactly the single-thread path.
+    const { plan, pool: replicas } = startReplicas({ settings, backend, clip, location: weightsUri, cacheDir: options.cacheDir, gpus, log });
+    if (replicas) cleanup.push(() => replicas.close());
     const tokenizer = await loadClipTokenizer(weightsUri);
-    const model = await createSageModel({ clip, tokenizer, classNames: names, settings, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) });
+    const model = await createSageModel({
+      clip,
+      tokenizer,
+      classNames: names,
+      settings,
+      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      ...(replicas ? { encoder: replicas.encodePrompts } : {}),
+    });
     cleanup.push(() => model.dispose());
+    if (replicas) await replicas.attach(model);
+    const parallel = replicas ? { gradients: replicas.gradients, logits: replicas.logits } : {};
     const imageSize = clip.config.vision.imageSize;
     const train = await openBatchSource({ manifest, manifestUri, split: 'train', imageSize, workers: options.workers, crop: { scale: [settings.cropScaleMin, 1] } });
     cleanup.push(() => train.close());
@@ -102,11 +117,12 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       log: await JsonlLog.open(resultsStore, locations.logUri),
       progress: options.progress ?? consoleProgress(),
       signal: options.signal,
+      ...parallel,
       ...(evaluating ? { test: val ?? test, evaluationSplit, groupCounts: manifest.evaluation?.groupCounts, best: { store: resultsStore, uri: joinUri(locations.resultsDir, RUN_BEST_ADAPTER_DIR) } } : {}),
     });
     if (trained.status === 'stopped') throw new TrainerStoppedError(locations.checkpointDir, trained.epochs.length);
     // The kept weights' evaluation on test during training is the final one already; on val it is not.
-    const evaluation = evaluationSplit === 'test' && trained.keptEvaluation ? trained.keptEvaluation : await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts });
+    const evaluation = evaluationSplit === 'test' && trained.keptEvaluation ? trained.keptEvaluation : await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts, ...(replicas ? { logits: replicas.logits } : {}) });
     if (trained.kept?.rule === 'best') log(`metrics.json reports the weights of epoch ${trained.kept.epoch} (the best by ${settings.keepMetric} on ${evaluationSplit}), evaluated on test`);
     // Saved for every method, zero-shot included, so `sage predict` works with any run.
     await saveAdapter(model, { store: resultsStore, uri: locations.resultsDir });
@@ -118,6 +134,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       train: trained,
       evaluation,
       backend,
+      replicas: plan.count,
       startedAt,
       finishedAt: new Date(),
     });

@@ -1,0 +1,152 @@
+/**
+ * How many data-parallel replicas a job runs (W), and over which transport, with the reason
+ * printed at start-up. The `replicas` setting (`--replicas`) decides when given; by default:
+ *
+ * - wasm and cpu backends (single-threaded in Node): one replica per core, bounded by memory:
+ *   each replica holds its own frozen weights and its micro-batch's activations (a ViT-B/16
+ *   replica on wasm needs about 3.5 GiB: the 4 GiB heap it fills at micro-batch 2, plus Node);
+ * - tensorflow (tfjs-node-gpu): one replica per visible GPU, as child processes that each see one
+ *   (`CUDA_VISIBLE_DEVICES`); on the CPU alone, 1 (TensorFlow uses every core itself).
+ *
+ * `SAGE_REPLICA_TRANSPORT=threads|processes` overrides the transport (the process transport runs
+ * on wasm too, which is how it is tested on a machine without GPUs).
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import type { ClipConfig } from '../../clip/types';
+import { clipTensorSpecs } from '../../clip/weights';
+import type { Settings } from '../../contracts/settings';
+import { TrainerSettingsError } from '../errors';
+import type { ReplicaTransport } from './protocol';
+
+export const REPLICA_TRANSPORT_ENV = 'SAGE_REPLICA_TRANSPORT';
+
+/** tfjs-backend-wasm's heap limit (SPEC section 5). */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/**
+ * What a replica costs besides its tensors: Node, V8 and tfjs's own JavaScript. Measured at
+ * ViT-B/16 on wasm: process RSS 3,728 MiB against a wasm heap of 3,331 MiB (BENCHMARKS.md).
+ */
+export const REPLICA_OVERHEAD_BYTES = 0.4 * 2 ** 30;
+
+/**
+ * Heap bytes per training image ∝ L · (T·(d + I) + H·T²) float32 values (the residual stream,
+ * the MLP and the attention maps of every block, kept for the backward pass, plus the
+ * allocator's high-water mark). 24 makes ViT-B/16 (197 tokens) come to 1,343 MiB an image, just
+ * above the 1,215 (LIFT) and 1,311 MiB (Sage) measured from the wasm heap at micro-batch 2.
+ */
+const ACTIVATION_FACTOR = 24;
+
+/** float32 bytes of every frozen CLIP tensor (both towers and the projections), as a replica holds them. */
+export function frozenWeightBytes(config: ClipConfig): number {
+  return 4 * clipTensorSpecs(config).reduce((total, spec) => total + spec.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+export function trainingBytesPerImage(vision: ClipConfig['vision']): number {
+  const tokens = (vision.imageSize / vision.patchSize) ** 2 + 1;
+  return 4 * ACTIVATION_FACTOR * vision.numLayers * (tokens * (vision.hiddenSize + vision.intermediateSize) + vision.numHeads * tokens * tokens);
+}
+
+/** Host memory one replica needs: weights plus one micro-batch of activations, capped on wasm by its heap. */
+export function replicaBytes(config: ClipConfig, settings: Pick<Settings, 'microBatchSize' | 'batchSize'>, backend: string): number {
+  const micro = settings.microBatchSize ?? settings.batchSize;
+  const tensors = frozenWeightBytes(config) + micro * trainingBytesPerImage(config.vision);
+  return (backend === 'wasm' ? Math.min(WASM_HEAP_BYTES, tensors) : tensors) + REPLICA_OVERHEAD_BYTES;
+}
+
+export interface MachineResources {
+  cores: number;
+  /** Memory available to new replicas now (MemAvailable, within a cgroup limit if there is one). */
+  availableBytes: number;
+  /** GPU ids this process may use (CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`); empty without GPUs. */
+  gpus: string[];
+}
+
+export interface ReplicaPlan {
+  count: number;
+  transport: ReplicaTransport;
+  /** One line for the start-up log. */
+  reason: string;
+  /** Processes on GPUs: CUDA_VISIBLE_DEVICES of helper i (index i-1). */
+  environments: Record<string, string>[];
+}
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+/** The transport for a backend, unless SAGE_REPLICA_TRANSPORT says otherwise. */
+export function replicaTransport(backend: string, env: NodeJS.ProcessEnv = process.env): ReplicaTransport {
+  const forced = env[REPLICA_TRANSPORT_ENV];
+  if (forced === 'threads' || forced === 'processes') return forced;
+  if (forced) throw new TrainerSettingsError(`${REPLICA_TRANSPORT_ENV} is ${JSON.stringify(forced)}; expected "threads" or "processes"`);
+  return backend === 'tensorflow' ? 'processes' : 'threads';
+}
+
+/** W and its reason, from the setting (null = default), the backend, the model's size and the machine. */
+export function planReplicas(input: {
+  requested: number | null;
+  backend: string;
+  config: ClipConfig;
+  settings: Pick<Settings, 'microBatchSize' | 'batchSize'>;
+  machine: MachineResources;
+  transport?: ReplicaTransport;
+}): ReplicaPlan {
+  const { requested, backend, machine } = input;
+  const transport = input.transport ?? replicaTransport(backend);
+  const onGpus = backend === 'tensorflow' && transport === 'processes' && machine.gpus.length > 0;
+  const environments = (count: number) => (onGpus ? Array.from({ length: count - 1 }, (_, i) => ({ CUDA_VISIBLE_DEVICES: machine.gpus[i + 1]! })) : []);
+  if (backend === 'tensorflow') {
+    const gpus = machine.gpus.length;
+    if (requested !== null) {
+      if (gpus > 0 && requested > gpus) {
+        return { count: gpus, transport, reason: `${gpus} (the setting asks for ${requested}, but ${gpus} GPU${gpus === 1 ? ' is' : 's are'} visible: one replica per GPU)`, environments: environments(gpus) };
+      }
+      return { count: requested, transport, reason: `${requested} (set by the replicas setting)`, environments: environments(requested) };
+    }
+    if (gpus >= 2) return { count: gpus, transport, reason: `${gpus} (default: one per visible GPU, ${machine.gpus.join(', ')}, each in its own process)`, environments: environments(gpus) };
+    return { count: 1, transport, reason: `1 (default on the tensorflow backend with ${gpus === 1 ? 'one GPU' : 'no GPU: TensorFlow already uses every core'})`, environments: [] };
+  }
+  if (requested !== null) return { count: requested, transport, reason: `${requested} (set by the replicas setting)`, environments: [] };
+  const each = replicaBytes(input.config, input.settings, backend);
+  const fit = Math.max(1, Math.floor((0.9 * machine.availableBytes) / each));
+  const count = Math.max(1, Math.min(machine.cores, fit));
+  const bound = count === machine.cores ? `${machine.cores} core${machine.cores === 1 ? '' : 's'}` : `memory`;
+  return {
+    count,
+    transport,
+    reason:
+      `${count} (default, bounded by ${bound}: ${machine.cores} core${machine.cores === 1 ? '' : 's'} on a single-threaded ${backend} backend; ` +
+      `${gib(machine.availableBytes)} available holds ${fit} replica${fit === 1 ? '' : 's'} of about ${gib(each)})`,
+    environments: [],
+  };
+}
+
+/** GPU ids from CUDA_VISIBLE_DEVICES, else from `nvidia-smi -L`; empty where there is none. */
+export function visibleGpus(env: NodeJS.ProcessEnv = process.env): string[] {
+  const listed = env.CUDA_VISIBLE_DEVICES;
+  if (listed !== undefined) return listed.split(',').map((s) => s.trim()).filter((s) => s.length > 0 && s !== '-1' && s !== 'NoDevFiles');
+  try {
+    const out = execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.split('\n').filter((line) => /^GPU \d+/.test(line)).map((_, i) => String(i));
+  } catch {
+    return [];
+  }
+}
+
+/** This machine now; `gpus` as pinTrainerGpu saw them (after pinning this process sees only its own). */
+export function machineResources(gpus: string[] = visibleGpus()): MachineResources {
+  const constrained = process.constrainedMemory?.() ?? 0;
+  const limit = constrained > 0 && constrained < os.totalmem() ? constrained - process.memoryUsage().rss : Infinity;
+  return { cores: os.availableParallelism(), availableBytes: Math.max(0, Math.min(os.freemem(), limit)), gpus };
+}
+
+/**
+ * On a machine with several GPUs, this process (replica 0) keeps the first for itself, so
+ * TensorFlow does not reserve memory on the others, which its helper processes use. Call before
+ * the backend loads; returns the GPU ids seen before pinning.
+ */
+export function pinTrainerGpu(env: NodeJS.ProcessEnv = process.env): string[] {
+  const gpus = visibleGpus(env);
+  if (gpus.length >= 2) env.CUDA_VISIBLE_DEVICES = gpus[0]!;
+  return gpus;
+}
