@@ -2,7 +2,8 @@
  * Shared by `sage run` and `sage demo`: run a manifest through the local pipeline with the
  * chosen trainer runner, then print this run's table and where the report is.
  */
-import type { Summary } from '../contracts/summary';
+import type { SettingsOverrides } from '../contracts/settings';
+import type { Summary, SummaryRow } from '../contracts/summary';
 import type { JobRunner } from '../local/job-runner';
 import { DECODE_WORKERS_ENV } from './commands/train';
 import { CliRunFailedError } from './exit-codes';
@@ -14,7 +15,25 @@ export interface LocalRunFlags {
   inProcess?: boolean;
   workers?: number;
   cacheDir?: string;
+  /** The command line's settings layer, folded into the staged manifest. */
+  settings?: SettingsOverrides;
+  /** Print the outcome as one JSON document (LocalRunJson) instead of the table. */
+  json?: boolean;
 }
+
+/** What `sage run --json` prints on stdout. */
+export type LocalRunJson =
+  | {
+      outcome: 'finished';
+      runId: string;
+      manifestName: string;
+      summaryUri: string;
+      report: { html: string; markdown: string; csv: string };
+      /** This run's summary rows, in sweep order. */
+      rows: SummaryRow[];
+    }
+  | { outcome: 'rejected'; rejectionUri: string; problems: unknown[] }
+  | { outcome: 'not-submitted'; reason: string };
 
 async function runnerFor(flags: LocalRunFlags, output: CliOutput): Promise<JobRunner> {
   const { childProcessRunner, inProcessRunner } = await import('../local/job-runner');
@@ -39,7 +58,13 @@ export function rowsOfRun(summary: Summary, runId: string): Summary {
 export async function runManifestLocally(manifestUri: string, flags: LocalRunFlags, output: CliOutput): Promise<void> {
   const { loadManifest, ManifestValidationError } = await import('../manifest');
   // Validating the user's own file first gives problems with its line numbers; the pipeline validates its copy again.
-  await loadManifest(manifestUri, { checkStorage: true });
+  const { manifest } = await loadManifest(manifestUri, { checkStorage: true });
+  if (flags.settings) {
+    // The layer joins every sweep entry: a combination it makes invalid is the flags' problem, named here.
+    const { runsWithLayer, allRuns } = await import('./settings-layer');
+    runsWithLayer(manifest, flags.settings, allRuns(manifest));
+  }
+  const printJson = (document: LocalRunJson): void => output.out(JSON.stringify(document, null, 2));
   const { runLocalPipeline } = await import('../local/pipeline');
   const { consoleLog } = await import('../local/console-log');
   const result = await runLocalPipeline({
@@ -48,9 +73,16 @@ export async function runManifestLocally(manifestUri: string, flags: LocalRunFla
     runner: await runnerFor(flags, output),
     concurrency: flags.parallel,
     log: consoleLog((line) => output.err(line)),
+    ...(flags.settings ? { settings: flags.settings } : {}),
   });
-  if (result.outcome === 'rejected') throw new ManifestValidationError(result.problems, manifestUri);
-  if (result.outcome === 'not-submitted') throw new CliRunFailedError(result.reason);
+  if (result.outcome === 'rejected') {
+    if (flags.json) printJson({ outcome: 'rejected', rejectionUri: result.rejectionUri, problems: result.problems });
+    throw new ManifestValidationError(result.problems, manifestUri);
+  }
+  if (result.outcome === 'not-submitted') {
+    if (flags.json) printJson({ outcome: 'not-submitted', reason: result.reason });
+    throw new CliRunFailedError(result.reason);
+  }
   const { buildReportModel, methodsTable } = await import('../report');
   const { loadRunMetrics } = await import('../pipeline/report-writer');
   const { silentLog } = await import('../pipeline');
@@ -58,11 +90,22 @@ export async function runManifestLocally(manifestUri: string, flags: LocalRunFla
   const { localBuckets } = await import('../local/buckets');
   const resultsRoot = localBuckets(flags.buckets).results;
   const summary = rowsOfRun(result.summary, result.runId);
-  const metrics = await loadRunMetrics(await storeFor(resultsRoot), resultsRoot, summary, silentLog);
-  output.out(`\nRun ${result.runId} of "${result.manifestName}": top-1 accuracy (%)\n`);
-  output.out(methodsTable(buildReportModel({ summary, metrics })));
-  output.out(`\nreport:  ${result.reportHtmlUri}`);
-  output.out(`summary: ${result.summaryUri}`);
+  if (flags.json) {
+    printJson({
+      outcome: 'finished',
+      runId: result.runId,
+      manifestName: result.manifestName,
+      summaryUri: result.summaryUri,
+      report: { html: result.reportHtmlUri, markdown: result.reportMarkdownUri, csv: result.resultsCsvUri },
+      rows: [...summary.rows].sort((a, b) => a.sweepIndex - b.sweepIndex),
+    });
+  } else {
+    const metrics = await loadRunMetrics(await storeFor(resultsRoot), resultsRoot, summary, silentLog);
+    output.out(`\nRun ${result.runId} of "${result.manifestName}": top-1 accuracy (%)\n`);
+    output.out(methodsTable(buildReportModel({ summary, metrics })));
+    output.out(`\nreport:  ${result.reportHtmlUri}`);
+    output.out(`summary: ${result.summaryUri}`);
+  }
   const failed = summary.rows.filter((row) => row.status !== 'SUCCEEDED');
   if (failed.length > 0) {
     throw new CliRunFailedError(`${failed.length} of ${summary.rows.length} run(s) failed: ${failed.map((r) => `#${r.sweepIndex} ${r.method}: ${r.reason ?? r.status}`).join('; ')}`);

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { MetricsDocument } from '../contracts/metrics';
+import { DEFAULT_SETTINGS, Method, resolveSettings } from '../contracts/settings';
 import { Summary, type SummaryRow } from '../contracts/summary';
 import { resultsKeys } from '../contracts/layout';
 import type { ReportInput } from '../report';
@@ -36,14 +37,42 @@ export function resultsRootOf(summaryUri: string, manifestName: string): string 
   return summaryUri.slice(0, summaryUri.length - suffix.length);
 }
 
-/** A summary built from metrics documents alone: one SUCCEEDED row each. */
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The settings a run changed from the defaults of its method, from its metrics document's
+ * resolved settings (`config`): what the Settings column shows for a run that has no run
+ * record (`sage train` alone, metrics files given to `sage report`), whether the change came
+ * from the manifest, a preset, `--config` or a flag. Components are listed only where they
+ * differ from the method's.
+ */
+export function overridesFromConfig(config: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const method = Method.safeParse(config.method);
+  if (!method.success) return {};
+  const base: Record<string, unknown> = resolveSettings({ method: method.data });
+  const out: Record<string, unknown> = { method: method.data };
+  for (const key of Object.keys(DEFAULT_SETTINGS)) {
+    if (key === 'method' || !(key in config)) continue;
+    if (key === 'components') {
+      const components = config.components as Record<string, unknown> | undefined;
+      const baseComponents = base.components as Record<string, unknown>;
+      const changed = Object.fromEntries(Object.entries(components ?? {}).filter(([name, value]) => !sameValue(value, baseComponents[name])));
+      if (Object.keys(changed).length > 0) out.components = changed;
+    } else if (!sameValue(config[key], base[key])) out[key] = config[key];
+  }
+  return out;
+}
+
+/** A summary built from metrics documents alone: one SUCCEEDED row each, its settings from its metrics. */
 export function summaryFromMetrics(documents: readonly MetricsDocument[], name: string): Summary {
   const rows: SummaryRow[] = documents.map((m) => ({
     runId: m.runId,
     sweepIndex: m.sweepIndex,
     status: 'SUCCEEDED',
     method: m.method,
-    overrides: {},
+    overrides: overridesFromConfig(m.config),
     accuracy: m.accuracy,
     parameters: m.parameters,
     submittedAt: m.startedAt,

@@ -3,12 +3,19 @@
  * bucket, wait for the validation handler's verdict (its claim of this upload), then
  * follow the run's rows in the summary until every one has ended. Bucket roots are URIs,
  * so the same code follows a deployed stack (s3://) or a local pipeline (folders).
+ *
+ * An upload is handled once per name and etag (the claim key, src/contracts/layout.ts), so
+ * the same text uploaded again is the earlier run: `findEarlierUpload` finds its claim
+ * before anything is uploaded. `--rerun` uploads the same text under a new name beside it,
+ * `manifests/<name>.rerun-<UTC time>.json`: a new claim key, so a new run, while the
+ * manifest's bytes (and its `name`, which keys the summary) stay what they were.
  */
-import { cleanEtag, resultsKeys } from '../contracts/layout';
+import { cleanEtag, manifestKey, resultsKeys } from '../contracts/layout';
+import type { SettingsOverrides } from '../contracts/settings';
 import { Summary, type SummaryRow } from '../contracts/summary';
 import type { ManifestProblem } from '../manifest/schema';
 import { UploadClaim } from '../pipeline/documents';
-import { isObject, manifestReferences, withAbsoluteReferences } from '../local/stage-manifest';
+import { isObject, manifestReferences, withAbsoluteReferences, withSettingsLayer } from '../local/stage-manifest';
 import { basenameUri, isS3Uri, joinUri, type ObjectStore } from '../storage';
 import { CliInputError } from './exit-codes';
 
@@ -31,11 +38,24 @@ export interface FollowOptions {
   jobStatus?: (jobId: string) => Promise<string | undefined>;
   onLine: (line: string) => void;
   sleep?: (ms: number) => Promise<void>;
+  /** The aggregation function's CloudWatch log group (stack output AggregateLogGroupName), named when it seems not to run. */
+  aggregationLogGroup?: string;
+  /**
+   * Polls after Batch reports the job's end without the summary moving before the follower
+   * says the aggregation has not run. Default: a minute's worth (at least 2).
+   */
+  stallPolls?: number;
+}
+
+/** The claim of an identical earlier upload: when it was made and which run it became. */
+export interface EarlierUpload {
+  upload: UploadedManifest;
+  claim: UploadClaim;
 }
 
 export type SubmitOutcome =
   | { outcome: 'rejected'; problems: ManifestProblem[]; rejectionUri: string }
-  | { outcome: 'submitted'; runId: string; jobId: string; manifestName: string }
+  | { outcome: 'submitted'; runId: string; jobId: string; manifestName: string; claimedAt?: string }
   | { outcome: 'finished'; runId: string; jobId: string; manifestName: string; rows: SummaryRow[]; summaryUri: string; reportUri: string }
   | { outcome: 'timed-out'; stage: 'validation' | 'run'; detail: string };
 
@@ -45,6 +65,8 @@ export interface UploadedManifest {
   etag: string;
   /** The name the handler files the upload under (the key without manifests/ and .json). */
   uploadName: string;
+  /** The name the summary is filed under: the upload name, less a rerun's suffix. */
+  manifestName: string;
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -66,7 +88,7 @@ export function uploadNameFor(text: string, sourceUri: string): string {
  * be in S3, because the Lambda and the Batch job cannot read this machine's disk. Text that
  * does not parse goes up as it is, for the validator to report.
  */
-export function manifestForUpload(text: string, sourceUri: string): string {
+export function manifestForUpload(text: string, sourceUri: string, settings?: SettingsOverrides): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -81,14 +103,35 @@ export function manifestForUpload(text: string, sourceUri: string): string {
       `the pipeline on AWS cannot read this machine's files, but the manifest refers to ${local.map(([field, uri]) => `${field} = ${uri}`).join(', ')}: upload them to S3 (or prepare with --out s3://...) and refer to the s3:// locations`,
     );
   }
-  return `${JSON.stringify(resolved, null, 2)}\n`;
+  return `${JSON.stringify(withSettingsLayer(resolved, settings), null, 2)}\n`;
 }
 
-export async function uploadManifest(targets: SubmitTargets, text: string, uploadName: string): Promise<UploadedManifest> {
-  const key = `manifests/${uploadName}.json`;
+/** `<name>.rerun-20261202T183000Z`: the upload name `--rerun` files the same manifest under. */
+export function rerunUploadName(uploadName: string, now: Date): string {
+  return `${uploadName}.rerun-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+}
+
+/**
+ * The earlier upload of exactly this text under this name, with its claim: what uploading it
+ * again would come back to. Undefined when the object differs, is absent, or was never claimed.
+ */
+export async function findEarlierUpload(targets: SubmitTargets, text: string, uploadName: string): Promise<EarlierUpload | undefined> {
+  const key = manifestKey(uploadName);
+  const uri = joinUri(targets.dataRoot, key);
+  const info = await targets.dataStore.head(uri);
+  if (!info || (await targets.dataStore.getText(uri)) !== text) return undefined;
+  const etag = cleanEtag(info.etag);
+  const raw = await readJson(targets.resultsStore, joinUri(targets.resultsRoot, resultsKeys.claim(uploadName, etag))).catch(() => undefined);
+  const claim = raw === undefined ? undefined : UploadClaim.safeParse(raw);
+  return claim?.success ? { upload: { key, uri, etag, uploadName, manifestName: uploadName }, claim: claim.data } : undefined;
+}
+
+/** Uploads to `manifests/<uploadName>.json`; `manifestName` is the summary's name when the upload name is a rerun's. */
+export async function uploadManifest(targets: SubmitTargets, text: string, uploadName: string, manifestName = uploadName): Promise<UploadedManifest> {
+  const key = manifestKey(uploadName);
   const uri = joinUri(targets.dataRoot, key);
   const etag = cleanEtag(await targets.dataStore.put(uri, text, { contentType: 'application/json' }));
-  return { key, uri, etag, uploadName };
+  return { key, uri, etag, uploadName, manifestName };
 }
 
 async function readJson(store: ObjectStore, uri: string): Promise<unknown | undefined> {
@@ -112,7 +155,7 @@ export async function awaitVerdict(targets: SubmitTargets, upload: UploadedManif
     }
     if (claim?.success && claim.data.state === 'submitted' && claim.data.runId && claim.data.jobId) {
       options.onLine(`validated: run ${claim.data.runId}, Batch job ${claim.data.jobId}`);
-      return { outcome: 'submitted', runId: claim.data.runId, jobId: claim.data.jobId, manifestName: upload.uploadName };
+      return { outcome: 'submitted', runId: claim.data.runId, jobId: claim.data.jobId, manifestName: upload.manifestName, claimedAt: claim.data.claimedAt };
     }
     if (Date.now() >= deadline) {
       return { outcome: 'timed-out', stage: 'validation', detail: `no verdict at ${claimUri} after ${options.validationTimeoutSeconds} s: is the stack deployed and the upload notification on?` };
@@ -125,17 +168,34 @@ function isTerminal(row: SummaryRow): boolean {
   return row.status === 'SUCCEEDED' || row.status === 'FAILED';
 }
 
-/** Follows the run's summary rows (and Batch's job status) until every row has ended. */
+/** What the follower says when Batch has ended a job and the summary shows nothing of it. */
+export function aggregationStalledLine(jobId: string, batchStatus: string, waitedSeconds: number, logGroup: string | undefined): string {
+  const logs = logGroup
+    ? `its log group is ${logGroup} (aws logs tail ${logGroup} --since 1h)`
+    : "its log group is the stack output AggregateLogGroupName (give --stack to have it named here)";
+  return `Batch reports job ${jobId} ${batchStatus}, but the summary has not changed in ${waitedSeconds} s since: the aggregation function has not run or has failed; ${logs}`;
+}
+
+/**
+ * Follows the run's summary rows (and Batch's job status) until every row has ended. When
+ * Batch says the job ended and the run's rows stay as they were for `stallPolls` polls, the
+ * aggregation function (which writes them from Batch's events) has not done its part: the
+ * follower says so once, naming its log group, and goes on waiting.
+ */
 export async function followRun(targets: SubmitTargets, run: { runId: string; jobId: string; manifestName: string }, options: FollowOptions): Promise<SubmitOutcome> {
   const sleep = options.sleep ?? defaultSleep;
   const summaryUri = joinUri(targets.resultsRoot, resultsKeys.summaryPrefix(run.manifestName), 'summary.json');
   const deadline = options.runTimeoutSeconds > 0 ? Date.now() + options.runTimeoutSeconds * 1000 : Number.POSITIVE_INFINITY;
+  const stallPolls = options.stallPolls ?? Math.max(2, Math.ceil(60 / Math.max(1, options.pollSeconds)));
   const seen = new Map<string, string>();
   const note = (key: string, state: string, line: string): void => {
     if (seen.get(key) === state) return;
     seen.set(key, state);
     options.onLine(line);
   };
+  // The rows as they were when Batch's end was first seen, and polls since without a change.
+  let endedRows: string | undefined;
+  let pollsSinceEnd = 0;
   for (;;) {
     const batchStatus = options.jobStatus ? await options.jobStatus(run.jobId).catch(() => undefined) : undefined;
     if (batchStatus) note('job', batchStatus, `job ${run.jobId}: ${batchStatus}`);
@@ -151,20 +211,42 @@ export async function followRun(targets: SubmitTargets, run: { runId: string; jo
       const { runId, jobId, manifestName } = run;
       return { outcome: 'finished', runId, jobId, manifestName, rows, summaryUri, reportUri: joinUri(targets.resultsRoot, resultsKeys.summaryPrefix(manifestName), 'report.html') };
     }
+    if (batchStatus === 'SUCCEEDED' || batchStatus === 'FAILED') {
+      const state = JSON.stringify(rows.map((row) => [row.sweepIndex, row.status, row.statusAt ?? null]));
+      if (state !== endedRows) {
+        endedRows = state;
+        pollsSinceEnd = 0;
+      } else if (++pollsSinceEnd === stallPolls) {
+        options.onLine(aggregationStalledLine(run.jobId, batchStatus, pollsSinceEnd * options.pollSeconds, options.aggregationLogGroup));
+      }
+    }
     if (Date.now() >= deadline) return { outcome: 'timed-out', stage: 'run', detail: `run ${run.runId} still going after ${options.runTimeoutSeconds} s; follow it later with sage report ${summaryUri}` };
     await sleep(options.pollSeconds * 1000);
   }
 }
 
-/** Bucket names from a stack's outputs: keys starting DataBucket / ResultsBucket (case-insensitive). */
-export function bucketsFromOutputs(outputs: readonly { OutputKey?: string; OutputValue?: string }[], stackName: string): { data: string; results: string } {
+/** What `sage submit` reads from a stack's outputs. */
+export interface StackTargets {
+  data: string;
+  results: string;
+  /** The aggregation function's log group, when the stack has the output. */
+  aggregationLogGroup?: string;
+}
+
+/**
+ * Bucket names from a stack's outputs: keys starting DataBucket / ResultsBucket
+ * (case-insensitive), and the aggregation function's log group (AggregateLogGroup...) when there.
+ */
+export function bucketsFromOutputs(outputs: readonly { OutputKey?: string; OutputValue?: string }[], stackName: string): StackTargets {
+  const lookup = (prefix: string): string | undefined => outputs.find((o) => o.OutputKey?.toLowerCase().startsWith(prefix.toLowerCase()) && o.OutputValue)?.OutputValue;
   const find = (prefix: string): string => {
-    const hit = outputs.find((o) => o.OutputKey?.toLowerCase().startsWith(prefix.toLowerCase()) && o.OutputValue);
+    const hit = lookup(prefix);
     if (!hit) {
       const keys = outputs.map((o) => o.OutputKey).join(', ') || 'none';
       throw new CliInputError(`stack ${stackName} has no ${prefix}... output (outputs: ${keys}); pass --data-bucket and --results-bucket instead`);
     }
-    return hit.OutputValue!.replace(/^s3:\/\//, '').replace(/\/+$/, '');
+    return hit.replace(/^s3:\/\//, '').replace(/\/+$/, '');
   };
-  return { data: find('DataBucket'), results: find('ResultsBucket') };
+  const logGroup = lookup('AggregateLogGroup');
+  return { data: find('DataBucket'), results: find('ResultsBucket'), ...(logGroup ? { aggregationLogGroup: logGroup } : {}) };
 }

@@ -1,14 +1,20 @@
 /**
  * `sage submit <manifest>`: upload to the deployed data bucket and follow the run:
  * the validation verdict, Batch's job status, and the final metrics. Buckets come from the
- * CloudFormation stack's outputs, or from flags.
+ * CloudFormation stack's outputs, or from flags. The same manifest submitted again is the
+ * earlier run (said so, and followed); `--rerun` makes it a new one (submit-follow.ts).
+ * Lines for a person go to stderr; stdout has the result: the table, or one JSON document.
  */
 import type { Command } from 'commander';
+import type { SummaryRow } from '../../contracts/summary';
 import { CliInputError, CliRunFailedError } from '../exit-codes';
 import { parseLocation, parsePositiveInteger, parseNonNegativeInteger } from '../options';
 import type { CliOutput } from '../output';
+import { addSettingsFlags, type SettingsFlags } from '../settings-flags';
+import { addConfigFlags, type ConfigFlags } from '../settings-layer';
+import type { StackTargets, SubmitOutcome } from '../submit-follow';
 
-interface SubmitFlags {
+interface SubmitFlags extends SettingsFlags, ConfigFlags {
   stack: string;
   dataBucket?: string;
   resultsBucket?: string;
@@ -17,9 +23,18 @@ interface SubmitFlags {
   poll: number;
   validationTimeout: number;
   timeout: number;
+  rerun?: boolean;
+  json?: boolean;
 }
 
-async function resolveBuckets(flags: SubmitFlags): Promise<{ data: string; results: string }> {
+/** What `sage submit --json` prints on stdout: the outcome, where the manifest went, and an identical earlier upload's run. */
+export type SubmitJson = SubmitOutcome & {
+  upload: { uri: string; etag: string; uploadName: string };
+  /** Set when this text had been submitted before under the same name: the run it became, and when. */
+  earlier?: { runId?: string; state: string; claimedAt: string; completedAt?: string };
+};
+
+async function resolveBuckets(flags: SubmitFlags): Promise<StackTargets> {
   if (flags.dataBucket && flags.resultsBucket) return { data: flags.dataBucket, results: flags.resultsBucket };
   if (flags.dataBucket || flags.resultsBucket) throw new CliInputError('give both --data-bucket and --results-bucket, or neither (then they come from --stack)');
   const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
@@ -35,11 +50,11 @@ async function resolveBuckets(flags: SubmitFlags): Promise<{ data: string; resul
 }
 
 export function registerSubmit(program: Command, output: CliOutput): void {
-  program
+  const command = program
     .command('submit')
     .description('upload a manifest to the deployed pipeline and follow the run: validation result, Batch job status, final metrics')
     .argument('<manifest>', 'manifest JSON (path or s3:// URI); relative references resolve against its place in the data bucket', parseLocation)
-    .option('--stack <name>', 'CloudFormation stack to read the bucket names from', 'SagePipeline')
+    .option('--stack <name>', 'CloudFormation stack to read the bucket names (and the aggregation log group) from', 'SagePipeline')
     .option('--data-bucket <name>', 'data bucket (instead of the stack outputs)')
     .option('--results-bucket <name>', 'results bucket (instead of the stack outputs)')
     .option('--region <region>', 'AWS region (default: the profile / AWS_REGION)')
@@ -47,37 +62,77 @@ export function registerSubmit(program: Command, output: CliOutput): void {
     .option('--poll <seconds>', 'seconds between status checks', parsePositiveInteger, 10)
     .option('--validation-timeout <seconds>', 'how long to wait for the validation verdict', parsePositiveInteger, 300)
     .option('--timeout <seconds>', 'stop following after this long (0: follow to the end)', parseNonNegativeInteger, 0)
-    .action(async (manifestUri: string, flags: SubmitFlags) => {
-      const { storeFor } = await import('../../storage');
-      const follow = await import('../submit-follow');
-      const source = await storeFor(manifestUri);
-      if (!(await source.exists(manifestUri))) throw new CliInputError(`no manifest at ${manifestUri}`);
-      const original = await source.getText(manifestUri);
-      const text = follow.manifestForUpload(original, manifestUri);
-      const buckets = await resolveBuckets(flags);
-      const dataRoot = `s3://${buckets.data}`;
-      const resultsRoot = `s3://${buckets.results}`;
-      const targets = { dataRoot, resultsRoot, dataStore: await storeFor(dataRoot), resultsStore: await storeFor(resultsRoot) };
-      const upload = await follow.uploadManifest(targets, text, follow.uploadNameFor(original, manifestUri));
+    .option('--rerun', 'start a new run even when this manifest was submitted before unchanged (it is uploaded as manifests/<name>.rerun-<time>.json)')
+    .option('--json', 'print the outcome as one JSON document on stdout (docs/cli.md) instead of the table');
+  addConfigFlags(addSettingsFlags(command)).action(async (manifestUri: string, flags: SubmitFlags) => {
+    const { storeFor } = await import('../../storage');
+    const follow = await import('../submit-follow');
+    const layers = await import('../settings-layer');
+    const settings = await layers.settingsLayerFrom(flags);
+    if (flags.printConfig) {
+      const manifest = await layers.parsedManifestAt(manifestUri);
+      layers.printConfig(manifestUri, manifest, settings, layers.allRuns(manifest), output);
+      return;
+    }
+    const source = await storeFor(manifestUri);
+    if (!(await source.exists(manifestUri))) throw new CliInputError(`no manifest at ${manifestUri}`);
+    const original = await source.getText(manifestUri);
+    if (settings) {
+      // The layer joins every sweep entry; a combination it makes invalid is named here rather than by the Lambda.
+      const { parseManifest } = await import('../../manifest/parse');
+      const parsed = parseManifest(original);
+      if (parsed.ok) layers.runsWithLayer(parsed.manifest, settings, layers.allRuns(parsed.manifest));
+    }
+    const text = follow.manifestForUpload(original, manifestUri, settings);
+    const buckets = await resolveBuckets(flags);
+    const dataRoot = `s3://${buckets.data}`;
+    const resultsRoot = `s3://${buckets.results}`;
+    const targets = { dataRoot, resultsRoot, dataStore: await storeFor(dataRoot), resultsStore: await storeFor(resultsRoot) };
+    const manifestName = follow.uploadNameFor(original, manifestUri);
+
+    const { BatchClient, DescribeJobsCommand } = await import('@aws-sdk/client-batch');
+    const batch = new BatchClient(flags.region ? { region: flags.region } : {});
+    const options = {
+      pollSeconds: flags.poll,
+      validationTimeoutSeconds: flags.validationTimeout,
+      runTimeoutSeconds: flags.timeout,
+      onLine: (line: string) => output.err(line),
+      jobStatus: async (jobId: string) => (await batch.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.[0]?.status,
+      ...(buckets.aggregationLogGroup ? { aggregationLogGroup: buckets.aggregationLogGroup } : {}),
+    };
+
+    const earlier = flags.rerun ? undefined : await follow.findEarlierUpload(targets, text, manifestName);
+    let upload;
+    if (earlier) {
+      upload = earlier.upload;
+      const { claim } = earlier;
+      const what = claim.state === 'submitted' && claim.runId ? `as run ${claim.runId}` : claim.state === 'rejected' ? 'and rejected' : '(its validation is under way)';
+      output.err(`already submitted ${what} at ${claim.claimedAt}; --rerun to start a new one`);
+    } else {
+      const uploadName = flags.rerun ? follow.rerunUploadName(manifestName, new Date()) : manifestName;
+      upload = await follow.uploadManifest(targets, text, uploadName, manifestName);
       output.err(`uploaded ${upload.uri} (etag ${upload.etag})`);
-      const { BatchClient, DescribeJobsCommand } = await import('@aws-sdk/client-batch');
-      const batch = new BatchClient(flags.region ? { region: flags.region } : {});
-      const options = {
-        pollSeconds: flags.poll,
-        validationTimeoutSeconds: flags.validationTimeout,
-        runTimeoutSeconds: flags.timeout,
-        onLine: (line: string) => output.err(line),
-        jobStatus: async (jobId: string) => (await batch.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.[0]?.status,
-      };
-      const verdict = await follow.awaitVerdict(targets, upload, options);
-      await reportOutcome(verdict, output);
-      if (verdict.outcome !== 'submitted' || !flags.follow) return;
-      await reportOutcome(await follow.followRun(targets, verdict, options), output);
+    }
+    const json = (outcome: SubmitOutcome): SubmitJson => ({
+      ...outcome,
+      upload: { uri: upload.uri, etag: upload.etag, uploadName: upload.uploadName },
+      ...(earlier
+        ? { earlier: { state: earlier.claim.state, claimedAt: earlier.claim.claimedAt, ...(earlier.claim.runId ? { runId: earlier.claim.runId } : {}), ...(earlier.claim.completedAt ? { completedAt: earlier.claim.completedAt } : {}) } }
+        : {}),
     });
+
+    const verdict = await follow.awaitVerdict(targets, upload, options);
+    const final = verdict.outcome === 'submitted' && flags.follow ? await follow.followRun(targets, verdict, options) : verdict;
+    await reportOutcome(final, output, flags.json ? json(final) : undefined);
+  });
 }
 
-/** Prints an outcome; throws for the exit code of a rejection (2), a failed run or a time-out (1). */
-export async function reportOutcome(outcome: import('../submit-follow').SubmitOutcome, output: CliOutput): Promise<void> {
+/**
+ * Prints an outcome: the human lines (stderr) and table (stdout), or only `document` as JSON
+ * on stdout. Throws for the exit code of a rejection (2), a failed run or a time-out (1).
+ */
+export async function reportOutcome(outcome: SubmitOutcome, output: CliOutput, document?: SubmitJson): Promise<void> {
+  if (document) output.out(JSON.stringify(document, null, 2));
   switch (outcome.outcome) {
     case 'rejected': {
       const { ManifestValidationError } = await import('../../manifest/problems');
@@ -85,16 +140,18 @@ export async function reportOutcome(outcome: import('../submit-follow').SubmitOu
       throw new ManifestValidationError(outcome.problems);
     }
     case 'submitted':
-      output.out(JSON.stringify({ runId: outcome.runId, jobId: outcome.jobId }));
+      if (!document) output.out(`submitted: run ${outcome.runId}, Batch job ${outcome.jobId}`);
       return;
     case 'timed-out':
       throw new CliRunFailedError(`timed out waiting for the ${outcome.stage}: ${outcome.detail}`);
     case 'finished': {
-      const { buildReportModel, methodsTable } = await import('../../report');
-      const summary = { version: 1 as const, manifestName: outcome.manifestName, updatedAt: new Date().toISOString(), rows: outcome.rows };
-      output.out(methodsTable(buildReportModel({ summary, metrics: [] })));
-      output.out(`\nreport: ${outcome.reportUri}`);
-      const failed = outcome.rows.filter((row) => row.status === 'FAILED');
+      if (!document) {
+        const { buildReportModel, methodsTable } = await import('../../report');
+        const summary = { version: 1 as const, manifestName: outcome.manifestName, updatedAt: new Date().toISOString(), rows: outcome.rows };
+        output.out(methodsTable(buildReportModel({ summary, metrics: [] })));
+        output.out(`\nreport: ${outcome.reportUri}`);
+      }
+      const failed = outcome.rows.filter((row: SummaryRow) => row.status === 'FAILED');
       if (failed.length > 0) throw new CliRunFailedError(`${failed.length} of ${outcome.rows.length} run(s) failed`);
       return;
     }
