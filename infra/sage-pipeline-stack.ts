@@ -99,10 +99,11 @@ export class SagePipelineStack extends Stack {
     this.grantAggregateAccess(this.aggregateFunction.role);
     this.eventDeadLetters = this.routeEvents();
 
-    // `sage submit --stack <name>` finds the buckets through these outputs.
+    // `sage submit --stack <name>` finds the buckets (and, when the summary stops moving, the aggregation logs) through these outputs.
     new CfnOutput(this, 'DataBucketName', { value: this.dataBucket.bucketName, description: 'Upload manifests to manifests/*.json here' });
     new CfnOutput(this, 'ResultsBucketName', { value: this.resultsBucket.bucketName, description: 'Runs, summaries and reports' });
     new CfnOutput(this, 'ArtifactsBucketName', { value: this.artifactsBucket.bucketName, description: 'CLIP weights, checkpoints, CUDA cache' });
+    new CfnOutput(this, 'AggregateLogGroupName', { value: this.aggregateFunction.logGroup.logGroupName, description: "The aggregation function's logs: look here when Batch ended a job and its summary row did not follow" });
   }
 
   /** Object actions on key patterns of one bucket, plus ListBucket so a missing key reads as 404, not 403. */

@@ -144,11 +144,20 @@ describe('the synthesized pipeline stack', () => {
     expect(Object.entries(variables).reduce((size, [k, v]) => size + k.length + (typeof v === 'string' ? v.length : 60), 0)).toBeLessThan(4096);
   });
 
-  it('names its three buckets in stack outputs, which `sage submit --stack` reads', () => {
+  it('names its three buckets and the aggregation log group in stack outputs, which `sage submit --stack` reads', () => {
     const outputs = (synth.json as { Outputs?: Record<string, { Value: unknown }> }).Outputs ?? {};
-    expect(Object.keys(outputs).sort()).toEqual(['ArtifactsBucketName', 'DataBucketName', 'ResultsBucketName']);
+    expect(Object.keys(outputs).sort()).toEqual(['AggregateLogGroupName', 'ArtifactsBucketName', 'DataBucketName', 'ResultsBucketName']);
     expect(outputs.DataBucketName!.Value).toEqual({ Ref: expect.stringMatching(/^Data/) });
     expect(outputs.ResultsBucketName!.Value).toEqual({ Ref: expect.stringMatching(/^Results/) });
+    // The log group the aggregation function writes to: the one its LoggingConfig names.
+    const logGroup = outputs.AggregateLogGroupName!.Value as { Ref: string };
+    expect(logGroup).toEqual({ Ref: expect.stringMatching(/^AggregateMetrics/) });
+    const resources = (synth.json as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }).Resources;
+    expect(resources[logGroup.Ref]!.Type).toBe('AWS::Logs::LogGroup');
+    const writers = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && JSON.stringify((r.Properties?.LoggingConfig as { LogGroup?: unknown } | undefined)?.LogGroup) === JSON.stringify({ Ref: logGroup.Ref }))
+      .map(([id]) => id);
+    expect(writers).toEqual([expect.stringMatching(/^AggregateMetricsFunction/)]);
   });
 
   it('passes cdk-nag’s AwsSolutions pack with every finding acknowledged', () => {
