@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_ENV } from '../../src/contracts/job';
-import { awaitVerdict, bucketsFromOutputs, followRun, manifestForUpload, uploadManifest, uploadNameFor, type FollowOptions, type SubmitTargets } from '../../src/cli/submit-follow';
+import { aggregationStalledLine, awaitVerdict, bucketsFromOutputs, findEarlierUpload, followRun, manifestForUpload, rerunUploadName, uploadManifest, uploadNameFor, type FollowOptions, type SubmitTargets } from '../../src/cli/submit-follow';
+import { Summary } from '../../src/contracts/summary';
 import { localBuckets } from '../../src/local/buckets';
 import { LocalJobSubmitter } from '../../src/local/submitter';
 import { processJobStateChange, processManifestUpload, randomIds, systemClock, type PipelineContext } from '../../src/pipeline';
@@ -79,6 +80,76 @@ describe('sage submit, following a run', () => {
     const waiting = lines.findIndex((line) => line.startsWith(`run ${verdict.runId}: no summary rows yet`));
     expect(waiting).toBeGreaterThanOrEqual(0);
     expect(waiting).toBeLessThan(lines.indexOf('#0 zero-shot: SUCCEEDED, top-1 50.0%'));
+
+    // The same text again is the run above: its claim is found before anything is uploaded.
+    const earlier = await findEarlierUpload(targets, absolute, 'followed');
+    expect(earlier?.claim).toMatchObject({ state: 'submitted', runId: verdict.runId, jobId: verdict.jobId });
+    expect(earlier?.upload).toMatchObject({ key: 'manifests/followed.json', etag: upload.etag, manifestName: 'followed' });
+    // Any other text under the name is a new upload.
+    expect(await findEarlierUpload(targets, absolute.replace('"followed"', '"followed" '), 'followed')).toBeUndefined();
+
+    // --rerun: the same bytes under a new name are a new claim, a new run, and the same summary.
+    const rerunName = rerunUploadName('followed', new Date('2026-12-02T18:30:05.123Z'));
+    expect(rerunName).toBe('followed.rerun-20261202T183005Z');
+    const rerun = await uploadManifest(targets, absolute, rerunName, 'followed');
+    expect(await readFile(rerun.uri, 'utf8')).toBe(absolute);
+    const again = await processManifestUpload({ key: rerun.key, etag: rerun.etag }, { ...context, submitter, ids: randomIds });
+    if (again.outcome !== 'submitted') throw new Error(`expected the rerun to be submitted, got ${again.outcome}`);
+    expect(again.runId).not.toBe(verdict.runId);
+    const rerunVerdict = await awaitVerdict(targets, rerun, options([], async () => {}));
+    expect(rerunVerdict).toMatchObject({ outcome: 'submitted', runId: again.runId, manifestName: 'followed' });
+    await submitter.runSubmitted();
+    const summary = Summary.parse(JSON.parse(await readFile(followed.summaryUri, 'utf8')));
+    expect(new Set(summary.rows.map((r) => r.runId))).toEqual(new Set([verdict.runId, again.runId]));
+  });
+
+  it('says once that aggregation has not run when Batch ended the job and the summary stays still, naming the log group', async () => {
+    const runId = 'stalled-run';
+    const summaryUri = path.join(root, 'buckets', 'results', 'summaries', 'stalled', 'summary.json');
+    const row = { runId, sweepIndex: 0, status: 'RUNNING' as const, method: 'lift', overrides: {} };
+    await store.put(summaryUri, JSON.stringify({ version: 1, manifestName: 'stalled', updatedAt: '2026-12-02T00:00:00Z', rows: [row] }));
+    const lines: string[] = [];
+    let polls = 0;
+    const followed = await followRun(targets, { runId, jobId: 'job-9', manifestName: 'stalled' }, {
+      pollSeconds: 30,
+      validationTimeoutSeconds: 1,
+      runTimeoutSeconds: 0,
+      onLine: (line) => lines.push(line),
+      jobStatus: async () => (polls < 1 ? 'RUNNING' : 'SUCCEEDED'),
+      aggregationLogGroup: '/aws/lambda/SagePipeline-AggregateMetrics',
+      sleep: async () => {
+        polls++;
+        // The aggregation finally runs after six polls.
+        if (polls === 6) await store.put(summaryUri, JSON.stringify({ version: 1, manifestName: 'stalled', updatedAt: '2026-12-02T01:00:00Z', rows: [{ ...row, status: 'SUCCEEDED' }] }));
+      },
+    });
+    expect(followed.outcome).toBe('finished');
+    const stalled = lines.filter((line) => line.includes('the aggregation function has not run'));
+    // 30 s polls: the default patience is 2 polls (a minute) after Batch's end was first seen.
+    expect(stalled).toEqual([aggregationStalledLine('job-9', 'SUCCEEDED', 60, '/aws/lambda/SagePipeline-AggregateMetrics')]);
+    expect(stalled[0]).toContain('aws logs tail /aws/lambda/SagePipeline-AggregateMetrics');
+    expect(lines.indexOf(stalled[0]!)).toBeGreaterThan(lines.indexOf('job job-9: SUCCEEDED'));
+  });
+
+  it('says nothing of aggregation while Batch is still running the job', async () => {
+    const runId = 'slow-run';
+    const summaryUri = path.join(root, 'buckets', 'results', 'summaries', 'slow', 'summary.json');
+    const row = { runId, sweepIndex: 0, status: 'RUNNING' as const, method: 'lift', overrides: {} };
+    await store.put(summaryUri, JSON.stringify({ version: 1, manifestName: 'slow', updatedAt: '2026-12-02T00:00:00Z', rows: [row] }));
+    const lines: string[] = [];
+    let polls = 0;
+    await followRun(targets, { runId, jobId: 'job-8', manifestName: 'slow' }, {
+      pollSeconds: 1,
+      validationTimeoutSeconds: 1,
+      runTimeoutSeconds: 0,
+      stallPolls: 2,
+      onLine: (line) => lines.push(line),
+      jobStatus: async () => 'RUNNING',
+      sleep: async () => {
+        if (++polls === 8) await store.put(summaryUri, JSON.stringify({ version: 1, manifestName: 'slow', updatedAt: '2026-12-02T01:00:00Z', rows: [{ ...row, status: 'FAILED', reason: 'x' }] }));
+      },
+    });
+    expect(lines.some((line) => line.includes('aggregation'))).toBe(false);
   });
 
   it('returns the rejection problems when the handler refuses the upload', async () => {
@@ -104,6 +175,8 @@ describe('bucketsFromOutputs', () => {
       { OutputKey: 'ResultsBucketName', OutputValue: 's3://sage-results-123/' },
     ];
     expect(bucketsFromOutputs(outputs, 'SagePipeline')).toEqual({ data: 'sage-data-123', results: 'sage-results-123' });
+    const withLogs = [...outputs, { OutputKey: 'AggregateLogGroupName', OutputValue: '/aws/lambda/agg' }];
+    expect(bucketsFromOutputs(withLogs, 'SagePipeline')).toEqual({ data: 'sage-data-123', results: 'sage-results-123', aggregationLogGroup: '/aws/lambda/agg' });
   });
 
   it('names the outputs it found when one is missing', () => {
@@ -124,6 +197,12 @@ describe('manifestForUpload', () => {
 
   it('refuses a manifest that refers to local files, naming each field', () => {
     expect(() => manifestForUpload(JSON.stringify(manifest), '/home/me/cifar/manifest.json')).toThrow(/images = \/home\/me\/cifar\/images, train\.shards = \/home\/me\/cifar\/train\/index\.json: upload them/);
+  });
+
+  it('folds a settings layer into the uploaded sweep entries', () => {
+    const swept = { ...manifest, sweep: [{ method: 'lift' }, { method: 'sage' }] };
+    const uploaded = JSON.parse(manifestForUpload(JSON.stringify(swept), 's3://data/d/manifest.json', { epochs: 3 })) as { sweep: unknown[] };
+    expect(uploaded.sweep).toEqual([{ method: 'lift', epochs: 3 }, { method: 'sage', epochs: 3 }]);
   });
 
   it('passes text that is not JSON through for the validator to report', () => {
