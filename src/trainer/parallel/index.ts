@@ -9,7 +9,7 @@ import type { Settings } from '../../contracts/settings';
 import { ReplicaPool } from './pool';
 import { machineResources, planReplicas, replicaTransport, type ReplicaPlan } from './replica-count';
 
-export { ReplicaPool, TrainerReplicaError, type ReplicaPoolOptions } from './pool';
+export { ReplicaPool, TrainerReplicaError, dealMicroBatches, type ReplicaPoolOptions } from './pool';
 export {
   planReplicas,
   replicaTransport,

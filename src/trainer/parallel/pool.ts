@@ -77,6 +77,18 @@ interface Helper {
 
 const noop = () => {};
 
+/**
+ * The micro-batches `{ start, count }` of each of `replicas` replicas for a batch of `n`: the k-th
+ * micro-batch to replica k mod W. A micro-batch larger than n / W (microBatchSize null means the
+ * whole batch) would leave replicas idle, so it is cut to ceil(n / W).
+ */
+export function dealMicroBatches(n: number, microBatchSize: number, replicas: number): { start: number; count: number }[][] {
+  const size = Math.max(1, Math.min(microBatchSize, Math.ceil(n / replicas)));
+  const parts = Array.from({ length: replicas }, () => [] as { start: number; count: number }[]);
+  for (let k = 0, start = 0; start < n; k++, start += size) parts[k % replicas]!.push({ start, count: Math.min(size, n - start) });
+  return parts;
+}
+
 export class ReplicaPool {
   readonly size: number;
   readonly transport: ReplicaTransport;
@@ -242,20 +254,14 @@ export class ReplicaPool {
     return update;
   }
 
-  /** Micro-batches `[start, count]` of each replica: k-th to replica k mod W. */
-  plan(n: number, microBatchSize: number): { start: number; count: number }[][] {
-    // microBatchSize null (= the whole batch) would leave W-1 replicas idle: split the batch W ways instead.
-    const size = Math.max(1, Math.min(microBatchSize, Math.ceil(n / this.size)));
-    const parts = Array.from({ length: this.size }, () => [] as { start: number; count: number }[]);
-    for (let k = 0, start = 0; start < n; k++, start += size) parts[k % this.size]!.push({ start, count: Math.min(size, n - start) });
-    return parts;
-  }
-
   /** trainSage's `gradients`: the effective batch's gradient sums over the replicas. */
   readonly gradients: GradientSource = async (batch: ImageBatch, context: StepContext): Promise<BatchGradients> => {
     checkTrainingBatch(context.model, batch);
     const layout = this.checkAttached(context.model);
-    const plan = this.plan(batch.n, context.microBatchSize);
+    const plan = dealMicroBatches(batch.n, context.microBatchSize, this.size);
+    // A helper known to be dead fails the step before any work is done.
+    const dead = this.helpers.find((h) => h.failure !== null && plan[h.index]!.length > 0);
+    if (dead) throw new TrainerReplicaError(dead.index, this.size, 'a training step', dead.failure!);
     this.publishValues(context.model);
     const adjustment = context.adjustment.dataSync() as Float32Array;
     const pixels = batch.size * batch.size * 3;
