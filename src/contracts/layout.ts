@@ -10,6 +10,8 @@
  *                                                adapter.safetensors, adapter.json   (the trainer)
  *                    runs/<runId>/<sweepIndex>/best/adapter.safetensors, adapter.json   (the best evaluated weights, with evalEvery)
  *                    runs/<runId>/<sweepIndex>/status.json   (aggregation: SUCCEEDED / FAILED + reason)
+ *                    runs/<runId>/<slice>/predictions.jsonl, predictions.csv, prediction-summary.json   (an inference slice)
+ *                    runs/<runId>/predictions.jsonl, predictions.csv   (an inference run's slices, joined by aggregation)
  *                    rejections/<name>/<etag>.json       (validation report of a refused manifest)
  *                    summaries/<name>/summary.json, results.csv, report.md, report.html
  *                    claims/<name>/<etag>.json           (idempotency claim of one upload)
@@ -34,6 +36,10 @@ export const RUN_FILES = {
   status: 'status.json',
   adapterTensors: 'adapter.safetensors',
   adapterHeader: 'adapter.json',
+  /** An inference slice's outputs (src/contracts/predictions.ts). */
+  predictions: 'predictions.jsonl',
+  predictionsCsv: 'predictions.csv',
+  predictionSummary: 'prediction-summary.json',
 } as const;
 
 /** The folder inside a run child's results folder where the trainer keeps the best evaluated weights (RUN_FILES' adapter files). */
@@ -94,6 +100,9 @@ export interface RunChildFiles {
   status: string;
   /** The adapter's folder (adapter.safetensors + adapter.json live in `dir`). */
   adapterDir: string;
+  predictions: string;
+  predictionsCsv: string;
+  predictionSummary: string;
 }
 
 /** The one derivation of a child's file URIs: the trainer writes and the aggregation step reads through it. */
@@ -106,7 +115,15 @@ export function runChildFiles(resultsUri: string, sweepIndex: number): RunChildF
     progress: joinUri(dir, RUN_FILES.progress),
     status: joinUri(dir, RUN_FILES.status),
     adapterDir: dir,
+    predictions: joinUri(dir, RUN_FILES.predictions),
+    predictionsCsv: joinUri(dir, RUN_FILES.predictionsCsv),
+    predictionSummary: joinUri(dir, RUN_FILES.predictionSummary),
   };
+}
+
+/** An inference run's joined outputs, beside its slices: `<resultsUri>/predictions.jsonl` and `.csv`. */
+export function runPredictionFiles(resultsUri: string): { jsonl: string; csv: string } {
+  return { jsonl: joinUri(resultsUri, RUN_FILES.predictions), csv: joinUri(resultsUri, RUN_FILES.predictionsCsv) };
 }
 
 /** `<checkpointUri>/<sweepIndex>/`: one child's checkpoint folder. */

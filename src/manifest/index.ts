@@ -11,3 +11,6 @@ export { readBoundedLines, invalidUtf8Offset, ManifestFileLimitError, MAX_ITEM_F
 export { resolveReference, imagesRootUri, imageUri, imagePathProblem, referencePolicyFor, ManifestReferenceError, type ReferencePolicy } from './references';
 export { resolveRunSettings, sweepSize, sweepEntry, ManifestSweepIndexError } from './run-settings';
 export { formatProblems, ManifestValidationError } from './problems';
+export { validateUpload, type UploadValidation, type ValidateUploadOptions } from './validate-upload';
+export { validatePredictManifest, type PredictValidationResult, type ValidatedPredict, type ValidatePredictOptions } from './validate-predict';
+export { listPredictImages, sliceCount, sliceRange, MAX_FOLDER_IMAGES, type PredictImage, type PredictImagesListing } from './predict-images';

@@ -3,6 +3,7 @@
  * line and column), then the schema. validateManifest builds on these steps and adds the
  * checks that need the classes, the referenced files and the bucket.
  */
+import type { z } from 'zod';
 import { findJsonSyntaxError, locateJsonPaths } from './json-text';
 import { decodeUtf8, invalidUtf8Offset } from './lines';
 import { ProblemCollector } from './problems';
@@ -58,6 +59,12 @@ export function parseJsonDocument(text: string): JsonDocumentResult {
       : { path: '', message: `invalid JSON: ${(error as Error).message}`, code: 'syntax' };
     return { ok: false, problems: [problem] };
   }
+}
+
+/** The typed value when a parsed value fits `schema`, else its schema problems (paths as the validator reports them). */
+export function checkSchemaOf<T>(schema: z.ZodType<T>, value: unknown): { ok: true; value: T } | { ok: false; problems: ManifestProblem[] } {
+  const result = schema.safeParse(value, { reportInput: true });
+  return result.success ? { ok: true, value: result.data } : { ok: false, problems: problemsFromIssues(result.error.issues, { schema, input: value }) };
 }
 
 /** The typed manifest when a parsed value fits the schema, else its schema problems. */

@@ -109,6 +109,7 @@ export type ReproMarker = z.infer<typeof ReproMarker>;
 export const Manifest = z.strictObject({
   $schema: z.string().optional().describe('JSON Schema for editors; ignored by the pipeline.'),
   version: z.literal(MANIFEST_VERSION).describe('Manifest format version; always 1.'),
+  kind: z.literal('train').optional().describe('"train" (the default when absent): a training manifest. Inference manifests say "predict".'),
   name: z
     .string()
     .regex(SAFE_NAME, 'a name of letters, digits, ".", "_" or "-", starting with a letter or digit, at most 128 characters')
@@ -137,6 +138,55 @@ export const Manifest = z.strictObject({
   repro: ReproMarker.optional().describe('Set by `sage repro`: this sweep reproduces a table of the paper (docs/reproducing.md).'),
 });
 export type Manifest = z.infer<typeof Manifest>;
+
+/** Images to label, for an inference manifest: one of three forms. */
+export const PredictImages = z.union([
+  z.strictObject({
+    folder: UriString.describe('A local folder or an s3:// prefix: every image file under it (recursively), in key order.'),
+  }),
+  z.strictObject({
+    list: UriString.describe('A text file with one image path per line, relative to `root`.'),
+    root: UriString.describe('The folder or s3:// prefix the listed paths are relative to.'),
+  }),
+  z.strictObject({
+    shards: UriString.describe('A WebDataset shard index (index.json); labels in the shards, if any, are ignored.'),
+  }),
+]);
+export type PredictImages = z.infer<typeof PredictImages>;
+
+/** Most images one inference manifest may label. */
+export const MAX_PREDICT_IMAGES = 50_000_000;
+
+/**
+ * An inference manifest (SPEC section 8): label new images with a trained adapter. Uploaded
+ * to manifests/ like a training manifest, validated by the same module, run by the same
+ * container and queue as an array job over slices of the images.
+ */
+export const PredictManifest = z.strictObject({
+  $schema: z.string().optional().describe('JSON Schema for editors; ignored by the pipeline.'),
+  version: z.literal(MANIFEST_VERSION).describe('Manifest format version; always 1.'),
+  kind: z.literal('predict').describe('"predict": label images with a trained adapter.'),
+  name: z
+    .string()
+    .regex(SAFE_NAME, 'a name of letters, digits, ".", "_" or "-", starting with a letter or digit, at most 128 characters')
+    .describe('Keys the results and the summary of this inference.'),
+  description: z.string().max(4096).optional().describe('Free text for people.'),
+  adapter: UriString.describe("A trained adapter: a run's results folder (runs/<runId>/<sweepIndex>/, holding adapter.json and adapter.safetensors) or its adapter.json."),
+  weights: UriString.describe('The CLIP weights folder the adapter was trained on (Hugging Face layout).'),
+  images: PredictImages.describe('The images to label.'),
+  topK: z.number().int().min(1).max(100).optional().describe('Classes reported per image, best first. Default 5.'),
+  tte: z.boolean().optional().describe('Five-crop test-time ensemble (resize to 248, corners and centre). Default false.'),
+  sliceSize: z.number().int().min(1).max(10_000_000).optional().describe('Images per Batch array child. Default 20,000.'),
+});
+export type PredictManifest = z.infer<typeof PredictManifest>;
+
+/** Defaults of an inference manifest's optional fields. */
+export const PREDICT_DEFAULTS = { topK: 5, tte: false, sliceSize: 20_000 } as const;
+
+/** Which kind a parsed manifest declares: `predict`, or training when absent or anything else (the schema then says what is wrong). */
+export function manifestKind(value: unknown): 'train' | 'predict' {
+  return value !== null && typeof value === 'object' && (value as { kind?: unknown }).kind === 'predict' ? 'predict' : 'train';
+}
 
 /** A problem found in a manifest or in a file it references. */
 export interface ManifestProblem {
@@ -171,6 +221,7 @@ export const PROBLEM_CODES = [
   'limit',
   'encoding',
   'estimate',
+  'adapter',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 

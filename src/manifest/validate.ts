@@ -159,35 +159,37 @@ function checkCounts(names: readonly string[], train: number[] | undefined, test
   }
 }
 
-/**
- * The CLIP weights folder, checked beyond existence: config.json parses as a CLIP config and
- * model.safetensors' header (two ranged reads, never the tensors) lists every tensor that
- * config needs with its shape, so a broken folder is refused at upload, not on a GPU. The
- * parsed config comes back for the estimate.
- */
-async function checkWeights(weights: string, validation: Validation): Promise<ClipConfig | undefined> {
+export interface WeightsCheckContext {
+  manifestUri?: string;
+  policy: ReferencePolicy;
+  checkStorage: boolean;
+  storeFor: (uri: string) => Promise<ObjectStore>;
+}
+
+/** checkWeights for any manifest kind: problems go to `report` at path `weights`. */
+export async function checkWeightsFolder(weights: string, ctx: WeightsCheckContext, report: (problem: ManifestProblem) => void): Promise<ClipConfig | undefined> {
   let folder: string;
   try {
-    folder = resolveReference(weights, validation.options.manifestUri, validation.policy);
+    folder = resolveReference(weights, ctx.manifestUri, ctx.policy);
   } catch (error) {
-    validation.problems.add(referenceProblem('weights', weights, error));
+    report(referenceProblem('weights', weights, error));
     return undefined;
   }
-  if (!validation.options.checkStorage) return undefined;
+  if (!ctx.checkStorage) return undefined;
   const fileUri = (file: string): string => (folder.startsWith('s3://') ? `${folder.replace(/\/+$/, '')}/${file}` : `${folder.replace(/[\\/]+$/, '')}/${file}`);
   const problem = (message: string): undefined => {
-    validation.problems.add({ path: 'weights', message, code: 'weights' });
+    report({ path: 'weights', message, code: 'weights' });
     return undefined;
   };
   const configUri = fileUri('config.json');
   const tensorsUri = fileUri('model.safetensors');
   let config: ClipConfig;
   try {
-    const store = await validation.storeFor(configUri);
+    const store = await ctx.storeFor(configUri);
     if (!(await store.exists(configUri))) {
       problem(`expected config.json in the CLIP weights folder (Hugging Face layout), got no object at ${configUri}`);
       // Still say whether the tensors are there, so one upload reports both.
-      if (!(await (await validation.storeFor(tensorsUri)).exists(tensorsUri))) problem(`expected model.safetensors in the CLIP weights folder (Hugging Face layout), got no object at ${tensorsUri}`);
+      if (!(await (await ctx.storeFor(tensorsUri)).exists(tensorsUri))) problem(`expected model.safetensors in the CLIP weights folder (Hugging Face layout), got no object at ${tensorsUri}`);
       return undefined;
     }
     const bytes = await store.get(configUri, { maxBytes: MAX_CONFIG_BYTES });
@@ -198,7 +200,7 @@ async function checkWeights(weights: string, validation: Validation): Promise<Cl
     return problem(error instanceof ClipConfigError ? `expected a CLIP config: ${error.message}` : `expected a readable ${configUri}, got: ${unreadableFileReason(error)}`);
   }
   try {
-    const store = await validation.storeFor(tensorsUri);
+    const store = await ctx.storeFor(tensorsUri);
     const info = await store.head(tensorsUri);
     if (!info) return problem(`expected model.safetensors in the CLIP weights folder (Hugging Face layout), got no object at ${tensorsUri}`);
     const read = async (start: number, end: number): Promise<Uint8Array> => collectStream(await store.getStream(tensorsUri, { start, end }), tensorsUri, end - start);
@@ -208,6 +210,20 @@ async function checkWeights(weights: string, validation: Validation): Promise<Cl
     return problem(`expected a readable ${tensorsUri}, got: ${unreadableFileReason(error)}`);
   }
   return config;
+}
+
+/**
+ * The CLIP weights folder, checked beyond existence: config.json parses as a CLIP config and
+ * model.safetensors' header (two ranged reads, never the tensors) lists every tensor that
+ * config needs with its shape, so a broken folder is refused at upload, not on a GPU. The
+ * parsed config comes back for the estimate.
+ */
+function checkWeights(weights: string, validation: Validation): Promise<ClipConfig | undefined> {
+  return checkWeightsFolder(
+    weights,
+    { manifestUri: validation.options.manifestUri, policy: validation.policy, checkStorage: validation.options.checkStorage, storeFor: validation.storeFor },
+    (problem) => validation.problems.add(problem),
+  );
 }
 
 async function checkSampledImages(validation: Validation): Promise<void> {

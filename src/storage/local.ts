@@ -1,8 +1,9 @@
 /** ObjectStore over the local file system: the buckets of the one-machine pipeline. */
-import { constants, type Stats } from 'node:fs';
+import { constants, createWriteStream, type Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { collectStream, limitStream } from './bounded';
 import {
   ObjectNotFoundError,
@@ -141,6 +142,19 @@ export class LocalObjectStore implements ObjectStore {
       });
     } else {
       await replaceFile(uri, body);
+    }
+    return (await this.head(uri))!.etag;
+  }
+
+  async putStream(uri: string, body: Readable, _options: Pick<PutOptions, 'contentType'> = {}): Promise<string> {
+    await mkdir(path.dirname(uri), { recursive: true });
+    const temporary = `${uri}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
+    try {
+      await pipeline(body, createWriteStream(temporary));
+      await rename(temporary, uri);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
     }
     return (await this.head(uri))!.etag;
   }

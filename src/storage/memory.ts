@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { collectStream } from './bounded';
 import { ObjectNotFoundError, ObjectTooLargeError, PreconditionFailedError, type ObjectInfo, type ObjectStore, type PutOptions, type ReadOptions } from './types';
 
 export class MemoryObjectStore implements ObjectStore {
@@ -49,6 +50,9 @@ export class MemoryObjectStore implements ObjectStore {
     const etag = `"${createHash('md5').update(bytes).digest('hex')}-${this.puts}"`;
     this.objects.set(uri, { body: bytes, etag });
     return etag;
+  }
+  async putStream(uri: string, body: Readable, options: Pick<PutOptions, 'contentType'> = {}): Promise<string> {
+    return this.put(uri, await collectStream(body, uri), options);
   }
   async list(prefix: string): Promise<ObjectInfo[]> {
     return [...this.objects.keys()]

@@ -103,6 +103,15 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async putStream(uri: string, body: Readable, options: Pick<PutOptions, 'contentType'> = {}): Promise<string> {
+    const { bucket, key } = parseS3Uri(uri);
+    // lib-storage's Upload sends parts as they fill (5 MB, 4 at a time), so memory stays bounded.
+    const { Upload } = await import('@aws-sdk/lib-storage');
+    const upload = new Upload({ client: this.client, params: { Bucket: bucket, Key: key, Body: body, ContentType: options.contentType } });
+    const result = await upload.done();
+    return result.ETag ?? '';
+  }
+
   async list(prefix: string): Promise<ObjectInfo[]> {
     const { bucket, key } = parseS3Uri(prefix);
     const out: ObjectInfo[] = [];

@@ -47,6 +47,12 @@ export interface ObjectStore {
   exists(uri: string): Promise<boolean>;
   /** Resolves to the new etag. Rejects with PreconditionFailedError when a condition fails. */
   put(uri: string, body: Buffer | string | Uint8Array, options?: PutOptions): Promise<string>;
+  /**
+   * Writes a stream of unknown length without holding it in memory (S3: a multipart upload;
+   * local: a temporary file renamed into place), for outputs that can be larger than memory
+   * (the joined predictions of an inference run). Unconditional. Resolves to the new etag.
+   */
+  putStream(uri: string, body: Readable, options?: Pick<PutOptions, 'contentType'>): Promise<string>;
   /** Every object under a prefix (recursive), sorted by URI. */
   list(prefix: string): Promise<ObjectInfo[]>;
   delete(uri: string): Promise<void>;

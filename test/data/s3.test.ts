@@ -44,6 +44,19 @@ describe.skipIf(unavailable !== null)('shards in S3 (moto)', () => {
     await emulator?.stop();
   });
 
+  it('streams an object of unknown length up in parts, and refuses reads past maxBytes', async () => {
+    // 12 MB in 1 MB chunks: more than two 5 MB parts of a multipart upload.
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    const { Readable } = await import('node:stream');
+    await s3.putStream('s3://data/stream/big.bin', Readable.from(Array.from({ length: 12 }, () => chunk)));
+    expect((await s3.head('s3://data/stream/big.bin'))?.size).toBe(12 * 1024 * 1024);
+    await expect(s3.get('s3://data/stream/big.bin', { maxBytes: 1024 })).rejects.toThrow(/is 12,582,912 bytes; expected at most 1,024 bytes/);
+    const range = await s3.getStream('s3://data/stream/big.bin', { start: 10, end: 20 });
+    const bytes: Buffer[] = [];
+    for await (const part of range) bytes.push(part as Buffer);
+    expect(Buffer.concat(bytes)).toEqual(Buffer.alloc(10, 7));
+  });
+
   it('prepares a local image tree into S3 and streams it back one shard object at a time', async () => {
     const root = path.join(await tempDir('s3-tree'), 'tree');
     let id = 0;

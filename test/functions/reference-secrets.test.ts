@@ -47,6 +47,9 @@ class EitherStore implements ObjectStore {
   put(uri: string, body: Buffer | string | Uint8Array, options?: PutOptions): Promise<string> {
     return this.pick(uri).put(uri, body, options);
   }
+  putStream(uri: string, body: Readable, options?: Pick<PutOptions, 'contentType'>): Promise<string> {
+    return this.pick(uri).putStream(uri, body, options);
+  }
   list(prefix: string): Promise<ObjectInfo[]> {
     return this.pick(prefix).list(prefix);
   }

@@ -103,3 +103,15 @@ describe('LocalObjectStore bounded reads', () => {
     expect(produced).toBeLessThan(4_000_000);
   });
 });
+
+describe('putStream', () => {
+  it('writes a stream into place through a temporary file, hidden from list()', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'store-stream-'));
+    const store = new LocalObjectStore();
+    const uri = joinUri(root, 'joined', 'out.jsonl');
+    const parts = ['{"a":1}\n', '{"a":2}\n', '{"a":3}\n'];
+    await store.putStream(uri, Readable.from(parts.map((part) => Buffer.from(part))));
+    expect(await store.getText(uri)).toBe(parts.join(''));
+    expect((await store.list(`${root}${path.sep}`)).map((o) => o.uri)).toEqual([uri]);
+  });
+});
