@@ -83,7 +83,7 @@ describe('manifest schema', () => {
     expect(byPath.weights!.code).toBe('missing-field');
     expect(byPath.weights!.message).toBe('missing required field "weights" (expected a string)');
     expect(byPath.wieghts!.code).toBe('unknown-field');
-    expect(byPath.wieghts!.message).toMatch(/^unknown field "wieghts"; expected only: \$schema, version, name/);
+    expect(byPath.wieghts!.message).toMatch(/^unknown field "wieghts"; expected only: \$schema, version, kind, name/);
   });
 
   it('describes a class entry of the wrong type by both accepted forms', () => {
@@ -145,16 +145,19 @@ describe('generated JSON Schema', () => {
     expect(committed).toBe(manifestJsonSchemaText());
   });
 
-  it('describes the required fields, the split forms and the shared settings ranges', () => {
-    const schema = JSON.parse(manifestJsonSchemaText()) as {
-      required: string[];
-      additionalProperties: boolean;
+  it('describes the required fields, the split forms and the shared settings ranges, for both kinds of manifest', () => {
+    const document = JSON.parse(manifestJsonSchemaText()) as {
+      anyOf: { required: string[]; additionalProperties: boolean; properties: { kind: { const?: string } } }[];
       $defs: { ItemSource: { anyOf: { required: string[] }[] }; SettingsOverrides: { properties: Record<string, { minimum?: number; maximum?: number }> } };
     };
+    const [training, predict] = document.anyOf;
+    const schema = training!;
     expect(schema.required).toEqual(['version', 'name', 'classes', 'train', 'test', 'weights']);
     expect(schema.additionalProperties).toBe(false);
-    expect(schema.$defs.ItemSource.anyOf.map((form) => form.required)).toEqual([['items'], ['jsonl'], ['list'], ['shards']]);
-    expect(schema.$defs.SettingsOverrides.properties.alpha).toMatchObject({ minimum: 0, maximum: 1 });
+    expect(predict!.required).toEqual(['version', 'kind', 'name', 'adapter', 'weights', 'images']);
+    expect(predict!.properties.kind.const).toBe('predict');
+    expect(document.$defs.ItemSource.anyOf.map((form) => form.required)).toEqual([['items'], ['jsonl'], ['list'], ['shards']]);
+    expect(document.$defs.SettingsOverrides.properties.alpha).toMatchObject({ minimum: 0, maximum: 1 });
   });
 });
 
