@@ -225,24 +225,7 @@ export function createSgAdapter(shape: SgAdapterShape): BlockAdapter {
   };
 }
 
-/** LIFT's rule: r = 2^max(0, floor(log2(C / (2L)))). CIFAR-100 on ViT-B/16 (L = 12): 4. */
-export function liftBottleneck(numClasses: number, numLayers: number): number {
-  return 2 ** Math.max(0, Math.floor(Math.log2(numClasses / (2 * numLayers))));
-}
-
-/** SPEC's per-block counts: AdaptFormer `(2r+3)d + r + 1`; SG-Adapter `(5r+d+4)d + 3r + 2` (`(5r+3)d + 3r + 2` without W_proj). */
-export function perBlockFormula(kind: 'adaptformer' | 'sg' | 'sg-no-proj', width: number, bottleneck: number): number {
-  const d = width;
-  const r = bottleneck;
-  switch (kind) {
-    case 'adaptformer':
-      return (2 * r + 3) * d + r + 1;
-    case 'sg':
-      return (5 * r + d + 4) * d + 3 * r + 2;
-    case 'sg-no-proj':
-      return (5 * r + 3) * d + 3 * r + 2;
-  }
-}
+export { liftBottleneck, perBlockFormula } from '../estimate/parameters';
 
 function sizeOf(variables: readonly NamedVariable[]): number {
   return variables.reduce((total, v) => total + v.variable.size, 0);

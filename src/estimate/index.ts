@@ -1,9 +1,24 @@
 /**
  * What a run will cost before it starts: FLOPs counted from the CLIP config (work.ts), a table
  * of GPU throughput and prices (gpus.ts), and hours, dollars and attempts per instance type
- * (estimate.ts). Handler-safe: no TensorFlow.js, no AWS SDK.
+ * (estimate.ts), and the training memory model that sizes micro-batches (memory.ts).
+ * Handler-safe: no TensorFlow.js, no AWS SDK.
  */
 export { runWork, visionForwardFlops, textForwardFlops, passesPerImage, type RunShape, type RunWork, type TowerShapes } from './work';
 export { DEFAULT_GPUS, GpuSpec, GpuTable, GpuTableError, parseGpuTable } from './gpus';
 export { estimateSweep, describeSweepEstimate, storedEstimate, DEFAULT_BUDGET, type EntryEstimate, type SweepEstimate, type SweepRun, type StoredEstimate } from './sweep';
 export { estimateRun, describeEstimate, formatHours, formatUsd, EstimateBudgetError, BATCH_MAX_ATTEMPTS, CHECKPOINT_MARGIN_MINUTES, type AttemptBudget, type InstanceEstimate, type RunEstimate } from './estimate';
+export { liftBottleneck, perBlockFormula, type AdapterKind } from './parameters';
+export {
+  trainingBytesPerImage,
+  fixedTrainingBytes,
+  fitMicroBatch,
+  trainableParameters,
+  frozenMatrixFloats,
+  wasmTrainingBudget,
+  gpuTrainingBudget,
+  WASM_HEAP_BYTES,
+  GPU_RESERVED_BYTES,
+  type MemoryShapes,
+  type MemoryRun,
+} from './memory';
