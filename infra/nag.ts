@@ -55,6 +55,8 @@ export function stackAcknowledgements(stack: SagePipelineStack): NagAcknowledgem
     { scope: validateRole, id: iam5(`${artifacts}/weights/*`), reason: `Read-only: the validator checks the config and tensor names of the CLIP weights a manifest names; ${PER_KEY}` },
     { scope: validateRole, id: iam5(`${results}/claims/*`), reason: `Upload claims (one per upload name and etag), read, written and released by validation only; ${PER_KEY}` },
     { scope: validateRole, id: iam5(`${results}/rejections/*`), reason: `Write-only: rejection reports, one per refused upload; ${PER_KEY}` },
+    { scope: validateRole, id: iam5(`${results}/runs/*/adapter.json`), reason: `Read-only: the header of a trained adapter an inference manifest names; ${PER_KEY}` },
+    { scope: validateRole, id: iam5(`${results}/runs/*/adapter.safetensors`), reason: `Read-only: the tensor header (a ranged read) of a trained adapter an inference manifest names; ${PER_KEY}` },
     { scope: validateRole, id: iam5(`${results}/runs/*/run.json`), reason: `Write-only, and only run records (runs/<runId>/run.json; the run id is drawn at upload time); ${PER_KEY}` },
     // Aggregation.
     { scope: aggregateRole, id: iam5(`${results}/runs/*`), reason: `Read-only: the run record, metrics and progress of the run an event names; ${PER_KEY}` },

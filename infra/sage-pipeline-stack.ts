@@ -127,6 +127,8 @@ export class SagePipelineStack extends Stack {
     this.allow(role, this.artifactsBucket, ['read'], [`${ARTIFACTS_PREFIXES.weights}*`]);
     this.allow(role, this.resultsBucket, ['read', 'write', 'delete'], [`${RESULTS_PREFIXES.claims}*`]);
     this.allow(role, this.resultsBucket, ['write'], [`${RESULTS_PREFIXES.rejections}*`, `${RESULTS_PREFIXES.runs}*/${RUN_RECORD_FILE}`]);
+    // An inference manifest names a trained adapter: validation reads its two files, nothing else of a run.
+    this.allow(role, this.resultsBucket, ['read'], [`${RESULTS_PREFIXES.runs}*/${RUN_FILES.adapterHeader}`, `${RESULTS_PREFIXES.runs}*/${RUN_FILES.adapterTensors}`]);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['batch:SubmitJob'],

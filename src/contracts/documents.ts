@@ -63,6 +63,8 @@ export const StoredEstimateSchema = z.object({
 /** `runs/<runId>/run.json`: what the aggregation step needs to find the run's manifest and rows. */
 export const RunRecord = z.object({
   version: z.literal(1),
+  /** Training (the default, also for records written before the field) or inference. */
+  kind: z.enum(['train', 'predict']).optional(),
   runId: z.string(),
   manifestName: z.string(),
   manifestUri: z.string(),
@@ -79,6 +81,8 @@ export const RunRecord = z.object({
   env: z.record(z.string(), z.string()),
   /** What validation estimated (absent when the function had no budget or a count was unknown). */
   estimate: StoredEstimateSchema.optional(),
+  /** An inference run: the images it labels. */
+  images: z.number().int().nonnegative().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 

@@ -23,6 +23,8 @@ export const JOB_ENV = {
   referenceRoots: 'SAGE_REFERENCE_ROOTS',
   /** The CLIP weights folder validation accepted: the run's session may read only it, and the trainer refuses others. */
   weightsUri: 'SAGE_WEIGHTS_URI',
+  /** An inference job's adapter folder, as validated: its session may read it. */
+  adapterUri: 'SAGE_ADAPTER_URI',
   arrayIndex: 'AWS_BATCH_JOB_ARRAY_INDEX',
 } as const;
 
@@ -35,6 +37,7 @@ export const JobSpec = z.object({
   sweepIndex: z.number().int().nonnegative(),
   referenceRoots: z.array(z.string().startsWith('s3://')).optional(),
   weightsUri: z.string().optional(),
+  adapterUri: z.string().optional(),
 });
 export type JobSpec = z.infer<typeof JobSpec>;
 
@@ -54,6 +57,7 @@ export function jobSpecFromEnv(env: NodeJS.ProcessEnv = process.env): JobSpec {
     sweepIndex,
     referenceRoots: env[JOB_ENV.referenceRoots] ? env[JOB_ENV.referenceRoots]!.split(',').filter((root) => root.length > 0) : undefined,
     weightsUri: env[JOB_ENV.weightsUri] || undefined,
+    adapterUri: env[JOB_ENV.adapterUri] || undefined,
   });
 }
 
@@ -68,6 +72,7 @@ export function jobSpecToEnv(spec: JobSpec): Record<string, string> {
     [JOB_ENV.sweepIndex]: String(spec.sweepIndex),
     ...(spec.referenceRoots ? { [JOB_ENV.referenceRoots]: spec.referenceRoots.join(',') } : {}),
     ...(spec.weightsUri ? { [JOB_ENV.weightsUri]: spec.weightsUri } : {}),
+    ...(spec.adapterUri ? { [JOB_ENV.adapterUri]: spec.adapterUri } : {}),
   };
 }
 

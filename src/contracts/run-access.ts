@@ -6,6 +6,7 @@
  *
  *   data bucket       read                      (the manifest and what it names; validation held them to it)
  *   weights folder    read                      (SAGE_WEIGHTS_URI: the manifest's weights, as validated)
+ *   adapter folder    read                      (SAGE_ADAPTER_URI: an inference job's adapter, as validated)
  *   results           read + write              runs/<runId>/*
  *   artifacts         read + write + delete     checkpoints/<runId>/*
  *   artifacts         read + write              cuda-cache/*
@@ -58,7 +59,7 @@ function asPrefix(key: string): string {
  * The session policy of one run. Needs the job's S3 URIs; `weightsUri` is the validated
  * weights folder (the trainer refuses a manifest whose weights differ from it).
  */
-export function runSessionPolicy(spec: Pick<JobSpec, 'manifestUri' | 'resultsUri' | 'checkpointUri' | 'cudaCacheUri'> & { weightsUri: string }): PolicyDocument {
+export function runSessionPolicy(spec: Pick<JobSpec, 'manifestUri' | 'resultsUri' | 'checkpointUri' | 'cudaCacheUri' | 'adapterUri'> & { weightsUri: string }): PolicyDocument {
   const data = s3Location(spec.manifestUri, 'the manifest');
   const results = s3Location(spec.resultsUri, 'the results URI');
   const checkpoints = s3Location(spec.checkpointUri, 'the checkpoint URI');
@@ -69,6 +70,12 @@ export function runSessionPolicy(spec: Pick<JobSpec, 'manifestUri' | 'resultsUri
     { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: [objectArn(checkpoints.bucket, `${asPrefix(checkpoints.key)}*`)] },
   ];
   const buckets = new Set([data.bucket, results.bucket, checkpoints.bucket, weights.bucket]);
+  if (spec.adapterUri) {
+    // An inference job reads the adapter (and its run's metrics.json) of the run it names.
+    const adapter = s3Location(spec.adapterUri, 'the adapter');
+    statements[0]!.Resource.push(objectArn(adapter.bucket, `${asPrefix(adapter.key)}*`));
+    buckets.add(adapter.bucket);
+  }
   if (spec.cudaCacheUri) {
     const cache = s3Location(spec.cudaCacheUri, 'the CUDA cache URI');
     statements.push({ Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objectArn(cache.bucket, `${asPrefix(cache.key)}*`)] });

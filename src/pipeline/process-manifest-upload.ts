@@ -14,14 +14,14 @@
  * writes them from Batch's own state-change events, SUBMITTED onwards.
  */
 import { RejectionReport, type UploadClaim } from '../contracts/documents';
-import { cleanEtag, isManifestKey, manifestNameFromKey, resultsKeys, summaryFiles } from '../contracts/layout';
-import { MAX_MANIFEST_BYTES, validateManifest, type ManifestProblem } from '../manifest';
+import { RESULTS_PREFIXES, cleanEtag, isManifestKey, manifestNameFromKey, resultsKeys, summaryFiles } from '../contracts/layout';
+import { MAX_MANIFEST_BYTES, validateUpload, type Manifest, type ManifestProblem, type UploadValidation } from '../manifest';
 import { ObjectNotFoundError, ObjectTooLargeError, joinUri, type ObjectStore } from '../storage';
 import type { IdSource, PipelineContext } from './context';
 import { toJson } from './documents';
 import { describeSweepEstimate, storedEstimate, type AttemptBudget, type SweepEstimate } from '../estimate';
 import type { JobSubmitter } from './job-submitter';
-import { estimateManifest, planRun } from './run-planner';
+import { estimateManifest, planPredictRun, planRun } from './run-planner';
 import { UploadClaims, DEFAULT_LEASE_MS } from './upload-claims';
 
 export interface ManifestUpload {
@@ -132,18 +132,21 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
       return { outcome: 'ignored', reason: `${manifestUri} no longer exists` };
     }
     const referenceRoots = deps.referenceRoots ?? defaultReferenceRoots(locations);
-    const validated =
+    const checked: UploadValidation =
       'problem' in read
-        ? { ok: false as const, problems: [read.problem] }
-        : await validateManifest(read.bytes, {
+        ? { kind: 'train', result: { ok: false, problems: [read.problem] } }
+        : await validateUpload(read.bytes, {
             manifestUri,
             checkStorage: deps.checkStorage ?? true,
             ...(deps.referenceStore ? { store: deps.referenceStore } : {}),
-            ...(referenceRoots ? { referenceRoots } : {}),
+            ...(referenceRoots ? { referenceRoots, adapterRoots: [`${joinUri(locations.results, RESULTS_PREFIXES.runs)}/`] } : {}),
           });
-    // A valid manifest whose run cannot fit the budget is refused before any GPU starts.
-    const estimate = validated.ok && deps.budget && validated.clip ? estimateManifest(validated.manifest, validated.clip, validated.counts, deps.budget) : undefined;
-    const result = validated.ok && estimate && !estimate.fits ? { ok: false as const, problems: estimateProblems(validated.manifest.sweep !== undefined, estimate) } : validated;
+    // A valid training manifest whose run cannot fit the budget is refused before any GPU starts.
+    const validated = checked.result;
+    const estimate =
+      checked.kind === 'train' && checked.result.ok && deps.budget && checked.result.clip ? estimateManifest(checked.result.manifest, checked.result.clip, checked.result.counts, deps.budget) : undefined;
+    const result =
+      checked.kind === 'train' && checked.result.ok && estimate && !estimate.fits ? { ok: false as const, problems: estimateProblems(checked.result.manifest.sweep !== undefined, estimate) } : validated;
     if (!result.ok) {
       const rejectionUri = joinUri(locations.results, resultsKeys.rejection(uploadName, etag));
       const report: RejectionReport = {
@@ -162,7 +165,8 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
       return { outcome: 'rejected', rejectionUri, problems: result.problems };
     }
 
-    const plan = planRun({ manifest: result.manifest, manifestUri, manifestEtag: etag, runId, locations, submittedAt: claim.claimedAt, ...(referenceRoots ? { referenceRoots } : {}) });
+    const common = { manifestUri, manifestEtag: etag, runId, locations, submittedAt: claim.claimedAt, ...(referenceRoots ? { referenceRoots } : {}) };
+    const plan = checked.kind === 'predict' && checked.result.ok ? planPredictRun({ ...common, validated: checked.result }) : planRun({ ...common, manifest: (result as { manifest: Manifest }).manifest });
     if (estimate) {
       plan.record.estimate = storedEstimate(estimate);
       plan.submission.attempts = estimate.attempts;
@@ -176,7 +180,7 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
     submitted = true;
     await claims.complete({ ...claim, state: 'submitted', jobName: plan.submission.name, jobId });
     await deps.resultsStore.put(plan.recordUri, toJson({ ...plan.record, jobId }), { contentType: 'application/json' });
-    const summaryUri = summaryFiles(locations.results, result.manifest.name).summaryUri;
+    const summaryUri = summaryFiles(locations.results, plan.record.manifestName).summaryUri;
     log.info(existing ? 'found the job a previous handler submitted' : 'job submitted', { manifestUri, runId, jobId, jobName: plan.submission.name, arraySize: plan.submission.arraySize });
     return { outcome: 'submitted', runId, jobId, arraySize: plan.submission.arraySize, runRecordUri: plan.recordUri, summaryUri, tookOver: claimed.previous !== undefined };
   } catch (error) {

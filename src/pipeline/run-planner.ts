@@ -8,7 +8,7 @@ import type { RunEntry, RunRecord } from '../contracts/documents';
 import { jobSpecToEnv } from '../contracts/job';
 import { methodLabel } from '../contracts/settings';
 import { estimateSweep, type AttemptBudget, type SweepEstimate, type SweepRun, type TowerShapes } from '../estimate';
-import { referencePolicyFor, resolveReference, resolveRunSettings, sweepSize, type Manifest } from '../manifest';
+import { PREDICT_DEFAULTS, referencePolicyFor, resolveReference, resolveRunSettings, sliceCount, sliceRange, sweepSize, type Manifest, type ValidatedPredict } from '../manifest';
 import { joinUri } from '../storage';
 import type { PipelineLocations } from './context';
 import { jobNameFor, type JobSubmission } from './job-submitter';
@@ -78,6 +78,62 @@ export function planRun(input: RunPlanInput): RunPlan {
     submittedAt: input.submittedAt,
     entries,
     env,
+  };
+  return { record, recordUri: joinUri(locations.results, resultsKeys.runRecord(runId)), submission: { runId, name: jobName, arraySize, env } };
+}
+
+export interface PredictPlanInput {
+  validated: ValidatedPredict;
+  manifestUri: string;
+  manifestEtag: string;
+  runId: string;
+  locations: PipelineLocations;
+  submittedAt: string;
+  referenceRoots?: readonly string[];
+}
+
+/**
+ * An inference run: one array child per slice of the images (SPEC section 8), each entry
+ * naming its range, the same job environment as training plus the adapter its session may read.
+ */
+export function planPredictRun(input: PredictPlanInput): RunPlan {
+  const { validated, runId, locations } = input;
+  const { manifest } = validated;
+  const sliceSize = manifest.sliceSize ?? PREDICT_DEFAULTS.sliceSize;
+  const arraySize = sliceCount(validated.imageCount, sliceSize);
+  const entries = Array.from({ length: arraySize }, (_, slice) => {
+    const range = sliceRange(validated.imageCount, sliceSize, slice);
+    return { sweepIndex: slice, method: 'predict', overrides: { images: `${range.start}-${range.end}` } };
+  });
+  const resultsUri = `${joinUri(locations.results, resultsKeys.run(runId))}/`;
+  const checkpointUri = `${joinUri(locations.artifacts, artifactsKeys.checkpoints(runId))}/`;
+  const env = jobSpecToEnv({
+    runId,
+    manifestUri: input.manifestUri,
+    resultsUri,
+    checkpointUri,
+    cudaCacheUri: `${joinUri(locations.artifacts, artifactsKeys.cudaCache())}/`,
+    sweepIndex: 0,
+    ...(input.referenceRoots ? { referenceRoots: [...input.referenceRoots] } : {}),
+    weightsUri: resolveReference(manifest.weights, input.manifestUri, referencePolicyFor(input.manifestUri, input.referenceRoots)),
+    adapterUri: validated.adapterUri,
+  });
+  const jobName = jobNameFor(manifest.name, runId);
+  const record: RunRecord = {
+    version: 1,
+    kind: 'predict',
+    runId,
+    manifestName: manifest.name,
+    manifestUri: input.manifestUri,
+    manifestEtag: input.manifestEtag,
+    jobName,
+    arraySize,
+    resultsUri,
+    checkpointUri,
+    submittedAt: input.submittedAt,
+    entries,
+    env,
+    images: validated.imageCount,
   };
   return { record, recordUri: joinUri(locations.results, resultsKeys.runRecord(runId)), submission: { runId, name: jobName, arraySize, env } };
 }

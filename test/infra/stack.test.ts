@@ -241,8 +241,12 @@ describe('least-privilege IAM', () => {
       expect.stringMatching(/^<ResultsBucket\w+>\/runs\/\*\/run\.json$/),
     ]);
     expect(resourcesFor(statements, 's3:DeleteObject')).toEqual([expect.stringMatching(/^<ResultsBucket\w+>\/claims\/\*$/)]);
-    // Reads in the results bucket: only its own claims.
-    expect(resourcesFor(statements, 's3:GetObject').filter((r) => r.includes('ResultsBucket'))).toEqual([expect.stringMatching(/^<ResultsBucket\w+>\/claims\/\*$/)]);
+    // Reads in the results bucket: its own claims, and the two files of an adapter an inference manifest names.
+    expect(resourcesFor(statements, 's3:GetObject').filter((r) => r.includes('ResultsBucket'))).toEqual([
+      expect.stringMatching(/^<ResultsBucket\w+>\/claims\/\*$/),
+      expect.stringMatching(/^<ResultsBucket\w+>\/runs\/\*\/adapter\.json$/),
+      expect.stringMatching(/^<ResultsBucket\w+>\/runs\/\*\/adapter\.safetensors$/),
+    ]);
     // Of the artifacts, only the weights (validation checks them).
     expect(resourcesFor(statements, 's3:GetObject').filter((r) => r.includes('ArtifactsBucket'))).toEqual([expect.stringMatching(/^<ArtifactsBucket\w+>\/weights\/\*$/)]);
   });
