@@ -100,10 +100,13 @@ function initialValues(spec: ParameterSpec, seed: number): Float32Array {
 
 /** Creates the variables of `specs` in order (the order is the optimizer's slot order). */
 export function createVariables(specs: readonly ParameterSpec[], seed: number): NamedVariable[] {
-  return specs.map((spec) => ({
-    name: spec.name,
-    variable: tf.variable(tf.tensor(initialValues(spec, seed), spec.shape), true),
-  }));
+  return specs.map((spec) => {
+    // A variable shares its initial tensor's data: the initial handle goes, or the data outlives the variable.
+    const initial = tf.tensor(initialValues(spec, seed), spec.shape);
+    const variable = tf.variable(initial, true);
+    initial.dispose();
+    return { name: spec.name, variable };
+  });
 }
 
 /** Looks a variable up by its short name within an adapter (throws if the adapter lacks it). */

@@ -28,3 +28,13 @@ export { silentProgress, type ProgressReporter, type StepProgress, type EpochPro
 export { liftBottleneck, perBlockFormula, parameterReport, type NamedVariable } from './adapters';
 export { logitAdjustment, logCompensation } from './heads';
 export { EngineEmptyClassError, EngineNonFiniteLossError, EngineInputError, EngineCheckpointError } from './errors';
+export {
+  adaptiveGradients,
+  isOutOfMemoryError,
+  recoversFromOutOfMemory,
+  releaseAbandonedTape,
+  EngineOutOfMemoryError,
+  type AdaptiveGradients,
+  type AdaptiveGradientsOptions,
+  type MicroBatchBackoff,
+} from './out-of-memory';
