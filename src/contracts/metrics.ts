@@ -128,6 +128,54 @@ export const KeptWeights = z.object({
 });
 export type KeptWeights = z.infer<typeof KeptWeights>;
 
+/** The machine a run trained on (added within version 1): the backend, its GPU, the tfjs packages. */
+export const DeviceFacts = z.object({
+  /** tfjs backend: `tensorflow`, `wasm` or `cpu`. */
+  backend: z.string(),
+  /** The GPU this process used, as nvidia-smi reported it before TensorFlow loaded; absent without one. */
+  gpu: z
+    .object({
+      name: z.string(),
+      memoryMiB: z.number().nonnegative(),
+      /** Used by other processes at start. */
+      usedMiB: z.number().nonnegative().optional(),
+      driver: z.string(),
+      /** The image's CUDA runtime (CUDA_VERSION). */
+      cuda: z.string().optional(),
+      /** GPUs visible on the host. */
+      count: z.number().int().positive().optional(),
+    })
+    .optional(),
+  /** Package name → version (tfjs, tfjs-core, tfjs-backend-wasm, tfjs-node-gpu, libtensorflow, ...). */
+  tfjs: z.record(z.string(), z.string()),
+});
+export type DeviceFacts = z.infer<typeof DeviceFacts>;
+
+/** One halving of the micro-batch after an out-of-memory error (the batch was redone). */
+export const MicroBatchBackoffRecord = z.object({
+  /** 1-based epoch and step of the batch that ran out. */
+  epoch: z.number().int().positive(),
+  step: z.number().int().positive(),
+  from: z.number().int().positive(),
+  to: z.number().int().positive(),
+  error: z.string(),
+});
+export type MicroBatchBackoffRecord = z.infer<typeof MicroBatchBackoffRecord>;
+
+/**
+ * How the micro-batch was chosen (added within version 1): `set` by the settings, from the
+ * `memory-model` and the device's free memory when microBatchSize is null, or the whole `batch`
+ * when the model allows it; `detail` has the figures. `final` is the micro-batch after the back-offs.
+ */
+export const MicroBatchChoice = z.object({
+  chosen: z.number().int().positive(),
+  reason: z.enum(['set', 'memory-model', 'batch']),
+  detail: z.string(),
+  final: z.number().int().positive(),
+  backoffs: z.array(MicroBatchBackoffRecord),
+});
+export type MicroBatchChoice = z.infer<typeof MicroBatchChoice>;
+
 export const MetricsDocument = z.object({
   version: z.literal(METRICS_VERSION),
   runId: z.string(),
@@ -161,6 +209,10 @@ export const MetricsDocument = z.object({
   }),
   /** tfjs backend that ran the job: `tensorflow` (node / node-gpu), `wasm` or `cpu`. */
   backend: z.string(),
+  /** The backend, GPU and package versions of the attempt that finished (added within version 1). */
+  device: DeviceFacts.optional(),
+  /** The micro-batch and its back-offs (added within version 1). */
+  microBatch: MicroBatchChoice.optional(),
   startedAt: z.string(),
   finishedAt: z.string(),
 });
