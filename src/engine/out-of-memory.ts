@@ -35,7 +35,8 @@ export function isOutOfMemoryError(error: unknown): boolean {
   const text = `${error.name}: ${error.message}`;
   if (/\bOOM\b|resource ?exhausted|out of memory/i.test(text)) return true;
   if (error instanceof RangeError) return /allocation failed|array buffer length|invalid typed array length/i.test(error.message);
-  if (error instanceof WebAssembly.RuntimeError || error.name === 'RuntimeError') return /memory access out of bounds|^Aborted\(/i.test(error.message);
+  // WebAssembly.RuntimeError (the TypeScript lib here has no WebAssembly value to test instanceof against).
+  if (error.name === 'RuntimeError') return /memory access out of bounds|^Aborted\(/i.test(error.message);
   return false;
 }
 

@@ -15,12 +15,14 @@ import { batchGradients } from '../../src/engine/step';
 import { MemoryBatchSource, modelWithRandomZeroShot, randomClip, snapshot, syntheticDataset } from './helpers';
 
 const CLASSES = ['a', 'b', 'c'];
+/** Node's WebAssembly.RuntimeError, what the wasm module throws (the TypeScript lib here does not declare it). */
+const WasmRuntimeError = (globalThis as unknown as { WebAssembly: { RuntimeError: new (message: string) => Error } }).WebAssembly.RuntimeError;
 const COUNTS = [6, 4, 2];
 
 describe('recognising out-of-memory errors', () => {
   it('knows TensorFlow, CUDA, wasm and JavaScript allocation failures, and nothing else', () => {
-    const wasmTrap = new WebAssembly.RuntimeError('memory access out of bounds');
-    const wasmAbort = new WebAssembly.RuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
+    const wasmTrap = new WasmRuntimeError('memory access out of bounds');
+    const wasmAbort = new WasmRuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
     const oom = [
       new Error('OOM when allocating tensor with shape[256,197,3072] and type float on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc'),
       Object.assign(new Error('Resource exhausted: failed to allocate memory'), { name: 'ResourceExhaustedError' }),
@@ -30,7 +32,7 @@ describe('recognising out-of-memory errors', () => {
       new RangeError('Array buffer allocation failed'),
     ];
     for (const error of oom) expect(isOutOfMemoryError(error), error.message).toBe(true);
-    const others = [new Error('shapes [2,3] and [4,5] are incompatible'), new RangeError('Maximum call stack size exceeded'), new WebAssembly.RuntimeError('unreachable'), 'OOM', null];
+    const others = [new Error('shapes [2,3] and [4,5] are incompatible'), new RangeError('Maximum call stack size exceeded'), new WasmRuntimeError('unreachable'), 'OOM', null];
     for (const error of others) expect(isOutOfMemoryError(error), String(error)).toBe(false);
   });
 });
