@@ -17,6 +17,8 @@ import {
   type ClassMetrics,
   type ConfusedPair,
   type Confusion,
+  type DeviceFacts,
+  type MicroBatchChoice,
   type ShotGroup,
 } from '../contracts/metrics';
 import { methodLabel, type Settings } from '../contracts/settings';
@@ -202,6 +204,10 @@ export interface MetricsInputs {
   backend: string;
   /** Data-parallel replicas the run used (recorded as config.engine.replicas); default 1. */
   replicas?: number;
+  /** The backend, GPU and package versions (src/clip/backend.ts deviceFacts). */
+  device?: DeviceFacts;
+  /** How the micro-batch was chosen and its back-offs (the trainer's automatic micro-batch). */
+  microBatch?: MicroBatchChoice;
   startedAt: Date;
   finishedAt: Date;
 }
@@ -232,6 +238,8 @@ export function buildMetricsDocument(inputs: MetricsInputs): MetricsDocument {
       trainImagesPerSecond: train.trainImagesPerSecond,
     },
     backend: inputs.backend,
+    ...(inputs.device ? { device: inputs.device } : {}),
+    ...(inputs.microBatch ? { microBatch: inputs.microBatch } : {}),
     startedAt: inputs.startedAt.toISOString(),
     finishedAt: inputs.finishedAt.toISOString(),
   });

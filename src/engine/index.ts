@@ -5,7 +5,7 @@
  * ObjectStores (checkpoint folder, adapter folder), a TrainingLog and a ProgressReporter.
  */
 export { createSageModel, batchLogits, type CreateSageModelOptions, type SageModel, type ZeroShotFromText, type ZeroShotTensors } from './model';
-export { trainSage, checkTrainCounts, DEFAULT_DIVERGENCE_RULE, type DivergenceRule, type TrainSageOptions, type TrainResult, type ZeroShotFeatureStrategy } from './train';
+export { trainSage, checkTrainCounts, DEFAULT_DIVERGENCE_RULE, type CheckpointPoint, type DivergenceRule, type TrainSageOptions, type TrainResult, type ZeroShotFeatureStrategy } from './train';
 export {
   batchGradients,
   checkTrainingBatch,

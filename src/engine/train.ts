@@ -85,8 +85,22 @@ export interface TrainSageOptions {
   divergence?: Partial<DivergenceRule>;
   /** How an effective batch's gradients are computed; default batchGradients (micro-batches, in this process). */
   gradients?: GradientSource;
+  /**
+   * Called after each checkpoint is saved (every epoch end and a stop) with where the run stands:
+   * the 0-based epoch in progress and the steps done in it (the trainer writes progress.json).
+   */
+  onCheckpoint?: (point: CheckpointPoint) => void | Promise<void>;
   /** Where the evaluations during training get their logits (evaluate's `logits`); default this thread. */
   logits?: LogitSource;
+}
+
+/** Where a saved checkpoint stands (TrainSageOptions.onCheckpoint). */
+export interface CheckpointPoint {
+  /** 0-based epoch in progress (= completed epochs) and steps done within it. */
+  epoch: number;
+  step: number;
+  epochs: number;
+  stepsPerEpoch: number;
 }
 
 /** How FIT's f^zs is obtained; recorded in the metrics' config. */
@@ -190,6 +204,7 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
       latestOnDiskUsable = true;
     }
     await log?.flush();
+    if (options.checkpoint) await options.onCheckpoint?.({ epoch: position.epoch, step: position.step, epochs: settings.epochs, stepsPerEpoch: Math.ceil(train.count / settings.batchSize) });
   };
 
   try {
