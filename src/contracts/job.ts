@@ -26,7 +26,41 @@ export const JOB_ENV = {
   /** An inference job's adapter folder, as validated: its session may read it. */
   adapterUri: 'SAGE_ADAPTER_URI',
   arrayIndex: 'AWS_BATCH_JOB_ARRAY_INDEX',
+  /** Set on the job definition (infra/constructs/gpu-batch.ts): the backend the trainer must run on (`tensorflow`), or it exits 3. */
+  requiredBackend: 'SAGE_REQUIRED_BACKEND',
+  /** Set on the job definition: one attempt's timeout in seconds; the trainer checkpoints before it and exits 75. */
+  attemptSeconds: 'SAGE_ATTEMPT_SECONDS',
+  /** Batch's 1-based attempt number (progress.json records it). */
+  attempt: 'AWS_BATCH_JOB_ATTEMPT',
 } as const;
+
+/** What the job definition and Batch tell one attempt about itself (not part of the per-run JobSpec). */
+export interface AttemptContext {
+  requiredBackend?: 'tensorflow' | 'wasm' | 'cpu';
+  /** The attempt's timeout, from the moment the container started. */
+  attemptSeconds?: number;
+  /** 1-based. */
+  attempt?: number;
+}
+
+/** Reads the attempt's context; a value that is set but malformed is refused, naming the variable. */
+export function attemptFromEnv(env: NodeJS.ProcessEnv = process.env): AttemptContext {
+  const context: AttemptContext = {};
+  const backend = env[JOB_ENV.requiredBackend];
+  if (backend) {
+    if (backend !== 'tensorflow' && backend !== 'wasm' && backend !== 'cpu') throw new Error(`${JOB_ENV.requiredBackend} is "${backend}"; expected tensorflow, wasm or cpu`);
+    context.requiredBackend = backend;
+  }
+  const seconds = env[JOB_ENV.attemptSeconds];
+  if (seconds) {
+    const value = Number(seconds);
+    if (!(Number.isFinite(value) && value > 0)) throw new Error(`${JOB_ENV.attemptSeconds} is "${seconds}"; expected a positive number of seconds`);
+    context.attemptSeconds = value;
+  }
+  const attempt = env[JOB_ENV.attempt];
+  if (attempt && Number.isInteger(Number(attempt)) && Number(attempt) > 0) context.attempt = Number(attempt);
+  return context;
+}
 
 export const JobSpec = z.object({
   runId: z.string().min(1),
