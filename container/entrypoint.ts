@@ -8,7 +8,7 @@
 import { jobSpecFromEnv } from '../src/contracts/job';
 import { JsonLog } from '../src/pipeline/log';
 import { storeFor } from '../src/storage';
-import { abortOnTermination, runJob } from '../src/trainer';
+import { abortOnTermination, runAnyJob } from '../src/trainer';
 import { restoreCudaCache, saveCudaCache, snapshotCache } from './cuda-cache';
 
 const log = new JsonLog({ base: { service: 'trainer' } });
@@ -27,7 +27,8 @@ async function main(): Promise<number> {
   const stop = abortOnTermination(['SIGTERM'], () => log.warn('SIGTERM: checkpointing and stopping; the retry resumes from the checkpoint'));
   let exitCode = 0;
   try {
-    await runJob(spec, { signal: stop.signal });
+    // Training or an inference slice: the manifest says which.
+    await runAnyJob(spec, { signal: stop.signal });
     log.info('job finished', { runId: spec.runId, sweepIndex: spec.sweepIndex });
   } catch (error) {
     log.error('job failed', { runId: spec.runId, sweepIndex: spec.sweepIndex, error });

@@ -6,7 +6,7 @@ import type { SettingsOverrides } from '../contracts/settings';
 import type { Summary, SummaryRow } from '../contracts/summary';
 import type { JobRunner } from '../local/job-runner';
 import { DECODE_WORKERS_ENV } from './commands/train';
-import { CliRunFailedError } from './exit-codes';
+import { CliInputError, CliRunFailedError } from './exit-codes';
 import type { CliOutput } from './output';
 
 export interface LocalRunFlags {
@@ -42,10 +42,10 @@ async function runnerFor(flags: LocalRunFlags, output: CliOutput): Promise<JobRu
     if (flags.workers !== undefined) env[DECODE_WORKERS_ENV] = String(flags.workers);
     return childProcessRunner({ write: (line) => output.err(line), env });
   }
-  const { runJob } = await import('../trainer/run-job');
+  const { runAnyJob } = await import('../trainer/dispatch');
   const { jobSpecFromEnv } = await import('../contracts/job');
   return inProcessRunner(async (env) => {
-    await runJob(jobSpecFromEnv(env), { cacheDir: flags.cacheDir, workers: flags.workers, log: (line) => output.err(line) });
+    await runAnyJob(jobSpecFromEnv(env), { cacheDir: flags.cacheDir, workers: flags.workers, log: (line) => output.err(line) });
   });
 }
 
@@ -56,6 +56,8 @@ export function rowsOfRun(summary: Summary, runId: string): Summary {
 
 /** Runs the manifest locally; prints the table and the report's path; throws when a job failed or the manifest was refused. */
 export async function runManifestLocally(manifestUri: string, flags: LocalRunFlags, output: CliOutput): Promise<void> {
+  const { jobKind } = await import('../trainer/dispatch');
+  if ((await jobKind(manifestUri)) === 'predict') return runPredictManifestLocally(manifestUri, flags, output);
   const { loadManifest, ManifestValidationError } = await import('../manifest');
   // Validating the user's own file first gives problems with its line numbers; the pipeline validates its copy again.
   const { manifest } = await loadManifest(manifestUri, { checkStorage: true });
@@ -110,4 +112,35 @@ export async function runManifestLocally(manifestUri: string, flags: LocalRunFla
   if (failed.length > 0) {
     throw new CliRunFailedError(`${failed.length} of ${summary.rows.length} run(s) failed: ${failed.map((r) => `#${r.sweepIndex} ${r.method}: ${r.reason ?? r.status}`).join('; ')}`);
   }
+}
+
+/** An inference manifest through the local pipeline: validated, sliced, labelled, joined and reported as on AWS. */
+async function runPredictManifestLocally(manifestUri: string, flags: LocalRunFlags, output: CliOutput): Promise<void> {
+  const { readManifestBytes, validateUpload, ManifestValidationError } = await import('../manifest');
+  const { storeFor, joinUri } = await import('../storage');
+  const { RESULTS_PREFIXES, runPredictionFiles } = await import('../contracts/layout');
+  if (flags.settings) throw new CliInputError('settings flags (--epochs, --set, --config ...) apply to training manifests; an inference manifest has topK, tte and sliceSize fields');
+  // The user's own file first, for problems with its line numbers.
+  const checked = await validateUpload(await readManifestBytes(await storeFor(manifestUri), manifestUri), { manifestUri, checkStorage: true });
+  if (!checked.result.ok) throw new ManifestValidationError(checked.result.problems, manifestUri);
+  const { runLocalPipeline } = await import('../local/pipeline');
+  const { consoleLog } = await import('../local/console-log');
+  const { localBuckets } = await import('../local/buckets');
+  const result = await runLocalPipeline({ manifestUri, bucketsRoot: flags.buckets, runner: await runnerFor(flags, output), concurrency: flags.parallel, log: consoleLog((line) => output.err(line)) });
+  if (result.outcome === 'rejected') throw new ManifestValidationError(result.problems, manifestUri);
+  if (result.outcome === 'not-submitted') throw new CliRunFailedError(result.reason);
+  const rows = result.summary.rows.filter((row) => row.runId === result.runId).sort((a, b) => a.sweepIndex - b.sweepIndex);
+  const files = runPredictionFiles(`${joinUri(localBuckets(flags.buckets).results, RESULTS_PREFIXES.runs, result.runId)}/`);
+  const images = rows.reduce((sum, row) => sum + (row.predictions?.images ?? 0), 0);
+  const skipped = rows.reduce((sum, row) => sum + (row.predictions?.skipped ?? 0), 0);
+  if (flags.json) {
+    output.out(JSON.stringify({ outcome: 'finished', kind: 'predict', runId: result.runId, manifestName: result.manifestName, images, skipped, predictions: files, report: { html: result.reportHtmlUri, markdown: result.reportMarkdownUri, csv: result.resultsCsvUri }, rows }, null, 2));
+  } else {
+    output.out(`\nInference run ${result.runId} of "${result.manifestName}": ${images} images labelled in ${rows.length} slice(s), ${skipped} skipped`);
+    output.out(`predictions: ${files.jsonl}`);
+    output.out(`             ${files.csv}`);
+    output.out(`report:      ${result.reportHtmlUri}`);
+  }
+  const failed = rows.filter((row) => row.status !== 'SUCCEEDED');
+  if (failed.length > 0) throw new CliRunFailedError(`${failed.length} of ${rows.length} slice(s) failed: ${failed.map((r) => `#${r.sweepIndex}: ${r.reason ?? r.status}`).join('; ')}`);
 }

@@ -64,6 +64,8 @@ export const SummaryRow = z.object({
   statusAt: z.string().optional(),
   /** The last checkpointed position while the run is not finished. */
   progress: RowProgress.optional(),
+  /** An inference slice that ended: its images labelled and skipped, and its summary document's key. */
+  predictions: z.object({ images: z.number().int().nonnegative(), skipped: z.number().int().nonnegative(), summaryKey: z.string() }).optional(),
 });
 export type SummaryRow = z.infer<typeof SummaryRow>;
 

@@ -27,12 +27,15 @@ export function isObject(value: unknown): value is Json {
 /** Every field of a manifest that names a location, as [path, value] pairs (`train.jsonl`, `weights`...). */
 export function manifestReferences(manifest: Json): [string, string][] {
   const out: [string, string][] = [];
-  for (const field of ['images', 'weights']) if (typeof manifest[field] === 'string') out.push([field, manifest[field]]);
-  for (const split of ['train', 'test']) {
+  for (const field of ['images', 'weights', 'adapter']) if (typeof manifest[field] === 'string') out.push([field, manifest[field]]);
+  for (const split of ['train', 'test', 'val']) {
     const source = manifest[split];
     if (!isObject(source)) continue;
     for (const field of ['jsonl', 'list', 'shards']) if (typeof source[field] === 'string') out.push([`${split}.${field}`, source[field]]);
   }
+  // An inference manifest's images: { folder } | { list, root } | { shards }.
+  const images = manifest.images;
+  if (isObject(images)) for (const field of ['folder', 'list', 'root', 'shards']) if (typeof images[field] === 'string') out.push([`images.${field}`, images[field]]);
   return out;
 }
 
@@ -40,8 +43,13 @@ export function manifestReferences(manifest: Json): [string, string][] {
 export function withAbsoluteReferences(manifest: Json, sourceUri: string): Json {
   const absolute = (value: unknown): unknown => (typeof value === 'string' && value.length > 0 ? resolveReference(value, sourceUri) : value);
   const out: Json = { ...manifest };
-  for (const field of ['images', 'weights']) if (field in out) out[field] = absolute(out[field]);
-  for (const split of ['train', 'test']) {
+  for (const field of ['images', 'weights', 'adapter']) if (typeof out[field] === 'string') out[field] = absolute(out[field]);
+  if (isObject(out.images)) {
+    const images: Json = { ...out.images };
+    for (const field of ['folder', 'list', 'root', 'shards']) if (field in images) images[field] = absolute(images[field]);
+    out.images = images;
+  }
+  for (const split of ['train', 'test', 'val']) {
     const source = out[split];
     if (!isObject(source)) continue;
     const copy: Json = { ...source };

@@ -8,7 +8,7 @@ export { validateManifest, type SplitCounts, type ValidateManifestOptions, type 
 export { loadManifest, readManifestBytes, type LoadedManifest, type LoadManifestOptions } from './load';
 export { readItems, scanItems, ManifestItemsError, type ListedItemSource, type ManifestItem, type ReadItemsContext } from './items';
 export { readBoundedLines, invalidUtf8Offset, ManifestFileLimitError, MAX_ITEM_FILE_BYTES, MAX_LINE_BYTES } from './lines';
-export { resolveReference, imagesRootUri, imageUri, imagePathProblem, referencePolicyFor, ManifestReferenceError, type ReferencePolicy } from './references';
+export { resolveReference, imagesRootUri, imageUri, imagePathProblem, referencePolicyFor, LOCAL_POLICY, ManifestReferenceError, type ReferencePolicy } from './references';
 export { resolveRunSettings, sweepSize, sweepEntry, ManifestSweepIndexError } from './run-settings';
 export { formatProblems, ManifestValidationError } from './problems';
 export { validateUpload, type UploadValidation, type ValidateUploadOptions } from './validate-upload';

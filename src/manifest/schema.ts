@@ -176,7 +176,7 @@ export const PredictManifest = z.strictObject({
   images: PredictImages.describe('The images to label.'),
   topK: z.number().int().min(1).max(100).optional().describe('Classes reported per image, best first. Default 5.'),
   tte: z.boolean().optional().describe('Five-crop test-time ensemble (resize to 248, corners and centre). Default false.'),
-  sliceSize: z.number().int().min(1).max(10_000_000).optional().describe('Images per Batch array child. Default 20,000.'),
+  sliceSize: z.number().int().min(1).max(200_000).optional().describe("Images per Batch array child (at most 200,000: a slice's predictions are written in one piece). Default 20,000."),
 });
 export type PredictManifest = z.infer<typeof PredictManifest>;
 

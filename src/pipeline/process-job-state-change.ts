@@ -13,6 +13,7 @@
 import { RunRecord, RunStatusDocument } from '../contracts/documents';
 import { resultsKeys, runChildFiles, summaryFiles } from '../contracts/layout';
 import { MetricsDocument } from '../contracts/metrics';
+import { PredictionSummary } from '../contracts/predictions';
 import { TrainingProgress } from '../contracts/progress';
 import { rowStatusOf, type RowProgress, type SummaryRow } from '../contracts/summary';
 import { joinUri } from '../storage';
@@ -20,6 +21,7 @@ import type { PipelineContext } from './context';
 import { readDocument, toJson } from './documents';
 import type { JobStateChange } from './events';
 import { writeReports, type ReportFiles } from './report-writer';
+import { joinPredictions } from './predictions';
 import { childJobId } from './run-planner';
 import { upsertSummaryRows, type RowSource } from './summary-store';
 
@@ -68,7 +70,9 @@ async function progressOf(record: RunRecord, sweepIndex: number, deps: ProcessJo
 async function finishedChild(change: JobStateChange, record: RunRecord, sweepIndex: number, deps: ProcessJobStateChangeDeps): Promise<ChildResult> {
   const base = { ...baseRow(change, record, sweepIndex, change.jobId), finishedAt: change.finishedAt };
   let row: SummaryRow;
-  if (change.status === 'SUCCEEDED') {
+  if (change.status === 'SUCCEEDED' && record.kind === 'predict') {
+    row = await finishedSlice(base, record, sweepIndex, deps);
+  } else if (change.status === 'SUCCEEDED') {
     // The same derivation the trainer wrote it with (runChildFiles), from the record's results URI.
     const metricsUri = runChildFiles(record.resultsUri, sweepIndex).metrics;
     let problem: string | undefined;
@@ -95,6 +99,18 @@ async function finishedChild(change: JobStateChange, record: RunRecord, sweepInd
     finishedAt: change.finishedAt,
   };
   return { row, status };
+}
+
+/** An inference slice that ended: its summary document says how many images it labelled. */
+async function finishedSlice(base: Omit<SummaryRow, 'status'>, record: RunRecord, sweepIndex: number, deps: ProcessJobStateChangeDeps): Promise<SummaryRow> {
+  const summaryUri = runChildFiles(record.resultsUri, sweepIndex).predictionSummary;
+  try {
+    const summary = (await readDocument(deps.resultsStore, summaryUri, PredictionSummary))?.value;
+    if (!summary) return { ...base, status: 'FAILED', reason: `the job succeeded but wrote no prediction summary at ${summaryUri}` };
+    return { ...base, status: 'SUCCEEDED', predictions: { images: summary.images, skipped: summary.skipped.length, summaryKey: keyUnder(deps.locations.results, summaryUri) } };
+  } catch (error) {
+    return { ...base, status: 'FAILED', reason: `the job succeeded but its prediction summary is unreadable: ${error instanceof Error ? error.message : String(error)}` };
+  }
 }
 
 /** Rows for the children of a failed array job that have not reported themselves. */
@@ -149,6 +165,14 @@ export async function processJobStateChange(change: JobStateChange, deps: Proces
 
   const { summaryUri } = summaryFiles(deps.locations.results, record.manifestName);
   const update = await upsertSummaryRows(deps.resultsStore, summaryUri, record.manifestName, planned.rows, planned.source, { now: () => deps.clock.now() });
+  // An inference run whose every slice succeeded gets its predictions joined (again, harmlessly, on a repeated event).
+  if (record.kind === 'predict' && (planned.source === 'job' || planned.source === 'array-parent')) {
+    const rows = update.summary.rows.filter((row) => row.runId === record.runId);
+    if (rows.length === record.arraySize && rows.every((row) => row.status === 'SUCCEEDED')) {
+      const joined = await joinPredictions(record, deps.resultsStore);
+      log.info('inference run complete: predictions joined', { runId: record.runId, ...joined });
+    }
+  }
   // Derived files follow the summary. An end is always re-rendered (a retried event may come from
   // an invocation that wrote the summary and died before the report); progress only when it moved.
   const ended = planned.source === 'job' || planned.source === 'array-parent';

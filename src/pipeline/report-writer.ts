@@ -7,7 +7,9 @@
 import { MetricsDocument } from '../contracts/metrics';
 import { summaryFiles } from '../contracts/layout';
 import type { Summary } from '../contracts/summary';
+import { PredictionSummary } from '../contracts/predictions';
 import { renderReportHtml, renderReportMarkdown, renderResultsCsv } from '../report';
+import { isPredictionSummary, renderPredictionCsv, renderPredictionHtml, renderPredictionMarkdown } from '../report/predictions';
 import { joinUri, type ObjectStore } from '../storage';
 import { readDocument } from './documents';
 import type { PipelineLog } from './log';
@@ -41,6 +43,22 @@ export async function loadRunMetrics(store: ObjectStore, resultsRoot: string, su
   return documents;
 }
 
+/** The prediction summaries of an inference summary's succeeded slices; an unreadable one is logged and left out. */
+export async function loadPredictionSummaries(store: ObjectStore, resultsRoot: string, summary: Summary, log: PipelineLog): Promise<PredictionSummary[]> {
+  const documents: PredictionSummary[] = [];
+  for (const row of summary.rows) {
+    if (row.status !== 'SUCCEEDED' || !row.predictions) continue;
+    const uri = joinUri(resultsRoot, row.predictions.summaryKey);
+    try {
+      const stored = await readDocument(store, uri, PredictionSummary);
+      if (stored) documents.push(stored.value);
+    } catch (error) {
+      log.warn('a succeeded slice has an unreadable prediction summary', { uri, error });
+    }
+  }
+  return documents;
+}
+
 /**
  * Writes the three report files for the manifest's current summary. If the summary changes
  * while rendering (another run landed), renders again from the new one, a few times at most.
@@ -51,9 +69,16 @@ export async function writeReports(store: ObjectStore, resultsRoot: string, mani
     const before = await store.head(uris.summaryUri);
     const summary = await readSummary(store, uris.summaryUri);
     if (!before || !summary) return null;
-    const metrics = await loadRunMetrics(store, resultsRoot, summary, log);
-    const input = { summary, metrics };
-    const [csv, markdown, html] = [renderResultsCsv(input), renderReportMarkdown(input), await renderReportHtml(input)];
+    let csv: string;
+    let markdown: string;
+    let html: string;
+    if (isPredictionSummary(summary)) {
+      const input = { summary, slices: await loadPredictionSummaries(store, resultsRoot, summary, log) };
+      [csv, markdown, html] = [renderPredictionCsv(input), renderPredictionMarkdown(input), await renderPredictionHtml(input)];
+    } else {
+      const input = { summary, metrics: await loadRunMetrics(store, resultsRoot, summary, log) };
+      [csv, markdown, html] = [renderResultsCsv(input), renderReportMarkdown(input), await renderReportHtml(input)];
+    }
     const after = await store.head(uris.summaryUri);
     if (after?.etag !== before.etag) continue;
     await store.put(uris.csvUri, csv, { contentType: 'text/csv; charset=utf-8' });

@@ -8,3 +8,5 @@ export { runJob, jobSettings, countLabels, removeLocalTemporaryFiles, type RunJo
 export { jobLocations, type JobLocations } from './job-locations';
 export { consoleProgress, JsonlLog, abortOnTermination } from './progress';
 export { TrainerSettingsError, TrainerStoppedError } from './errors';
+export { runAnyJob, jobKind, type AnyJobResult } from './dispatch';
+export { runPredictJob, streamPredictions, PREDICT_BATCH, type PredictJobOptions, type PredictJobResult, type StreamPredictionsOptions } from './predict-job';

@@ -85,13 +85,13 @@ describe('sage (child process)', () => {
 
     const runId = summary.rows[2]!.runId;
     const image = path.join(root, 'ok', 'dataset', 'images', 'test', '00-red_circle', '0000.png');
-    const predicted = await sage(['predict', image, '--adapter', path.join(buckets, 'results', 'runs', runId, '2'), '--top-k', '2'], root);
+    const predicted = await sage(['predict', image, '--adapter', path.join(buckets, 'results', 'runs', runId, '2'), '--top-k', '2', '--format', 'json'], root);
     expect(predicted.code).toBe(0);
-    const predictions = JSON.parse(predicted.stdout) as { image: string; top: { name: string; probability: number }[] }[];
+    const predictions = JSON.parse(predicted.stdout) as { key: string; top: { name: string; score: number }[] }[];
     expect(predictions).toHaveLength(1);
-    expect(predictions[0]!.image).toBe(image);
+    expect(predictions[0]!.key).toBe(image);
     expect(predictions[0]!.top).toHaveLength(2);
-    expect(predictions[0]!.top[0]!.probability).toBeGreaterThanOrEqual(predictions[0]!.top[1]!.probability);
+    expect(predictions[0]!.top[0]!.score).toBeGreaterThanOrEqual(predictions[0]!.top[1]!.score);
   });
 
   it('run exits 1 when a job fails, and the summary says why', async () => {

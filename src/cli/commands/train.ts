@@ -82,6 +82,16 @@ export function registerTrain(program: Command, output: CliOutput): void {
     }
     const { runJob } = await import('../../trainer/run-job');
     const { abortOnTermination } = await import('../../trainer/progress');
+    const { jobKind } = await import('../../trainer/dispatch');
+    const kind = await jobKind(spec.manifestUri).catch(() => 'train' as const);
+    if (kind === 'predict') {
+      if (!flags.fromEnv) throw new CliInputError(`${spec.manifestUri} is an inference manifest ("kind": "predict"): run it with sage predict --manifest or sage run`);
+      // The container's command for an inference slice (the local pipeline runs it too).
+      const { runPredictJob } = await import('../../trainer/predict-job');
+      const { files } = await runPredictJob(spec, { ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}), ...(flags.workers !== undefined || workersFromEnv() !== undefined ? { workers: flags.workers ?? workersFromEnv()! } : {}), log: (line) => output.err(line) });
+      output.out(`predictions: ${files.predictions}`);
+      return;
+    }
     const stop = abortOnTermination();
     try {
       const workers = flags.workers ?? workersFromEnv();

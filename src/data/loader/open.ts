@@ -3,7 +3,7 @@
  * named inline / in JSONL / in a list file) and serves transformed Float32 NHWC batches
  * through the BatchSource contract.
  */
-import { classNames, readItems, type Manifest } from '../../manifest';
+import { classNames, readItems, type Manifest, type PredictImagesListing } from '../../manifest';
 import { imagesRootUri, imageUri, resolveReference } from '../../manifest/references';
 import { storeFor, type ObjectStore } from '../../storage';
 import { DecodePool } from '../decode/pool';
@@ -94,4 +94,51 @@ export async function openBatchSource(options: OpenBatchSourceOptions): Promise<
     reportBadImage: options.reportBadImage ?? warnBadImage,
     crop: options.crop,
   });
+}
+
+export interface OpenImageSourceOptions {
+  /** The images to read: listed (folder, list file, the CLI's paths) or a shard index. */
+  images: PredictImagesListing;
+  /** The items [start, end) of the listing to serve (an inference slice); default all. */
+  range?: { start: number; end: number };
+  imageSize: number;
+  workers?: number;
+  onBadImage?: OnBadImage;
+  reportBadImage?: (report: BadImageReport) => void;
+  store?: ObjectStore;
+  prefetch?: number;
+}
+
+/**
+ * Unlabelled images for inference, through the same decode pool and test transforms as
+ * evaluation. Listed images come in listing order; shards in index order, the range's
+ * items served by skipping (the caller passes `skip: range.start` and stops at the range's end).
+ */
+export async function openImageSource(options: OpenImageSourceOptions): Promise<{ source: LoaderBatchSource; skip: number; count: number }> {
+  const { images, imageSize } = options;
+  let item: ItemSource;
+  let skip = 0;
+  let count: number;
+  if (images.kind === 'listed') {
+    const range = options.range ?? { start: 0, end: images.images.length };
+    const listed = images.images.slice(range.start, range.end).map((image) => ({ key: image.key, label: 0, uri: image.uri }));
+    const store = options.store ?? (await storeFor(listed[0]?.uri ?? ''));
+    item = new ListItemSource(listed, store);
+    count = listed.length;
+  } else {
+    const store = options.store ?? (await storeFor(images.indexUri));
+    const index = await readShardIndex(images.indexUri, store);
+    item = new ShardItemSource(index, images.indexUri, store);
+    const range = options.range ?? { start: 0, end: images.count };
+    skip = range.start;
+    count = range.end - range.start;
+  }
+  const pool = await DecodePool.open({ workers: options.workers });
+  const source = new PipelineBatchSource(item, pool, {
+    imageSize,
+    prefetch: options.prefetch ?? 2,
+    onBadImage: options.onBadImage ?? 'skip',
+    reportBadImage: options.reportBadImage ?? warnBadImage,
+  });
+  return { source, skip, count };
 }

@@ -1,0 +1,110 @@
+/**
+ * Inference end to end on one machine (SPEC section 8): an inference manifest run by `sage run`
+ * through the local pipeline (validation, an array job over slices, aggregation joining the
+ * slices and rendering the report), and `sage predict` on the same adapter and images writing
+ * the same lines. A corrupt image is skipped with a warning, or stops `--strict` with exit 2.
+ */
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main';
+import { jobSpecFromEnv } from '../../src/contracts/job';
+import { PredictionRecord } from '../../src/contracts/predictions';
+import { Summary } from '../../src/contracts/summary';
+import { silentProgress } from '../../src/engine/progress';
+import { runJob } from '../../src/trainer/run-job';
+import { writeTinyClip, writeTinyDataset } from './fixtures';
+
+interface Captured {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function sage(args: string[]): Promise<Captured> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { out: (text) => out.push(text), err: (text) => err.push(text) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('inference through the local pipeline and sage predict', () => {
+  let root: string;
+  let weights: string;
+  let adapter: string;
+  let unlabelled: string;
+
+  beforeAll(async () => {
+    process.env.SAGE_DECODE_WORKERS = '0';
+    root = await mkdtemp(path.join(os.tmpdir(), 'sage-predict-'));
+    weights = await writeTinyClip(path.join(root, 'clip'));
+    const manifest = await writeTinyDataset(path.join(root, 'train'), weights, { name: 'tiny-train', training: { method: 'lift', epochs: 1, batchSize: 8 } });
+    const out = path.join(root, 'trained');
+    await runJob(jobSpecFromEnv({ SAGE_RUN_ID: 'r1', SAGE_MANIFEST_URI: manifest, SAGE_RESULTS_URI: out, SAGE_CHECKPOINT_URI: path.join(out, 'checkpoints') }), { progress: silentProgress, log: () => {}, workers: 0 });
+    adapter = path.join(out, '0');
+    // The test images, unlabelled, in two folders; and one file that is no image.
+    unlabelled = path.join(root, 'unlabelled');
+    await cp(path.join(root, 'train', 'dataset', 'images', 'test'), unlabelled, { recursive: true });
+    await mkdir(path.join(unlabelled, 'zz'), { recursive: true });
+    await writeFile(path.join(unlabelled, 'zz', 'broken.png'), 'not a png');
+  }, 300_000);
+
+  afterAll(async () => {
+    delete process.env.SAGE_DECODE_WORKERS;
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('runs an inference manifest in slices, joins the predictions and reports them; sage predict writes the same lines', async () => {
+    const manifestUri = path.join(root, 'label.json');
+    await writeFile(manifestUri, JSON.stringify({ version: 1, kind: 'predict', name: 'label-tiny', adapter, weights, images: { folder: unlabelled }, topK: 3, sliceSize: 5 }));
+    const buckets = path.join(root, 'buckets');
+    const run = await sage(['run', manifestUri, '--buckets', buckets, '--in-process']);
+    expect(run.err).not.toMatch(/failed:/);
+    expect(run.code).toBe(0);
+    // 12 test images and a broken file: 13 listed, 3 slices of at most 5; the broken one skipped.
+    expect(run.out).toMatch(/12 images labelled in 3 slice\(s\), 1 skipped/);
+    const summary = Summary.parse(JSON.parse(await readFile(path.join(buckets, 'results', 'summaries', 'label-tiny', 'summary.json'), 'utf8')));
+    expect(summary.rows.map((row) => [row.sweepIndex, row.status, row.overrides.images])).toEqual([
+      [0, 'SUCCEEDED', '0-5'],
+      [1, 'SUCCEEDED', '5-10'],
+      [2, 'SUCCEEDED', '10-13'],
+    ]);
+    const runDir = path.join(buckets, 'results', 'runs', summary.rows[0]!.runId);
+    const joined = (await readFile(path.join(runDir, 'predictions.jsonl'), 'utf8')).trim().split('\n');
+    expect(joined).toHaveLength(12);
+    for (const line of joined) expect(PredictionRecord.parse(JSON.parse(line)).top).toHaveLength(3);
+    const csv = (await readFile(path.join(runDir, 'predictions.csv'), 'utf8')).trim().split('\n');
+    expect(csv[0]).toBe('key,class_1,score_1,class_2,score_2,class_3,score_3');
+    expect(csv).toHaveLength(13);
+    const report = await readFile(path.join(buckets, 'results', 'summaries', 'label-tiny', 'report.html'), 'utf8');
+    expect(report).toContain('Inference report: label-tiny');
+    expect(report).toContain('zz/broken.png');
+    expect(report).toContain('data-chart="predicted-shares"');
+
+    // The same adapter and images through the CLI: the same lines, in the same order.
+    const cliOut = path.join(root, 'cli.jsonl');
+    const predicted = await sage(['predict', unlabelled, '--adapter', adapter, '--top-k', '3', '--out', cliOut]);
+    expect(predicted.code).toBe(0);
+    expect(predicted.err).toMatch(/warning: skipped zz\/broken\.png/);
+    expect((await readFile(cliOut, 'utf8')).trim().split('\n')).toEqual(joined);
+    // And from the manifest itself.
+    const fromManifest = await sage(['predict', manifestUri]);
+    expect(fromManifest.out.split('\n')).toEqual(joined);
+  });
+
+  it('stops at an unreadable image with --strict (exit 2), and takes globs and list files', async () => {
+    const strict = await sage(['predict', unlabelled, '--adapter', adapter, '--strict']);
+    expect(strict.code).toBe(2);
+    expect(strict.err).toMatch(/broken\.png/);
+    const globbed = await sage(['predict', `${unlabelled}/0*/**/*.png`, '--adapter', adapter, '--format', 'csv', '--top-k', '1']);
+    expect(globbed.code).toBe(0);
+    const rows = globbed.out.split('\n');
+    expect(rows[0]).toBe('key,class_1,score_1');
+    expect(rows.length - 1).toBe(12);
+    await writeFile(path.join(unlabelled, 'two.txt'), 'zz/broken.png\n00-red_circle/0000.png\n');
+    const listed = await sage(['predict', path.join(unlabelled, 'two.txt'), '--adapter', adapter, '--format', 'json']);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.out) as { key: string }[]).map((entry) => entry.key)).toEqual(['00-red_circle/0000.png']);
+  });
+});
