@@ -58,6 +58,9 @@ describe('inference through the local pipeline and sage predict', () => {
   it('runs an inference manifest in slices, joins the predictions and reports them; sage predict writes the same lines', async () => {
     const manifestUri = path.join(root, 'label.json');
     await writeFile(manifestUri, JSON.stringify({ version: 1, kind: 'predict', name: 'label-tiny', adapter, weights, images: { folder: unlabelled }, topK: 3, sliceSize: 5 }));
+    const validated = await sage(['validate', manifestUri]);
+    expect(validated.code).toBe(0);
+    expect(validated.out).toContain('images   13 in 3 slice(s)');
     const buckets = path.join(root, 'buckets');
     const run = await sage(['run', manifestUri, '--buckets', buckets, '--in-process']);
     expect(run.err).not.toMatch(/failed:/);

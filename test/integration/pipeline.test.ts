@@ -234,6 +234,32 @@ describe.skipIf(unavailable !== null)('the AWS pipeline on the emulator', () => 
     }
   });
 
+  it('labels images with that run’s adapter through an inference manifest: an array job over slices, joined and reported', async () => {
+    const { Summary: SummarySchema } = await import('../../src/contracts/summary');
+    const trained = (await summaryOf('procedural')).rows[0]!;
+    const adapter = `s3://${buckets.results}/runs/${trained.runId}/0/`;
+    await upload('manifests/label.json', { version: 1, kind: 'predict', name: 'label', adapter, weights: weightsUri, images: { folder: `${dataset.images}/test/` }, topK: 2, sliceSize: 4 });
+    const outcome = await validate(await objectCreatedEventFor('manifests/label.json'));
+    expect(outcome).toMatchObject({ outcome: 'submitted', arraySize: 2 });
+    if (outcome.outcome !== 'submitted') return;
+    const parent = await describeJob(outcome.jobId);
+    expect(containerEnv(parent).SAGE_ADAPTER_URI).toBe(adapter.replace(/\/$/, ''));
+    const { runAnyJob } = await import('../../src/trainer');
+    for (const index of [0, 1]) {
+      const result = await runAnyJob(jobSpecFromEnv(containerEnv(parent, index)), { log: () => {}, workers: 0 });
+      expect(result.kind).toBe('predict');
+      await aggregate(stateChangeEvent(await describeJob(`${outcome.jobId}:${index}`), { status: 'SUCCEEDED', arrayProperties: { index, size: 2 } }));
+    }
+    const summary = SummarySchema.parse(JSON.parse(await store.getText(`s3://${buckets.results}/summaries/label/summary.json`)));
+    expect(summary.rows.map((row) => [row.sweepIndex, row.status, row.predictions?.images])).toEqual([
+      [0, 'SUCCEEDED', 4],
+      [1, 'SUCCEEDED', 2],
+    ]);
+    const joined = (await store.getText(`s3://${buckets.results}/runs/${outcome.runId}/predictions.jsonl`)).trim().split('\n');
+    expect(joined).toHaveLength(6);
+    expect(await store.getText(`s3://${buckets.results}/summaries/label/report.html`)).toContain('Inference report: label');
+  });
+
   it('answers a bad manifest with a rejection report and no job', async () => {
     const before = await jobsOnQueue();
     await upload('manifests/bad.json', { ...manifestFor('bad'), classes: ['only-one'], weights: `s3://${buckets.artifacts}/weights/missing/` });

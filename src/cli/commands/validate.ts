@@ -17,12 +17,31 @@ export function registerValidate(program: Command, output: CliOutput): void {
     .option('--no-check-storage', 'skip opening a sample of the images (schema, lists and counts are still checked)')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (manifestUri: string, flags: ValidateFlags) => {
-      const { validateManifest, readManifestBytes, ManifestValidationError, classNames, sweepSize, resolveRunSettings } = await import('../../manifest');
+      const { validateUpload, readManifestBytes, ManifestValidationError, classNames, sweepSize, resolveRunSettings, PREDICT_DEFAULTS, sliceCount } = await import('../../manifest');
       const { storeFor } = await import('../../storage');
       const { methodLabel } = await import('../../contracts/settings');
       const store = await storeFor(manifestUri);
       if (!(await store.exists(manifestUri))) throw new CliInputError(`no manifest at ${manifestUri}`);
-      const result = await validateManifest(await readManifestBytes(store, manifestUri), { manifestUri, checkStorage: flags.checkStorage });
+      const checked = await validateUpload(await readManifestBytes(store, manifestUri), { manifestUri, checkStorage: flags.checkStorage });
+      if (checked.kind === 'predict') {
+        // An inference manifest: the adapter, the weights and the images it labels, in slices.
+        if (!checked.result.ok) {
+          if (flags.json) output.out(JSON.stringify({ ok: false, manifestUri, problems: checked.result.problems }, null, 2));
+          throw new ManifestValidationError(checked.result.problems, manifestUri);
+        }
+        const predict = checked.result;
+        const slices = sliceCount(predict.imageCount, predict.manifest.sliceSize ?? PREDICT_DEFAULTS.sliceSize);
+        if (flags.json) {
+          output.out(JSON.stringify({ ok: true, kind: 'predict', manifestUri, name: predict.manifest.name, adapter: predict.adapterUri, classes: predict.adapter.classNames.length, images: predict.imageCount, slices }, null, 2));
+          return;
+        }
+        output.out(`valid inference manifest: ${manifestUri}`);
+        output.out(`  name     ${predict.manifest.name}`);
+        output.out(`  adapter  ${predict.adapterUri} (${predict.adapter.settings.method}, ${predict.adapter.classNames.length} classes)`);
+        output.out(`  images   ${predict.imageCount} in ${slices} slice(s)`);
+        return;
+      }
+      const result = checked.result;
       if (!result.ok) {
         if (flags.json) output.out(JSON.stringify({ ok: false, manifestUri, problems: result.problems }, null, 2));
         throw new ManifestValidationError(result.problems, manifestUri);
