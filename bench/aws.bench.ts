@@ -141,7 +141,11 @@ async function benchValidation(): Promise<{ rows: BenchRow[]; notes: string[] }>
     const withStorage = await measure(() => validateManifest(text, { manifestUri: 's3://data/manifests/bench.json' }));
     global.gc?.();
     const { result, seconds, peakRssMb, peakHeapMb } = await measure(() => handler(event, context));
+    // Fast refusal: a sweep of a million (empty) entries is over the schema's 1,000 and must be refused in about a second.
+    const hugeSweep = JSON.stringify({ ...manifest, sweep: Array.from({ length: 1_000_000 }, () => ({})) });
+    const refusal = await measure(() => validateManifest(hugeSweep, { manifestUri: 's3://data/manifests/bench.json', checkStorage: false }));
     const rows: BenchRow[] = [
+      { case: 'validateManifest refusing a 1,000,000-entry sweep (3 MB)', seconds: Number(refusal.seconds.toFixed(2)), outcome: refusal.result.ok ? 'accepted' : 'refused', 'peak heap MB': Math.round(refusal.peakHeapMb) },
       { case: 'validateManifest, item files only (no existence checks)', seconds: Number(parseOnly.seconds.toFixed(2)), 'peak heap MB': Math.round(parseOnly.peakHeapMb) },
       { case: 'validateManifest, with weights + 1,000 sampled image HEADs', seconds: Number(withStorage.seconds.toFixed(2)), 'peak heap MB': Math.round(withStorage.peakHeapMb) },
       {
