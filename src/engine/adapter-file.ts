@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip';
 import { ADAPTER_VERSION, AdapterHeader } from '../contracts/adapter';
+import { RUN_FILES } from '../contracts/layout';
 import { joinUri } from '../storage/uri';
 import { EngineCheckpointError } from './errors';
 import { buildSageModel, type SageModel } from './model';
@@ -15,8 +16,9 @@ import { assignVariables, entryWithShape, getSafetensors, parseHeaderJson, putSa
 
 export type { AdapterHeader };
 
-const HEADER_NAME = 'adapter.json';
-const TENSORS_NAME = 'adapter.safetensors';
+// The names are the bucket layout's (src/contracts/layout.ts).
+const HEADER_NAME = RUN_FILES.adapterHeader;
+const TENSORS_NAME = RUN_FILES.adapterTensors;
 
 /** Writes `adapter.safetensors` and `adapter.json` into `folder`. */
 export async function saveAdapter(model: SageModel, folder: StoreLocation): Promise<void> {

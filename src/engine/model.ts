@@ -63,6 +63,8 @@ export interface ZeroShotFromText {
   cacheDir?: string | null;
   /** Who encodes the text classifier's prompts (zeroShotClassifier's `encoder`); default this thread. */
   encoder?: PromptEncoder;
+  /** Stage lines of the text classifier (prompts, ETA, cache hit); default silent. */
+  log?: (line: string) => void;
 }
 
 export type CreateSageModelOptions = ModelBase & (ZeroShotFromText | ZeroShotTensors);
@@ -75,6 +77,7 @@ export async function createSageModel(options: CreateSageModelOptions): Promise<
     templates: settings.components.init ? 'ensemble60' : 'single',
     cacheDir: options.cacheDir,
     ...(options.encoder ? { encoder: options.encoder } : {}),
+    ...(options.log ? { log: options.log } : {}),
   });
   try {
     return buildSageModel({ clip, settings, classNames, zeroShotWeights: zeroShot.weights, textEmbeddings: zeroShot.textEmbeddings });

@@ -43,7 +43,7 @@ export interface ProgressReporter {
 export const silentProgress: ProgressReporter = { step() {}, epoch() {}, message() {}, warning() {}, close() {} };
 
 /** Kinds of warning the engine emits (the log's `kind`). */
-export type TrainingWarningKind = 'diverged' | 'checkpoint-unusable' | 'checkpoint-fresh-start' | 'checkpoint-stale-files';
+export type TrainingWarningKind = 'diverged' | 'checkpoint-unusable' | 'checkpoint-fresh-start' | 'checkpoint-stale-files' | 'out-of-memory';
 
 /** One line of the training log. `time` is an ISO timestamp. */
 export type TrainingLogRecord =
@@ -51,7 +51,9 @@ export type TrainingLogRecord =
   | ({ type: 'epoch'; time: string } & EpochMetrics)
   /** Training continued from a checkpoint at this 0-based epoch and step; later step records of the same position replace earlier ones. */
   | { type: 'resume'; epoch: number; step: number; generation: 'latest' | 'previous'; time: string }
-  | { type: 'warning'; kind: TrainingWarningKind; message: string; time: string; details?: Record<string, unknown> };
+  | { type: 'warning'; kind: TrainingWarningKind; message: string; time: string; details?: Record<string, unknown> }
+  /** The micro-batch an attempt starts with (the trainer's automatic choice, or the setting) and why. */
+  | { type: 'micro-batch'; microBatch: number; reason: 'set' | 'memory-model' | 'batch'; detail: string; time: string };
 
 /** A log the engine appends to and flushes at each epoch end and at a stop (the trainer's JsonlLog). */
 export interface TrainingLog {

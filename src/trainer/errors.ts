@@ -17,3 +17,26 @@ export class TrainerSettingsError extends TrainerError {
     this.name = 'TrainerSettingsError';
   }
 }
+
+/**
+ * The attempt's deadline is near: the trainer checkpointed and stops so that the next attempt
+ * (Batch retries exit 75) continues from the checkpoint.
+ */
+export class TrainerDeadlineError extends TrainerError {
+  constructor(
+    readonly checkpointUri: string,
+    readonly position: { epoch: number; step: number },
+    reason: string,
+  ) {
+    super(`to be continued: ${reason}; checkpointed at epoch ${position.epoch + 1}, step ${position.step} (${checkpointUri}); the next attempt resumes from it`);
+    this.name = 'TrainerDeadlineError';
+  }
+}
+
+/** The backend the job requires (SAGE_REQUIRED_BACKEND) did not load; the message says why. Not retried: the same image fails again. */
+export class TrainerBackendError extends TrainerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TrainerBackendError';
+  }
+}

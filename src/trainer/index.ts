@@ -7,6 +7,10 @@
 export { runJob, jobSettings, countLabels, removeLocalTemporaryFiles, type RunJobOptions, type RunJobResult } from './run-job';
 export { jobLocations, type JobLocations } from './job-locations';
 export { consoleProgress, JsonlLog, abortOnTermination } from './progress';
-export { TrainerSettingsError, TrainerStoppedError } from './errors';
+export { TrainerSettingsError, TrainerStoppedError, TrainerDeadlineError, TrainerBackendError } from './errors';
+export { trainerExitCode, type TrainerExitCode } from './exit-codes';
+export { AttemptDeadline, MIN_MARGIN_SECONDS, type AttemptDeadlineOptions } from './deadline';
+export { planMicroBatch, deviceBudget, type MicroBatchPlan } from './micro-batch';
+export { writeProgress } from './attempt';
 export { runAnyJob, jobKind, type AnyJobResult } from './dispatch';
 export { runPredictJob, streamPredictions, PREDICT_BATCH, type PredictJobOptions, type PredictJobResult, type StreamPredictionsOptions } from './predict-job';

@@ -1,25 +1,29 @@
-/** Where one job (one sweep child) reads and writes, from its JobSpec and the bucket layout. */
+/** Where one job (one sweep child) reads and writes, from its JobSpec and the bucket layout (src/contracts/layout.ts). */
 import type { JobSpec } from '../contracts/job';
+import { childCheckpointUri, RUN_FILES, runChildFiles } from '../contracts/layout';
 import { joinUri } from '../storage';
 
 export interface JobLocations {
-  /** `<resultsUri>/<sweepIndex>/`: metrics.json, log.jsonl, and the adapter (adapter.safetensors + adapter.json). */
+  /** `<resultsUri>/<sweepIndex>/`: metrics.json, log.jsonl, progress.json, and the adapter (adapter.safetensors + adapter.json). */
   resultsDir: string;
   metricsUri: string;
   logUri: string;
+  /** Where the run stands at its last checkpoint (TrainingProgress), for the summary between attempts. */
+  progressUri: string;
   adapterUri: string;
   /** `<checkpointUri>/<sweepIndex>/`: the resumable training state. */
   checkpointDir: string;
 }
 
-/** The file names match src/contracts/layout.ts resultsKeys (`runs/<runId>/<sweepIndex>/...`). */
+/** The one derivation of a child's files is layout.ts's runChildFiles; this adds the checkpoint folder and the adapter file. */
 export function jobLocations(spec: Pick<JobSpec, 'resultsUri' | 'checkpointUri' | 'sweepIndex'>): JobLocations {
-  const resultsDir = joinUri(spec.resultsUri, String(spec.sweepIndex));
+  const files = runChildFiles(spec.resultsUri, spec.sweepIndex);
   return {
-    resultsDir,
-    metricsUri: joinUri(resultsDir, 'metrics.json'),
-    logUri: joinUri(resultsDir, 'log.jsonl'),
-    adapterUri: joinUri(resultsDir, 'adapter.safetensors'),
-    checkpointDir: `${joinUri(spec.checkpointUri, String(spec.sweepIndex))}/`,
+    resultsDir: files.dir,
+    metricsUri: files.metrics,
+    logUri: files.log,
+    progressUri: files.progress,
+    adapterUri: joinUri(files.adapterDir, RUN_FILES.adapterTensors),
+    checkpointDir: childCheckpointUri(spec.checkpointUri, spec.sweepIndex),
   };
 }

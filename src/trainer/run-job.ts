@@ -3,19 +3,29 @@
  * validate the manifest, resolve the sweep entry's settings, load CLIP, build the model,
  * train (resuming from the job's checkpoint), evaluate, and write metrics.json, log.jsonl
  * and the adapter under `<resultsUri>/<sweepIndex>/`. The zero-shot method skips training.
+ *
+ * Around the engine, for the GPU job (SPEC section 6): the backend the job requires
+ * (SAGE_REQUIRED_BACKEND) or none; the micro-batch from the memory model when the settings leave
+ * it null, halved on an out-of-memory error; the attempt's deadline (SAGE_ATTEMPT_SECONDS), before
+ * which it checkpoints and stops "to be continued"; progress.json after each checkpoint; the
+ * device facts and the micro-batch in metrics.json.
  */
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ZodError } from 'zod';
-import type { JobSpec } from '../contracts/job';
+import { attemptFromEnv, type AttemptContext, type JobSpec } from '../contracts/job';
 import { RUN_BEST_ADAPTER_DIR } from '../contracts/layout';
-import type { MetricsDocument } from '../contracts/metrics';
+import type { MetricsDocument, MicroBatchBackoffRecord } from '../contracts/metrics';
+import { passesPerImage } from '../estimate/work';
 import { resolveSettings, type Settings, type SettingsOverrides } from '../contracts/settings';
 import type { ProgressReporter } from '../engine/progress';
 import { classNames as classNamesOf, loadManifest, resolveReference, sweepEntry, type Manifest } from '../manifest';
 import { isS3Uri, joinUri, storeFor } from '../storage';
-import { TrainerSettingsError, TrainerStoppedError } from './errors';
+import { PositionLog, withDeadline, writeProgress } from './attempt';
+import { AttemptDeadline, formatSeconds, type AttemptDeadlineOptions } from './deadline';
+import { TrainerBackendError, TrainerDeadlineError, TrainerSettingsError, TrainerStoppedError } from './errors';
 import { jobLocations, type JobLocations } from './job-locations';
+import { microBatchChoice, planMicroBatch } from './micro-batch';
 import { consoleProgress, JsonlLog } from './progress';
 
 export interface RunJobOptions {
@@ -33,6 +43,15 @@ export interface RunJobOptions {
   log?: (line: string) => void;
   /** A CLIP weights folder instead of the manifest's (`sage train --weights`). */
   weights?: string;
+  /** The attempt's context (required backend, timeout, attempt number); default attemptFromEnv(). */
+  attempt?: AttemptContext;
+  /** The deadline's clock, start and smallest margin (tests cut a run into attempts with a virtual clock). */
+  deadline?: Omit<AttemptDeadlineOptions, 'attemptSeconds'>;
+}
+
+/** `s3://b/w/` and `s3://b/w` name the same folder. */
+function sameFolder(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 }
 
 export interface RunJobResult {
@@ -55,26 +74,37 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const startedAt = new Date();
   // Heavy modules load here, not at import time, so the CLI's other commands stay fast.
-  const { initBackend, loadClip, loadClipTokenizer } = await import('../clip');
-  const { buildMetricsDocument, createSageModel, evaluate, saveAdapter, trainSage } = await import('../engine');
+  const { initBackend, loadClip, loadClipTokenizer, ClipBackendUnavailableError } = await import('../clip');
+  const { deviceFacts } = await import('../clip/backend');
+  const { adaptiveGradients, buildMetricsDocument, createSageModel, evaluate, saveAdapter, trainSage } = await import('../engine');
   const { openBatchSource } = await import('../data');
   const { pinTrainerGpu, startReplicas } = await import('./parallel');
 
   // Before the backend loads: with several GPUs this process keeps the first, its helper replicas the others.
   const gpus = pinTrainerGpu();
-  const backend = await initBackend({ log });
-  // The Lambda validated the manifest; the storage pass is left out here because training reads every image anyway.
-  const { manifest, manifestUri, counts } = await loadManifest(spec.manifestUri, { checkStorage: false });
+  const attempt = options.attempt ?? attemptFromEnv();
+  const deadline = attempt.attemptSeconds ? new AttemptDeadline({ ...options.deadline, attemptSeconds: attempt.attemptSeconds }) : null;
+  const backend = await initBackend({ log, ...(attempt.requiredBackend ? { required: attempt.requiredBackend } : {}) }).catch((error: unknown) => {
+    if (attempt.requiredBackend && error instanceof ClipBackendUnavailableError) throw new TrainerBackendError(error.message, { cause: error });
+    throw error;
+  });
+  const device = await deviceFacts();
+  // The Lambda validated the manifest, against the same reference roots; the storage pass is left out because training reads every image anyway.
+  const { manifest, manifestUri, counts } = await loadManifest(spec.manifestUri, { checkStorage: false, ...(spec.referenceRoots ? { referenceRoots: spec.referenceRoots } : {}) });
   const settings = jobSettings(manifest, spec.sweepIndex, options.overrides);
   const locations = jobLocations(spec);
   const names = classNamesOf(manifest);
   log(`job ${spec.runId} #${spec.sweepIndex}: ${settings.method} on "${manifest.name}" (${names.length} classes), backend ${backend}`);
 
   const weightsUri = options.weights ?? resolveReference(manifest.weights, manifestUri);
+  // The run's session may read only the weights validation accepted: a manifest changed since then is refused here, by name.
+  if (spec.weightsUri && !sameFolder(spec.weightsUri, weightsUri)) {
+    throw new TrainerSettingsError(`the job was validated with the CLIP weights ${spec.weightsUri}, but the manifest now names ${weightsUri}; upload the manifest again to validate its new weights`);
+  }
   // Released in reverse order whatever happens: worker threads must not keep the process alive.
   const cleanup: (() => unknown)[] = [];
   try {
-    const clip = await loadClip(weightsUri, { cacheDir: options.cacheDir });
+    const clip = await loadClip(weightsUri, { cacheDir: options.cacheDir, log });
     cleanup.push(() => clip.dispose());
     // Data-parallel replicas (src/trainer/parallel): none for W = 1, which runs exactly the single-thread path.
     const { plan, pool: replicas } = startReplicas({ settings, backend, clip, location: weightsUri, cacheDir: options.cacheDir, gpus, log });
@@ -87,6 +117,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       settings,
       ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
       ...(replicas ? { encoder: replicas.encodePrompts } : {}),
+      log,
     });
     cleanup.push(() => model.dispose());
     if (replicas) await replicas.attach(model);
@@ -109,18 +140,66 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       const removed = await removeLocalTemporaryFiles(locations.checkpointDir);
       if (removed.length > 0) log(`removed ${removed.length} half-written file(s) from ${locations.checkpointDir}: ${removed.join(', ')}`);
     }
+    // The micro-batch: the setting, or the largest the memory model fits in this device (SPEC section 6).
+    const microPlan = planMicroBatch(settings, clip.config, names.length, device);
+    const trainingLog = new PositionLog(await JsonlLog.open(resultsStore, locations.logUri), Math.ceil(train.count / settings.batchSize));
+    const backoffs: MicroBatchBackoffRecord[] = [];
+    let gradients = parallel.gradients;
+    let finalMicroBatch = (): number => microPlan.chosen;
+    if (settings.method !== 'zero-shot') {
+      log(`micro-batch ${microPlan.chosen} (${microPlan.reason}): ${microPlan.detail}`);
+      if (microPlan.warning) log(`warning: ${microPlan.warning}`);
+      trainingLog.append({ type: 'micro-batch', microBatch: microPlan.chosen, reason: microPlan.reason, detail: microPlan.detail, time: new Date().toISOString() });
+      if (settings.microBatchSize === null) {
+        const adaptive = adaptiveGradients({
+          microBatchSize: microPlan.chosen,
+          ...(parallel.gradients ? { compute: parallel.gradients } : {}),
+          onBackoff: (b) => {
+            const at = trainingLog.current();
+            backoffs.push({ epoch: at.epoch, step: at.step, from: b.from, to: b.to, error: b.error });
+            const message = `out of memory at epoch ${at.epoch}, step ${at.step} with micro-batch ${b.from}: redoing the step with ${b.to} (${b.error})`;
+            log(`warning: ${message}`);
+            trainingLog.append({ type: 'warning', kind: 'out-of-memory', message, time: new Date().toISOString(), details: { epoch: at.epoch, step: at.step, from: b.from, to: b.to } });
+          },
+        });
+        gradients = adaptive.gradients;
+        finalMicroBatch = adaptive.microBatchSize;
+      }
+    }
+    const progressFile = { runId: spec.runId, sweepIndex: spec.sweepIndex, ...(attempt.attempt !== undefined ? { attempt: attempt.attempt } : {}) };
+    const progress = options.progress ?? consoleProgress();
+    const signals = [options.signal, deadline?.signal].filter((s): s is AbortSignal => s !== undefined);
+    deadline?.markTrainingStart();
     const trained = await trainSage({
       model,
       train,
       trainCounts,
       checkpoint: { store: checkpointStore, uri: locations.checkpointDir },
-      log: await JsonlLog.open(resultsStore, locations.logUri),
-      progress: options.progress ?? consoleProgress(),
-      signal: options.signal,
+      log: trainingLog,
+      progress: deadline ? withDeadline(progress, deadline, settings.batchSize) : progress,
+      ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
+      onCheckpoint: async (point) => {
+        await writeProgress(resultsStore, locations.progressUri, progressFile, point);
+      },
       ...parallel,
+      ...(gradients ? { gradients } : {}),
       ...(evaluating ? { test: val ?? test, evaluationSplit, groupCounts: manifest.evaluation?.groupCounts, best: { store: resultsStore, uri: joinUri(locations.resultsDir, RUN_BEST_ADAPTER_DIR) } } : {}),
     });
-    if (trained.status === 'stopped') throw new TrainerStoppedError(locations.checkpointDir, trained.epochs.length);
+    if (trained.status === 'stopped') {
+      if (deadline?.reason && !options.signal?.aborted) throw new TrainerDeadlineError(locations.checkpointDir, trainingLog.current(), deadline.reason);
+      throw new TrainerStoppedError(locations.checkpointDir, trained.epochs.length);
+    }
+    if (deadline && deadline.stepsObserved()) {
+      // The final evaluation must fit too: estimated from this attempt's seconds per training image and the passes each image costs.
+      const passes = passesPerImage(settings);
+      const testImages = test.count;
+      const evaluationSeconds = deadline.secondsPerTrainingImage() * (passes.test / Math.max(1, passes.train)) * testImages;
+      if (!deadline.fits(evaluationSeconds)) {
+        const reason = `the evaluation of ${testImages} test images (about ${formatSeconds(evaluationSeconds)}) and the margin of ${formatSeconds(deadline.marginSeconds())} do not fit in the ${formatSeconds(deadline.remainingSeconds())} left`;
+        deadline.stop(reason);
+        throw new TrainerDeadlineError(locations.checkpointDir, trainingLog.current(), reason);
+      }
+    }
     // The kept weights' evaluation on test during training is the final one already; on val it is not.
     const evaluation = evaluationSplit === 'test' && trained.keptEvaluation ? trained.keptEvaluation : await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts, ...(replicas ? { logits: replicas.logits } : {}) });
     if (trained.kept?.rule === 'best') log(`metrics.json reports the weights of epoch ${trained.kept.epoch} (the best by ${settings.keepMetric} on ${evaluationSplit}), evaluated on test`);
@@ -135,6 +214,8 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       evaluation,
       backend,
       replicas: plan.count,
+      device,
+      ...(settings.method !== 'zero-shot' ? { microBatch: microBatchChoice(microPlan, finalMicroBatch(), backoffs) } : {}),
       startedAt,
       finishedAt: new Date(),
     });
