@@ -55,7 +55,7 @@ export const StoredEstimateSchema = z.object({
       sweepIndex: z.number().int().nonnegative(),
       method: z.string(),
       flops: z.number().nonnegative(),
-      byInstance: z.array(z.object({ instanceType: z.string(), gpu: z.string(), hours: z.number(), onDemandUsd: z.number(), spotUsd: z.number(), attempts: z.number().int() })),
+      byInstance: z.array(z.object({ instanceType: z.string(), gpu: z.string(), hours: z.number(), onDemandUsd: z.number(), spotUsd: z.number(), attempts: z.number().int(), microBatch: z.number().int().optional() })),
     }),
   ),
 });

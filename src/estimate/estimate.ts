@@ -8,7 +8,8 @@
  */
 import { EstimateError } from '../common/errors';
 import type { GpuTable } from './gpus';
-import { runWork, type RunShape, type RunWork, type TowerShapes } from './work';
+import { fitMicroBatch, gpuTrainingBudget, fixedTrainingBytes, trainingBytesPerImage, type MemoryRun, type MemoryShapes } from './memory';
+import { runWork, type RunWork } from './work';
 
 /** Minutes an attempt keeps for its final checkpoint (SPEC section 6: at least 5 minutes). */
 export const CHECKPOINT_MARGIN_MINUTES = 5;
@@ -36,6 +37,8 @@ export interface InstanceEstimate {
   spotUsd: number;
   /** Attempts this type would need, spot allowance included. */
   attempts: number;
+  /** The largest training micro-batch its GPU holds (the memory model of memory.ts); 0: not even one image. */
+  microBatch: number;
 }
 
 export interface RunEstimate {
@@ -60,8 +63,8 @@ export class EstimateBudgetError extends EstimateError {
 
 /** The estimate of one run on each instance type of the budget. */
 export function estimateRun(
-  shapes: TowerShapes,
-  run: RunShape,
+  shapes: MemoryShapes,
+  run: MemoryRun,
   counts: { trainImages: number; testImages: number; classes: number },
   budget: AttemptBudget,
 ): RunEstimate {
@@ -74,6 +77,7 @@ export function estimateRun(
     const usable = usableMinutes(spec.startupMinutes);
     const workAttempts = usable > 0 ? Math.max(1, Math.ceil(computeMinutes / usable)) : Number.POSITIVE_INFINITY;
     const hours = (computeMinutes + workAttempts * spec.startupMinutes) / 60;
+    const microBatch = run.method === 'zero-shot' ? Number.MAX_SAFE_INTEGER : fitMicroBatch(shapes, run, counts.classes, gpuTrainingBudget(spec.memoryGiB * 2 ** 30));
     return {
       instanceType,
       gpu: spec.gpu,
@@ -81,16 +85,30 @@ export function estimateRun(
       onDemandUsd: hours * spec.onDemandUsdPerHour,
       spotUsd: hours * spec.spotUsdPerHour,
       attempts: workAttempts + budget.spotRetries,
+      microBatch,
     };
   });
   if (byInstance.length === 0) throw new EstimateBudgetError('the budget names no instance type');
   const worst = byInstance.reduce((slowest, candidate) => (candidate.hours > slowest.hours ? candidate : slowest));
   const cap = Math.min(budget.maxAttempts, BATCH_MAX_ATTEMPTS);
-  const fits = Number.isFinite(worst.attempts) && worst.attempts <= cap;
+  // Batch may place the job on any of the types: each must hold a micro-batch of one.
+  const tooSmall = byInstance.filter((e) => e.microBatch < 1);
+  const timeFits = Number.isFinite(worst.attempts) && worst.attempts <= cap;
+  const fits = timeFits && tooSmall.length === 0;
+  const memoryProblem =
+    tooSmall.length > 0
+      ? `one training image needs about ${gib(fixedTrainingBytes(shapes, run, counts.classes) + trainingBytesPerImage(shapes, run, counts.classes))} GiB of GPU memory (weights and state included), more than ${tooSmall.map((e) => `${e.instanceType} (${e.gpu}, ${budget.gpus[e.instanceType]!.memoryGiB} GiB)`).join(', ')} holds: drop ${tooSmall.length > 1 ? 'them' : 'it'} from sage:instanceTypes or use smaller weights`
+      : undefined;
   const problem = fits
     ? undefined
-    : `the run needs about ${formatHours(worst.hours)} on ${worst.instanceType} (${worst.gpu}), ${Number.isFinite(worst.attempts) ? `${worst.attempts} attempts` : 'more than any number of attempts'} of ${budget.jobTimeoutMinutes} minutes with ${budget.spotRetries} kept for spot reclaims; the job may have ${cap}: raise sage:jobTimeoutMinutes (or sage:jobAttempts, at most ${BATCH_MAX_ATTEMPTS}), or drop the slow type from sage:instanceTypes`;
+    : memoryProblem && timeFits
+      ? memoryProblem
+      : `${memoryProblem ? `${memoryProblem}; and ` : ''}the run needs about ${formatHours(worst.hours)} on ${worst.instanceType} (${worst.gpu}), ${Number.isFinite(worst.attempts) ? `${worst.attempts} attempts` : 'more than any number of attempts'} of ${budget.jobTimeoutMinutes} minutes with ${budget.spotRetries} kept for spot reclaims; the job may have ${cap}: raise sage:jobTimeoutMinutes (or sage:jobAttempts, at most ${BATCH_MAX_ATTEMPTS}), or drop the slow type from sage:instanceTypes`;
   return { work, byInstance, worst, attempts: Number.isFinite(worst.attempts) ? Math.min(worst.attempts, cap) : cap, fits, ...(problem ? { problem } : {}) };
+}
+
+function gib(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(1);
 }
 
 /** `3.2 h`, `45 min`. */
@@ -113,7 +131,8 @@ export function formatUsd(usd: number): string {
 /** One line per run: the fastest and the slowest type, hours and on-demand / spot cost. */
 export function describeEstimate(estimate: RunEstimate): string {
   const fastest = estimate.byInstance.reduce((best, candidate) => (candidate.hours < best.hours ? candidate : best));
-  const part = (e: InstanceEstimate): string => `${formatHours(e.hours)} on ${e.instanceType} (${e.gpu}): ${formatUsd(e.onDemandUsd)} on demand, ${formatUsd(e.spotUsd)} spot`;
+  const memory = (e: InstanceEstimate): string => (e.microBatch >= Number.MAX_SAFE_INTEGER ? '' : `, micro-batch up to ${e.microBatch}`);
+  const part = (e: InstanceEstimate): string => `${formatHours(e.hours)} on ${e.instanceType} (${e.gpu}${memory(e)}): ${formatUsd(e.onDemandUsd)} on demand, ${formatUsd(e.spotUsd)} spot`;
   const flops = formatFlops(estimate.work.totalFlops);
   return fastest === estimate.worst ? `${flops}; ${part(fastest)}` : `${flops}; ${part(fastest)} to ${part(estimate.worst)}`;
 }

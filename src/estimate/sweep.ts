@@ -6,7 +6,7 @@
  */
 import { estimateRun, formatHours, formatUsd, describeEstimate, type AttemptBudget, type RunEstimate } from './estimate';
 import { DEFAULT_GPUS } from './gpus';
-import type { RunShape, TowerShapes } from './work';
+import type { MemoryRun, MemoryShapes } from './memory';
 
 /** The stack's defaults (infra/settings.ts reads them from here), for estimates made without a deployment. */
 export const DEFAULT_BUDGET: AttemptBudget = {
@@ -34,14 +34,14 @@ export interface SweepEstimate {
   totals: { hours: number; onDemandUsd: number; spotUsd: number };
 }
 
-export interface SweepRun extends RunShape {
+export interface SweepRun extends MemoryRun {
   sweepIndex: number;
   /** The method label of the summary (`sage`, `lift+sg`). */
   label: string;
 }
 
 export function estimateSweep(
-  shapes: TowerShapes,
+  shapes: MemoryShapes,
   runs: readonly SweepRun[],
   counts: { trainImages: number; testImages: number; classes: number },
   budget: AttemptBudget,
@@ -75,7 +75,7 @@ export interface StoredEstimate {
   attempts: number;
   fits: boolean;
   totals: SweepEstimate['totals'];
-  entries: { sweepIndex: number; method: string; flops: number; byInstance: { instanceType: string; gpu: string; hours: number; onDemandUsd: number; spotUsd: number; attempts: number }[] }[];
+  entries: { sweepIndex: number; method: string; flops: number; byInstance: { instanceType: string; gpu: string; hours: number; onDemandUsd: number; spotUsd: number; attempts: number; microBatch: number }[] }[];
 }
 
 export function storedEstimate(sweep: SweepEstimate): StoredEstimate {
@@ -87,7 +87,7 @@ export function storedEstimate(sweep: SweepEstimate): StoredEstimate {
       sweepIndex: entry.sweepIndex,
       method: entry.method,
       flops: entry.estimate.work.totalFlops,
-      byInstance: entry.estimate.byInstance.map((e) => ({ ...e, attempts: Number.isFinite(e.attempts) ? e.attempts : -1 })),
+      byInstance: entry.estimate.byInstance.map((e) => ({ ...e, attempts: Number.isFinite(e.attempts) ? e.attempts : -1, microBatch: Math.min(e.microBatch, 1_000_000) })),
     })),
   };
 }

@@ -7,7 +7,7 @@ import { artifactsKeys, resultsKeys } from '../contracts/layout';
 import type { RunEntry, RunRecord } from '../contracts/documents';
 import { jobSpecToEnv } from '../contracts/job';
 import { methodLabel } from '../contracts/settings';
-import { estimateSweep, type AttemptBudget, type SweepEstimate, type SweepRun, type TowerShapes } from '../estimate';
+import { estimateSweep, type AttemptBudget, type MemoryShapes, type SweepEstimate, type SweepRun } from '../estimate';
 import { PREDICT_DEFAULTS, referencePolicyFor, resolveReference, resolveRunSettings, sliceCount, sliceRange, sweepSize, type Manifest, type ValidatedPredict } from '../manifest';
 import { joinUri } from '../storage';
 import type { PipelineLocations } from './context';
@@ -142,14 +142,23 @@ export function planPredictRun(input: PredictPlanInput): RunPlan {
 export function sweepRunsOf(manifest: Manifest): SweepRun[] {
   return Array.from({ length: sweepSize(manifest) }, (_, sweepIndex) => {
     const settings = resolveRunSettings(manifest, sweepIndex);
-    return { sweepIndex, label: methodLabel(settings), method: settings.method, components: settings.components, epochs: settings.epochs, tte: settings.tte };
+    return {
+      sweepIndex,
+      label: methodLabel(settings),
+      method: settings.method,
+      components: settings.components,
+      epochs: settings.epochs,
+      tte: settings.tte,
+      bottleneck: settings.bottleneck,
+      sgProjection: settings.sgProjection,
+    };
   });
 }
 
 /** The manifest's estimate from the validated weights' config and split counts; undefined when a count is unknown. */
 export function estimateManifest(
   manifest: Manifest,
-  clip: TowerShapes,
+  clip: MemoryShapes,
   counts: { train?: readonly number[]; test?: readonly number[] },
   budget: AttemptBudget,
 ): SweepEstimate | undefined {

@@ -85,3 +85,22 @@ describe('hours, cost and attempts', () => {
     expect(() => estimateRun(VIT_B16, SAGE, { trainImages: 1, testImages: 1, classes: 2 }, budget({ instanceTypes: ['p9.mega'] }))).toThrow(/no throughput for instance type p9.mega/);
   });
 });
+
+describe('GPU memory in the estimate', () => {
+  it('gives each instance type the micro-batch its GPU holds, and ViT-B/16 Sage fits a T4', () => {
+    const estimate = estimateRun(VIT_B16, { ...SAGE, components: { ...SAGE.components, sg: true } }, { trainImages: 10_847, testImages: 10_000, classes: 100 }, budget());
+    const t4 = estimate.byInstance.find((e) => e.instanceType === 'g4dn.xlarge')!;
+    const a10g = estimate.byInstance.find((e) => e.instanceType === 'g5.xlarge')!;
+    expect(t4.microBatch).toBeGreaterThanOrEqual(1);
+    // 24 GiB hold more images than 16 GiB.
+    expect(a10g.microBatch).toBeGreaterThan(t4.microBatch);
+    expect(estimate.fits).toBe(true);
+  });
+
+  it('refuses a run that cannot hold one training image on a GPU the queue may pick, naming the type and the setting', () => {
+    const tiny = { ...DEFAULT_GPUS['g4dn.xlarge']!, memoryGiB: 1.5 };
+    const estimate = estimateRun(VIT_B16, SAGE, { trainImages: 100, testImages: 100, classes: 100 }, budget({ instanceTypes: ['g4dn.xlarge', 'p0.tiny'], gpus: { ...DEFAULT_GPUS, 'p0.tiny': tiny } }));
+    expect(estimate.fits).toBe(false);
+    expect(estimate.problem).toMatch(/^one training image needs about [\d.]+ GiB of GPU memory \(weights and state included\), more than p0\.tiny \(T4, 1\.5 GiB\) holds: drop it from sage:instanceTypes/);
+  });
+});
