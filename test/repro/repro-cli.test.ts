@@ -85,7 +85,7 @@ describe('sage repro', () => {
     expect(written.stdout).toContain('sweep: 3 runs (3 trained): 54 training images in all (epochs × 18), 180 test crops');
     // The estimate of the whole sweep, from the weights' config and the stack's budget (./cdk.json or the defaults).
     expect(written.stdout).toContain('GPU estimate:');
-    expect(written.stdout).toMatch(/#2 [\w+-]+: [\d.]+ [GTP]FLOP; \d+ min on g4dn\.xlarge \(T4\)/);
+    expect(written.stdout).toMatch(/#2 [\w+-]+: [\d.]+ [GTP]FLOP; \d+ min on g4dn\.xlarge \(T4, micro-batch up to \d+\)/);
     expect(written.stdout).toContain('all 3 runs:');
     expect(written.stderr).toContain("the prepared manifest's training settings (epochs=1, batchSize=8) give way to the paper's set-up");
 
