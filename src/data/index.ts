@@ -5,7 +5,7 @@
  */
 export * from './ingest';
 export { openBatchSource, type OpenBatchSourceOptions, type LoaderBatchSource } from './loader/open';
-export type { LoaderStats, OnBadImage } from './loader/pipeline';
+export type { LoaderStats, OnBadImage } from './loader/batcher';
 export { LoaderBadImageError, LoaderOptionsError, type BadImageReport, type BadImageReason } from './errors';
 export { ShardWriter, DEFAULT_SHARD_BYTES, SHARD_INDEX_NAME, ShardWriteError, type ShardWriterOptions, type ShardSample } from './shards/writer';
 export { readShards, readShardRecords, ShardFormatError, DEFAULT_PREFETCH_BYTES, type ShardRecord, type ShardReadOptions } from './shards/reader';

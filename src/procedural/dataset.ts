@@ -6,6 +6,7 @@
  * Every image is a pure function of (seed, split, class, index), so the output is deterministic
  * and a head class keeps the same images whatever the imbalance ratio.
  */
+import { longTailCounts } from '../data/ingest/long-tail';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -68,11 +69,8 @@ export class ProceduralDatasetOptionsError extends DataError {
   }
 }
 
-/** Training images per class under the CIFAR-100-LT rule. */
-export function longTailCounts(classes: number, maxPerClass: number, imbalanceRatio: number): number[] {
-  if (classes < 2) return [maxPerClass].slice(0, classes);
-  return Array.from({ length: classes }, (_, i) => Math.floor(maxPerClass * imbalanceRatio ** (-i / (classes - 1))));
-}
+/** Training images per class under the CIFAR-100-LT rule: the data module's one definition. */
+export { longTailCounts };
 
 function checkOptions(options: ProceduralDatasetOptions, classes: number): void {
   const positiveInteger = (name: string, value: number, min: number): void => {

@@ -7,7 +7,7 @@ import { LocalObjectStore } from '../../src/storage';
 import { readShardIndex, shardKeyFor, shardUri } from '../../src/data/shards/format';
 import { readShardRecords, readShards, type ShardRecord } from '../../src/data/shards/reader';
 import { ShardWriter } from '../../src/data/shards/writer';
-import { ShardItemSource } from '../../src/data/loader/shard-source';
+import { ShardItemStream } from '../../src/data/loader/shard-source';
 import { readTarMembers } from '../../src/data/tar';
 import { solidPng, tempDir } from './helpers';
 
@@ -107,7 +107,7 @@ describe('shard reader', () => {
     const indexUri = path.join(out, 'index.json');
     const index = await readShardIndex(indexUri, store);
     const stripped = { ...index, shards: index.shards.map(({ labels: _labels, ...rest }) => rest) };
-    const source = new ShardItemSource(stripped, indexUri, store);
+    const source = new ShardItemStream(stripped, indexUri, store);
     expect(Array.from(await source.labels())).toEqual([0, 1, 2, 0, 1]);
   });
 
@@ -117,7 +117,7 @@ describe('shard reader', () => {
     const indexUri = path.join(out, 'index.json');
     const index = await readShardIndex(indexUri, store);
     const lying = { ...index, shards: [{ ...index.shards[0]!, labels: [0, 2, 2] }] };
-    const source = new ShardItemSource(lying, indexUri, store);
+    const source = new ShardItemStream(lying, indexUri, store);
     await expect(
       (async () => {
         for await (const _ of source.items({ epoch: 0, shuffle: false, seed: 0 })) void _;
@@ -131,7 +131,7 @@ describe('shard reader', () => {
     const indexUri = path.join(out, 'index.json');
     const index = await readShardIndex(indexUri, store);
     const lying = { ...index, shards: [{ ...index.shards[0]!, count: 4, classCounts: { ...index.shards[0]!.classCounts, '0': 2 }, labels: undefined }] };
-    const source = new ShardItemSource(lying, indexUri, store);
+    const source = new ShardItemStream(lying, indexUri, store);
     await expect(
       (async () => {
         for await (const _ of source.items({ epoch: 0, shuffle: false, seed: 0 })) void _;

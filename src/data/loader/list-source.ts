@@ -6,7 +6,7 @@
 import type { ObjectStore } from '../../storage';
 import { createRng, mixSeedWide, permutation } from '../../common/random';
 import { RNG_STREAM } from '../random-streams';
-import type { EpochOrder, ItemSource, SourceItem } from './item-source';
+import type { EpochOrder, ItemStream, SourceItem } from './item-stream';
 
 export interface ListedItem {
   key: string;
@@ -33,7 +33,7 @@ class Semaphore {
   }
 }
 
-export class ListItemSource implements ItemSource {
+export class ListItemStream implements ItemStream {
   private readonly reads: Semaphore;
 
   constructor(

@@ -10,10 +10,10 @@ import { DecodePool } from '../decode/pool';
 import { LoaderOptionsError, type BadImageReport } from '../errors';
 import { readShardIndex } from '../shards/format';
 import type { ResizedCropOptions } from '../transforms/geometry';
-import type { ItemSource } from './item-source';
-import { ListItemSource, type ListedItem } from './list-source';
-import { PipelineBatchSource, type OnBadImage } from './pipeline';
-import { ShardItemSource } from './shard-source';
+import type { ItemStream } from './item-stream';
+import { ListItemStream, type ListedItem } from './list-source';
+import { DecodedBatchSource, type OnBadImage } from './batcher';
+import { ShardItemStream } from './shard-source';
 
 export interface OpenBatchSourceOptions {
   manifest: Manifest;
@@ -47,13 +47,13 @@ export interface OpenBatchSourceOptions {
   crop?: ResizedCropOptions;
 }
 
-export type LoaderBatchSource = PipelineBatchSource;
+export type LoaderBatchSource = DecodedBatchSource;
 
 function warnBadImage(report: BadImageReport): void {
   console.warn(`data: skipping image "${report.key}" (label ${report.label}, ${report.reason}): ${report.detail}`);
 }
 
-async function itemSourceFor(options: OpenBatchSourceOptions): Promise<ItemSource> {
+async function itemStreamFor(options: OpenBatchSourceOptions): Promise<ItemStream> {
   const { manifest, manifestUri, split } = options;
   const source = manifest[split];
   if (source === undefined) throw new LoaderOptionsError(`the manifest has no "${split}" split; expected an item source there (items, jsonl, list or shards)`);
@@ -61,7 +61,7 @@ async function itemSourceFor(options: OpenBatchSourceOptions): Promise<ItemSourc
     const indexUri = resolveReference(source.shards, manifestUri);
     const store = options.store ?? (await storeFor(indexUri));
     const index = await readShardIndex(indexUri, store);
-    return new ShardItemSource(index, indexUri, store, {
+    return new ShardItemStream(index, indexUri, store, {
       shuffleBuffer: options.shuffleBuffer,
       prefetchShards: options.prefetchShards,
       prefetchBytes: options.prefetchBytes,
@@ -73,7 +73,7 @@ async function itemSourceFor(options: OpenBatchSourceOptions): Promise<ItemSourc
   for await (const item of readItems(source, { manifestUri, store: options.store, classNames: classNames(manifest), split })) {
     listed.push({ key: item.path, label: item.label, uri: imageUri(root, item.path) });
   }
-  return new ListItemSource(listed, options.store ?? (await storeFor(root)), options.readConcurrency);
+  return new ListItemStream(listed, options.store ?? (await storeFor(root)), options.readConcurrency);
 }
 
 /** Opens a split for reading; close() the result to stop its worker threads. */
@@ -84,10 +84,10 @@ export async function openBatchSource(options: OpenBatchSourceOptions): Promise<
   if (!Number.isInteger(prefetch) || prefetch < 1) throw new LoaderOptionsError(`prefetch must be a positive integer (batches in flight), got ${prefetch}`);
   const onBadImage = options.onBadImage ?? 'fail';
   if (onBadImage !== 'skip' && onBadImage !== 'fail') throw new LoaderOptionsError(`onBadImage must be 'skip' or 'fail', got ${JSON.stringify(onBadImage)}`);
-  const source = await itemSourceFor(options);
+  const source = await itemStreamFor(options);
   if (source.count === 0) throw new LoaderOptionsError(`the ${options.split} split has no items`);
   const pool = await DecodePool.open({ workers: options.workers, tasksPerWorker: options.tasksPerWorker });
-  return new PipelineBatchSource(source, pool, {
+  return new DecodedBatchSource(source, pool, {
     imageSize,
     prefetch,
     onBadImage,
@@ -116,25 +116,25 @@ export interface OpenImageSourceOptions {
  */
 export async function openImageSource(options: OpenImageSourceOptions): Promise<{ source: LoaderBatchSource; skip: number; count: number }> {
   const { images, imageSize } = options;
-  let item: ItemSource;
+  let item: ItemStream;
   let skip = 0;
   let count: number;
   if (images.kind === 'listed') {
     const range = options.range ?? { start: 0, end: images.images.length };
     const listed = images.images.slice(range.start, range.end).map((image) => ({ key: image.key, label: 0, uri: image.uri }));
     const store = options.store ?? (await storeFor(listed[0]?.uri ?? ''));
-    item = new ListItemSource(listed, store);
+    item = new ListItemStream(listed, store);
     count = listed.length;
   } else {
     const store = options.store ?? (await storeFor(images.indexUri));
     const index = await readShardIndex(images.indexUri, store);
-    item = new ShardItemSource(index, images.indexUri, store);
+    item = new ShardItemStream(index, images.indexUri, store);
     const range = options.range ?? { start: 0, end: images.count };
     skip = range.start;
     count = range.end - range.start;
   }
   const pool = await DecodePool.open({ workers: options.workers });
-  const source = new PipelineBatchSource(item, pool, {
+  const source = new DecodedBatchSource(item, pool, {
     imageSize,
     prefetch: options.prefetch ?? 2,
     onBadImage: options.onBadImage ?? 'skip',

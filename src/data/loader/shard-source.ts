@@ -8,7 +8,7 @@ import { createRng, mixSeedWide, permutation, shuffleInPlace, type Rng } from '.
 import { RNG_STREAM } from '../random-streams';
 import { shardUri, type DataShardIndex } from '../shards/format';
 import { readShards, ShardFormatError, type ShardReadOptions } from '../shards/reader';
-import type { EpochOrder, ItemSource, SourceItem } from './item-source';
+import type { EpochOrder, ItemStream, SourceItem } from './item-stream';
 
 export interface ShardSourceOptions extends ShardReadOptions {
   /** Samples held by the shuffle buffer; default 1000. */
@@ -34,7 +34,7 @@ async function* bufferShuffle<T>(source: AsyncIterable<T>, size: number, rng: Rn
   yield* buffer;
 }
 
-export class ShardItemSource implements ItemSource {
+export class ShardItemStream implements ItemStream {
   private readonly uris: string[];
   /** Source-order index of each shard's first sample. */
   private readonly starts: number[] = [];

@@ -12,11 +12,11 @@ import { mixSeedWide } from '../../common/random';
 import { RNG_STREAM } from '../random-streams';
 import { cropsFor, floatsPerItem, type TransformRequest } from '../transforms/apply';
 import type { ResizedCropOptions } from '../transforms/geometry';
-import type { ItemSource, SourceItem } from './item-source';
+import type { ItemStream, SourceItem } from './item-stream';
 
 export type OnBadImage = 'skip' | 'fail';
 
-export interface PipelineSettings {
+export interface BatcherSettings {
   imageSize: number;
   /** Batches decoded ahead of the consumer; default 2. */
   prefetch: number;
@@ -56,13 +56,13 @@ async function take<T>(iterator: AsyncIterator<T>, n: number): Promise<T[]> {
   return out;
 }
 
-export class PipelineBatchSource implements BatchSource {
+export class DecodedBatchSource implements BatchSource {
   readonly stats: LoaderStats = { maxInFlight: 0, batches: 0, items: 0, skipped: [] };
 
   constructor(
-    private readonly source: ItemSource,
+    private readonly source: ItemStream,
     private readonly pool: DecodePool,
-    private readonly settings: PipelineSettings,
+    private readonly settings: BatcherSettings,
   ) {}
 
   get count(): number {

@@ -1,7 +1,8 @@
 /**
- * Where a split's items come from, seen by the batch pipeline: a fixed count, the labels in
- * source order, and per epoch an ordered stream of items whose bytes can be loaded. Shards and
- * item lists implement it; the pipeline does not know which it has.
+ * Where a split's items come from, seen by the batcher (batcher.ts): a fixed count, the labels
+ * in source order, and per epoch an ordered stream of items whose bytes can be loaded. Shards and
+ * item lists implement it; the batcher does not know which it has. (The manifest's `ItemSource`
+ * is something else: which of the four forms a split is written in.)
  */
 
 export interface SourceItem {
@@ -19,7 +20,7 @@ export interface EpochOrder {
   seed: number;
 }
 
-export interface ItemSource {
+export interface ItemStream {
   readonly count: number;
   labels(): Promise<Int32Array>;
   /** The items of one epoch in order (shuffled by (seed, epoch) when asked). */
