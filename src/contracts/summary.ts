@@ -64,6 +64,8 @@ export const SummaryRow = z.object({
   statusAt: z.string().optional(),
   /** The last checkpointed position while the run is not finished. */
   progress: RowProgress.optional(),
+  /** What validation estimated for this run on the slowest instance type the queue may pick (absent without a budget). */
+  estimate: z.object({ instanceType: z.string(), gpu: z.string(), hours: z.number().nonnegative(), onDemandUsd: z.number().nonnegative(), spotUsd: z.number().nonnegative() }).optional(),
   /** An inference slice that ended: its images labelled and skipped, and its summary document's key. */
   predictions: z.object({ images: z.number().int().nonnegative(), skipped: z.number().int().nonnegative(), summaryKey: z.string() }).optional(),
 });

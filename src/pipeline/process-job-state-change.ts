@@ -31,6 +31,9 @@ export type JobStateChangeOutcome =
   | { outcome: 'recorded'; runId: string; rows: SummaryRow[]; summaryUri: string; summaryWritten: boolean; reports: ReportFiles | null }
   | { outcome: 'ignored'; reason: string };
 
+/** One instance type's figures in a run record's stored estimate. */
+type StoredInstanceEstimate = NonNullable<RunRecord['estimate']>['entries'][number]['byInstance'][number];
+
 interface ChildResult {
   row: SummaryRow;
   status?: RunStatusDocument;
@@ -38,7 +41,9 @@ interface ChildResult {
 
 function baseRow(change: JobStateChange, record: RunRecord, sweepIndex: number, jobId: string): Omit<SummaryRow, 'status'> {
   const entry = record.entries.find((candidate) => candidate.sweepIndex === sweepIndex);
+  const estimated = record.estimate?.entries.find((candidate) => candidate.sweepIndex === sweepIndex)?.byInstance.reduce<StoredInstanceEstimate | undefined>((a, b) => (a === undefined || b.hours > a.hours ? b : a), undefined);
   return {
+    ...(estimated ? { estimate: { instanceType: estimated.instanceType, gpu: estimated.gpu, hours: estimated.hours, onDemandUsd: estimated.onDemandUsd, spotUsd: estimated.spotUsd } } : {}),
     runId: record.runId,
     sweepIndex,
     method: entry?.method ?? 'unknown',
