@@ -5,6 +5,7 @@
 import type { SettingsOverrides } from '../contracts/settings';
 import type { Summary, SummaryRow } from '../contracts/summary';
 import type { JobRunner } from '../local/job-runner';
+import { JOB_CORES_ENV, jobCoresShare } from '../trainer/parallel/replica-count';
 import { DECODE_WORKERS_ENV } from './commands/train';
 import { CliInputError, CliRunFailedError } from './exit-codes';
 import type { CliOutput } from './output';
@@ -40,6 +41,8 @@ async function runnerFor(flags: LocalRunFlags, output: CliOutput): Promise<JobRu
   if (!flags.inProcess) {
     const env: Record<string, string> = {};
     if (flags.workers !== undefined) env[DECODE_WORKERS_ENV] = String(flags.workers);
+    // Jobs side by side share the cores: each job's default replicas count only its share.
+    if (flags.parallel > 1) env[JOB_CORES_ENV] = String(jobCoresShare(flags.parallel));
     return childProcessRunner({ write: (line) => output.err(line), env });
   }
   const { runAnyJob } = await import('../trainer/dispatch');

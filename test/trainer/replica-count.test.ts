@@ -1,7 +1,8 @@
 /** How many replicas a job runs, over which transport, and why (src/trainer/parallel/replica-count.ts). */
 import { describe, expect, it } from 'vitest';
 import type { ClipConfig } from '../../src/clip/types';
-import { frozenWeightBytes, planReplicas, replicaBytes, replicaTransport, visibleGpus } from '../../src/trainer/parallel';
+import os from 'node:os';
+import { frozenWeightBytes, jobCoresShare, machineResources, planReplicas, replicaBytes, replicaTransport, visibleGpus } from '../../src/trainer/parallel';
 
 const GiB = 2 ** 30;
 
@@ -77,5 +78,22 @@ describe('transport and GPUs', () => {
     expect(visibleGpus({ CUDA_VISIBLE_DEVICES: '2,3' })).toEqual(['2', '3']);
     expect(visibleGpus({ CUDA_VISIBLE_DEVICES: '' })).toEqual([]);
     expect(visibleGpus({ CUDA_VISIBLE_DEVICES: '-1' })).toEqual([]);
+  });
+});
+
+describe('a job that shares the machine', () => {
+  it('counts only its share of the cores (SAGE_JOB_CORES), and says so', () => {
+    const share = machineResources([], { SAGE_JOB_CORES: '1' });
+    const cores = os.availableParallelism();
+    if (cores > 1) expect(share).toMatchObject({ cores: 1, sharedBy: { jobs: cores, cores } });
+    else expect(share.cores).toBe(1);
+    expect(machineResources([], {}).cores).toBe(cores);
+    expect(machineResources([], { SAGE_JOB_CORES: 'many' }).cores).toBe(cores);
+    expect(jobCoresShare(2, 2)).toBe(1);
+    expect(jobCoresShare(3, 16)).toBe(5);
+    expect(jobCoresShare(4, 2)).toBe(1);
+    const plan = planReplicas({ requested: null, backend: 'wasm', config: mini, settings: { microBatchSize: null, batchSize: 32 }, machine: { cores: 1, availableBytes: 20 * GiB, gpus: [], sharedBy: { jobs: 2, cores: 2 } }, transport: 'threads' });
+    expect(plan.count).toBe(1);
+    expect(plan.reason).toMatch(/^1 \(default, bounded by 1 core: 1 core \(this job's share: 2 jobs side by side on 2\) on a single-threaded wasm backend/);
   });
 });

@@ -45,7 +45,10 @@ export function registerDemo(program: Command, output: CliOutput): void {
     .option('--classes <n>', 'classes of the procedural dataset (at most 36)', parsePositiveInteger)
     .option('--max-per-class <n>', 'training images of the largest class', parsePositiveInteger)
     .addOption(locationOption('--weights <dir>', 'CLIP weights folder (default: the mini-CLIP fixture in fixtures/mini-clip)'));
-  // LIFT and Sage train side by side where there are two cores: the wasm backend uses one thread each.
+  // LIFT and Sage train side by side where there are two cores. Each job's default replicas (data-parallel
+  // threads) count only its share of the cores: on two cores one each, which packs them perfectly (measured
+  // faster than one job after the other with two replicas each: mini-CLIP steps are small, so splitting them
+  // gains less than side by side does); on more cores each job adds replicas.
   addLocalRunFlags(command, { parallel: Math.min(2, os.cpus().length) }).action(async (flags: DemoFlags) => {
     if (flags.out.startsWith('s3://')) throw new CliInputError('the demo writes to a local folder; give a path for --out');
     const started = performance.now();

@@ -20,6 +20,8 @@ export {
   visibleGpus,
   pinTrainerGpu,
   REPLICA_TRANSPORT_ENV,
+  JOB_CORES_ENV,
+  jobCoresShare,
   type MachineResources,
   type ReplicaPlan,
 } from './replica-count';

@@ -21,6 +21,13 @@ import type { ReplicaTransport } from './protocol';
 
 export const REPLICA_TRANSPORT_ENV = 'SAGE_REPLICA_TRANSPORT';
 
+/**
+ * The cores this job may use, when it shares the machine: a local pipeline that trains P jobs
+ * side by side on C cores gives each floor(C / P), so the default W does not oversubscribe the
+ * cores that the other jobs fill (two side-by-side jobs on two cores are already perfectly packed).
+ */
+export const JOB_CORES_ENV = 'SAGE_JOB_CORES';
+
 /** tfjs-backend-wasm's heap limit (SPEC section 5). */
 export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 
@@ -61,6 +68,8 @@ export interface MachineResources {
   availableBytes: number;
   /** GPU ids this process may use (CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`); empty without GPUs. */
   gpus: string[];
+  /** Set when `cores` is this job's share of a machine that runs several jobs (SAGE_JOB_CORES). */
+  sharedBy?: { jobs: number; cores: number };
 }
 
 export interface ReplicaPlan {
@@ -111,11 +120,12 @@ export function planReplicas(input: {
   const fit = Math.max(1, Math.floor((0.9 * machine.availableBytes) / each));
   const count = Math.max(1, Math.min(machine.cores, fit));
   const bound = count === machine.cores ? `${machine.cores} core${machine.cores === 1 ? '' : 's'}` : `memory`;
+  const share = machine.sharedBy ? ` (this job's share: ${machine.sharedBy.jobs} jobs side by side on ${machine.sharedBy.cores})` : '';
   return {
     count,
     transport,
     reason:
-      `${count} (default, bounded by ${bound}: ${machine.cores} core${machine.cores === 1 ? '' : 's'} on a single-threaded ${backend} backend; ` +
+      `${count} (default, bounded by ${bound}: ${machine.cores} core${machine.cores === 1 ? '' : 's'}${share} on a single-threaded ${backend} backend; ` +
       `${gib(machine.availableBytes)} available holds ${fit} replica${fit === 1 ? '' : 's'} of about ${gib(each)})`,
     environments: [],
   };
@@ -134,10 +144,23 @@ export function visibleGpus(env: NodeJS.ProcessEnv = process.env): string[] {
 }
 
 /** This machine now; `gpus` as pinTrainerGpu saw them (after pinning this process sees only its own). */
-export function machineResources(gpus: string[] = visibleGpus()): MachineResources {
+export function machineResources(gpus: string[] = visibleGpus(), env: NodeJS.ProcessEnv = process.env): MachineResources {
   const constrained = process.constrainedMemory?.() ?? 0;
   const limit = constrained > 0 && constrained < os.totalmem() ? constrained - process.memoryUsage().rss : Infinity;
-  return { cores: os.availableParallelism(), availableBytes: Math.max(0, Math.min(os.freemem(), limit)), gpus };
+  const all = os.availableParallelism();
+  const share = Number(env[JOB_CORES_ENV]);
+  const cores = Number.isInteger(share) && share >= 1 && share < all ? share : all;
+  return {
+    cores,
+    availableBytes: Math.max(0, Math.min(os.freemem(), limit)),
+    gpus,
+    ...(cores < all ? { sharedBy: { jobs: Math.round(all / cores), cores: all } } : {}),
+  };
+}
+
+/** SAGE_JOB_CORES for each of `jobs` jobs run side by side on this machine (at least 1). */
+export function jobCoresShare(jobs: number, cores: number = os.availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, jobs)));
 }
 
 /**
