@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { registerDemo } from './commands/demo';
+import { registerDoctor } from './commands/doctor';
 import { registerEvaluate } from './commands/evaluate';
 import { registerPredict } from './commands/predict';
 import { registerPrepare } from './commands/prepare';
@@ -49,5 +50,6 @@ Examples:
   registerSubmit(program, output);
   registerDemo(program, output);
   registerRepro(program, output);
+  registerDoctor(program, output);
   return program;
 }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleTrainer } from '../../container/build';
-import { jobSpecToEnv } from '../../src/contracts/job';
+import { jobSpecToEnv, TRAINER_EXIT } from '../../src/contracts/job';
 import { MetricsDocument } from '../../src/contracts/metrics';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -23,9 +23,9 @@ interface Attempt {
 }
 
 /** Runs the bundle; sends SIGTERM once stderr shows a training step when `interrupt` is set. */
-function runAttempt(bundle: string, env: Record<string, string>, interrupt: boolean): Promise<Attempt> {
+function runAttempt(bundle: string, env: Record<string, string>, interrupt: boolean, args: string[] = []): Promise<Attempt> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bundle], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bundle, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let stdout = '';
     let signalled = false;
@@ -85,7 +85,7 @@ describe('the container entrypoint on a spot reclaim', () => {
 
   it('checkpoints and exits 143 on SIGTERM, then the retry resumes and finishes', async () => {
     const interrupted = await runAttempt(bundle, env, true);
-    expect(interrupted.code, interrupted.stderr).toBe(143);
+    expect(interrupted.code, interrupted.stderr + interrupted.stdout).toBe(143);
     expect(interrupted.stdout).toContain('SIGTERM: checkpointing and stopping');
     const checkpointDir = path.join(root, 'artifacts', 'checkpoints', 'run-1', '0');
     expect((await readdir(checkpointDir)).length).toBeGreaterThan(0);
@@ -99,5 +99,35 @@ describe('the container entrypoint on a spot reclaim', () => {
     expect(metrics.epochs.map((epoch) => epoch.epoch)).toEqual([1, 2]);
     // Each line the wrapper writes is one JSON object.
     for (const line of retried.stdout.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it('exits 3 when the job requires tensorflow and it does not load, saying why', async () => {
+    const attempt = await runAttempt(bundle, { ...env, SAGE_REQUIRED_BACKEND: 'tensorflow', SAGE_RESULTS_URI: `${path.join(root, 'results', 'runs', 'run-3')}/` }, false);
+    expect(attempt.code, attempt.stderr).toBe(TRAINER_EXIT.backendUnavailable);
+    const failed = attempt.stdout.trim().split('\n').map((line) => JSON.parse(line) as { message: string; exitCode?: number; error?: { message?: string } }).find((r) => r.message === 'job failed');
+    expect(failed?.exitCode).toBe(3);
+    expect(failed?.error?.message).toMatch(/this job requires it \(SAGE_REQUIRED_BACKEND\)[\s\S]*import @tensorflow\/tfjs-node-gpu: [\s\S]*GPU: [\s\S]*cuDNN \(libcudnn\)/);
+  });
+
+  it('checkpoints and exits 75 before the attempt deadline, and the next attempt finishes the run', async () => {
+    // 60 s an attempt against a margin of at least 5 minutes: the first step is the last of the attempt.
+    const runEnv = { ...env, SAGE_RUN_ID: 'run-75', SAGE_RESULTS_URI: `${path.join(root, 'results', 'runs', 'run-75')}/`, SAGE_CHECKPOINT_URI: `${path.join(root, 'artifacts', 'checkpoints', 'run-75')}/`, SAGE_ATTEMPT_SECONDS: '60', AWS_BATCH_JOB_ATTEMPT: '1' };
+    const first = await runAttempt(bundle, runEnv, false);
+    expect(first.code, first.stderr).toBe(TRAINER_EXIT.toBeContinued);
+    expect(first.stdout).toContain('to be continued');
+    const progress = JSON.parse(await readFile(path.join(root, 'results', 'runs', 'run-75', '0', 'progress.json'), 'utf8')) as { epoch: number; step: number; attempt: number };
+    expect(progress).toMatchObject({ epoch: 0, step: 1, attempt: 1 });
+    const second = await runAttempt(bundle, { ...runEnv, SAGE_ATTEMPT_SECONDS: '86400', AWS_BATCH_JOB_ATTEMPT: '2' }, false);
+    expect(second.code, second.stderr).toBe(TRAINER_EXIT.done);
+    expect(existsSync(path.join(root, 'results', 'runs', 'run-75', '0', 'metrics.json'))).toBe(true);
+  });
+
+  it('runs sage doctor when given the doctor argument, on wasm here, saying so', async () => {
+    const attempt = await runAttempt(bundle, {}, false, ['doctor', '--shape', 'mini', '--steps', '1', '--methods', 'lift', '--micro-batches', '1']);
+    expect(attempt.code, attempt.stderr).toBe(0);
+    expect(attempt.stderr).toContain('backend wasm: NOT a GPU');
+    const report = JSON.parse(attempt.stdout) as { format: string; onGpu: boolean; training: unknown[] };
+    expect(report).toMatchObject({ format: 'sage-doctor', onGpu: false });
+    expect(report.training).toHaveLength(1);
   });
 });
