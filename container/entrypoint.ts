@@ -15,13 +15,13 @@
  */
 import { jobSpecFromEnv, TRAINER_EXIT } from '../src/contracts/job';
 import { RUN_ROLE_ENV } from '../src/contracts/run-access';
-import { JsonLog } from '../src/pipeline/log';
+import { StructuredLog } from '../src/pipeline/log';
 import { storeFor } from '../src/storage';
 import { abortOnTermination, runAnyJob, trainerExitCode } from '../src/trainer';
 import { restoreCudaCache, saveCudaCache, snapshotCache } from './cuda-cache';
 import { installRunStore } from './run-credentials';
 
-const log = new JsonLog({ base: { service: 'trainer' } });
+const log = new StructuredLog({ base: { service: 'trainer' } });
 
 async function main(): Promise<number> {
   if (process.argv[2] === 'doctor') {

@@ -8,7 +8,7 @@ import type { Context } from 'aws-lambda';
 import { systemClock } from '../../src/pipeline/context';
 import { jobStateChangeFromEvent, type BatchJobStateChangeEvent } from '../../src/pipeline/events';
 import { processJobStateChange, type JobStateChangeOutcome, type ProcessJobStateChangeDeps } from '../../src/pipeline/process-job-state-change';
-import type { JsonLog } from '../../src/pipeline/log';
+import type { StructuredLog } from '../../src/pipeline/log';
 import { sharedS3Store } from '../commons/clients';
 import { bucketLocations } from '../commons/config';
 import { createFunctionLog, logInvocation } from '../commons/middleware';
@@ -24,7 +24,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): AggregateMetr
 }
 
 /** The handler, with its dependencies made on first use by `makeDeps`, logging JSON lines to `log`. */
-export function createAggregateMetricsHandler(makeDeps: () => AggregateMetricsDeps = () => depsFromEnv(), log: JsonLog = defaultLog) {
+export function createAggregateMetricsHandler(makeDeps: () => AggregateMetricsDeps = () => depsFromEnv(), log: StructuredLog = defaultLog) {
   let deps: AggregateMetricsDeps | undefined;
   return middy<BatchJobStateChangeEvent, JobStateChangeOutcome, Error, Context>()
     .use(logInvocation<BatchJobStateChangeEvent, JobStateChangeOutcome>(log))

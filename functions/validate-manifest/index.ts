@@ -9,7 +9,7 @@ import { BatchJobSubmitter } from '../../src/pipeline/batch-submitter';
 import { randomIds, systemClock } from '../../src/pipeline/context';
 import { manifestUploadFromEvent, type S3ObjectCreatedEvent } from '../../src/pipeline/events';
 import { processManifestUpload, type ManifestUploadOutcome, type ProcessManifestUploadDeps } from '../../src/pipeline/process-manifest-upload';
-import type { JsonLog } from '../../src/pipeline/log';
+import type { StructuredLog } from '../../src/pipeline/log';
 import { sharedS3Store } from '../commons/clients';
 import { FUNCTION_ENV, bucketLocations, budgetFromEnv, requireEnv } from '../commons/config';
 import { createFunctionLog, logInvocation } from '../commons/middleware';
@@ -37,7 +37,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): ValidateManif
 }
 
 /** The handler, with its dependencies made on first use by `makeDeps`, logging JSON lines to `log`. */
-export function createValidateManifestHandler(makeDeps: () => ValidateManifestDeps = () => depsFromEnv(), log: JsonLog = defaultLog) {
+export function createValidateManifestHandler(makeDeps: () => ValidateManifestDeps = () => depsFromEnv(), log: StructuredLog = defaultLog) {
   let deps: ValidateManifestDeps | undefined;
   return middy<S3ObjectCreatedEvent, ManifestUploadOutcome, Error, Context>()
     .use(logInvocation<S3ObjectCreatedEvent, ManifestUploadOutcome>(log))

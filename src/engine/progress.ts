@@ -55,7 +55,7 @@ export type TrainingLogRecord =
   /** The micro-batch an attempt starts with (the trainer's automatic choice, or the setting) and why. */
   | { type: 'micro-batch'; microBatch: number; reason: 'set' | 'memory-model' | 'batch'; detail: string; time: string };
 
-/** A log the engine appends to and flushes at each epoch end and at a stop (the trainer's JsonlLog). */
+/** A log the engine appends to and flushes at each epoch end and at a stop (the trainer's TrainingLogFile). */
 export interface TrainingLog {
   append(record: TrainingLogRecord): void;
   flush(): Promise<void>;

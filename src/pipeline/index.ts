@@ -11,7 +11,7 @@ export type { JobStateChangeOutcome, ProcessJobStateChangeDeps } from './process
 export { jobNameFor, type JobSubmission, type JobSubmitter, type SubmittedJob } from './job-submitter';
 export { jobStateChangeFromEvent, manifestUploadFromEvent, type JobStateChange, type JobRole } from './events';
 export { randomIds, systemClock, type Clock, type IdSource, type PipelineContext, type PipelineLocations } from './context';
-export { JsonLog, silentLog, serializeError, type PipelineLog } from './log';
+export { StructuredLog, silentLog, serializeError, type PipelineLog } from './log';
 export { RunRecord, RunStatusDocument, UploadClaim } from './documents';
 export { mergeRows, readSummary, upsertSummaryRows } from './summary-store';
 export { reportUris, writeReports } from './report-writer';

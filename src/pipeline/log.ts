@@ -14,7 +14,7 @@ export interface PipelineLog {
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export interface JsonLogOptions {
+export interface StructuredLogOptions {
   /** Lowest level written. Default `info`. */
   level?: LogLevel;
   /** Keys added to every line (service, function name, request id...). */
@@ -36,14 +36,14 @@ export function serializeError(error: unknown): LogFields {
   };
 }
 
-/** One JSON object per line: `{ level, message, timestamp, ...base, ...fields }`. */
-export class JsonLog implements PipelineLog {
+/** A structured log for CloudWatch: one JSON object per line on stdout, `{ level, message, timestamp, ...base, ...fields }`. (A run's training log file is src/trainer/progress.ts's TrainingLogFile.) */
+export class StructuredLog implements PipelineLog {
   private readonly threshold: number;
   private readonly write: (line: string) => void;
   private readonly now: () => Date;
   private base: LogFields;
 
-  constructor(options: JsonLogOptions = {}) {
+  constructor(options: StructuredLogOptions = {}) {
     this.threshold = LEVEL_ORDER[options.level ?? 'info'];
     this.write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
     this.now = options.now ?? (() => new Date());

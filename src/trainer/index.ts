@@ -6,7 +6,7 @@
  */
 export { runJob, jobSettings, countLabels, removeLocalTemporaryFiles, type RunJobOptions, type RunJobResult } from './run-job';
 export { jobLocations, type JobLocations } from './job-locations';
-export { consoleProgress, JsonlLog, abortOnTermination } from './progress';
+export { consoleProgress, TrainingLogFile, abortOnTermination } from './progress';
 export { TrainerSettingsError, TrainerStoppedError, TrainerDeadlineError, TrainerBackendError } from './errors';
 export { trainerExitCode, type TrainerExitCode } from './exit-codes';
 export { AttemptDeadline, MIN_MARGIN_SECONDS, type AttemptDeadlineOptions } from './deadline';

@@ -88,7 +88,7 @@ function beyond(record: TrainingLogRecord, epoch: number, step: number): boolean
  * beyond the resume point (written by an attempt whose newest checkpoint was lost) are dropped,
  * so each step appears once.
  */
-export class JsonlLog implements TrainingLog {
+export class TrainingLogFile implements TrainingLog {
   private records: TrainingLogRecord[] = [];
 
   private constructor(
@@ -97,8 +97,8 @@ export class JsonlLog implements TrainingLog {
   ) {}
 
   /** Opens the log, keeping the lines already there. */
-  static async open(store: ObjectStore, uri: string): Promise<JsonlLog> {
-    const log = new JsonlLog(store, uri);
+  static async open(store: ObjectStore, uri: string): Promise<TrainingLogFile> {
+    const log = new TrainingLogFile(store, uri);
     if (await store.exists(uri)) {
       for (const line of (await store.getText(uri)).split('\n')) {
         if (line.trim().length === 0) continue;

@@ -26,7 +26,7 @@ import { AttemptDeadline, formatSeconds, type AttemptDeadlineOptions } from './d
 import { TrainerBackendError, TrainerDeadlineError, TrainerSettingsError, TrainerStoppedError } from './errors';
 import { jobLocations, type JobLocations } from './job-locations';
 import { microBatchChoice, planMicroBatch } from './micro-batch';
-import { consoleProgress, JsonlLog } from './progress';
+import { consoleProgress, TrainingLogFile } from './progress';
 
 export interface RunJobOptions {
   /** A last settings layer over the manifest's `training` and sweep entry (the CLI's flags). */
@@ -142,7 +142,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
     }
     // The micro-batch: the setting, or the largest the memory model fits in this device (SPEC section 6).
     const microPlan = planMicroBatch(settings, clip.config, names.length, device);
-    const trainingLog = new PositionLog(await JsonlLog.open(resultsStore, locations.logUri), Math.ceil(train.count / settings.batchSize));
+    const trainingLog = new PositionLog(await TrainingLogFile.open(resultsStore, locations.logUri), Math.ceil(train.count / settings.batchSize));
     const backoffs: MicroBatchBackoffRecord[] = [];
     let gradients = parallel.gradients;
     let finalMicroBatch = (): number => microPlan.chosen;

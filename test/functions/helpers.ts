@@ -7,7 +7,7 @@ import type { Context } from 'aws-lambda';
 import type { MetricsDocument } from '../../src/contracts/metrics';
 import type { Manifest } from '../../src/manifest';
 import type { JobSubmission, JobSubmitter, SubmittedJob } from '../../src/pipeline/job-submitter';
-import { JsonLog } from '../../src/pipeline/log';
+import { StructuredLog } from '../../src/pipeline/log';
 import { MemoryObjectStore } from '../../src/storage/memory';
 import { tinyClipFiles } from '../helpers/tiny-clip';
 
@@ -195,7 +195,7 @@ export function metricsDocument(runId: string, sweepIndex: number, all: number, 
 }
 
 /** A JSON log that keeps its lines, parsed, for assertions. */
-export function capturingLog(): { log: JsonLog; lines: Record<string, unknown>[] } {
+export function capturingLog(): { log: StructuredLog; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  return { log: new JsonLog({ base: { service: 'test' }, write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }), lines };
+  return { log: new StructuredLog({ base: { service: 'test' }, write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }), lines };
 }

@@ -19,7 +19,7 @@ import { MetricsDocument } from '../../src/contracts/metrics';
 import { Summary } from '../../src/contracts/summary';
 import type { Manifest } from '../../src/manifest';
 import type { JobStateChangeOutcome, ManifestUploadOutcome, RejectionReport } from '../../src/pipeline';
-import { JsonLog } from '../../src/pipeline/log';
+import { StructuredLog } from '../../src/pipeline/log';
 import { joinUri, storeFor, type ObjectStore } from '../../src/storage';
 import { lambdaContext } from '../functions/helpers';
 import { cfnLint, deployOnEmulator, physicalIdOf, synthesizeForDeploy, type DeployedStack, type SynthesizedApp } from './deploy';
@@ -29,7 +29,7 @@ const unavailable = emulatorUnavailableReason();
 if (unavailable) console.warn(unavailable);
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
-const quietLog = new JsonLog({ level: 'error' });
+const quietLog = new StructuredLog({ level: 'error' });
 
 describe.skipIf(unavailable !== null)('the AWS pipeline on the emulator', () => {
   let emulator: Emulator;

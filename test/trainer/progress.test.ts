@@ -9,7 +9,7 @@ import { trainSage } from '../../src/engine';
 import { buildSageModel } from '../../src/engine/model';
 import { LocalObjectStore } from '../../src/storage';
 import { removeLocalTemporaryFiles } from '../../src/trainer/run-job';
-import { abortOnTermination, consoleProgress, JsonlLog } from '../../src/trainer/progress';
+import { abortOnTermination, consoleProgress, TrainingLogFile } from '../../src/trainer/progress';
 import { MemoryBatchSource, randomClip, syntheticDataset, tempDir } from '../engine/helpers';
 
 let clip: ClipModel;
@@ -34,7 +34,7 @@ describe('progress reporting', () => {
     zeroShot.dispose();
     const { stream, text } = fakeStream();
     const logUri = path.join(await tempDir('log'), 'train.jsonl');
-    await trainSage({ model, train: new MemoryBatchSource(syntheticDataset([5, 3], 32, 1), 32), trainCounts: [5, 3], log: await JsonlLog.open(new LocalObjectStore(), logUri), progress: consoleProgress(stream, 0) });
+    await trainSage({ model, train: new MemoryBatchSource(syntheticDataset([5, 3], 32, 1), 32), trainCounts: [5, 3], log: await TrainingLogFile.open(new LocalObjectStore(), logUri), progress: consoleProgress(stream, 0) });
     model.dispose();
     const lines = text().trim().split('\n');
     expect(lines[0]).toMatch(/^epoch 1\/2 step 1\/2 loss \d+\.\d{4} lr 1\.000e-2 [\d.]+ img\/s ETA \dh\d\dm\d\ds$/);
@@ -76,7 +76,7 @@ describe('the JSONL training log', () => {
     const uri = path.join(await tempDir('jsonl'), 'log.jsonl');
     const lines = [step(1, 1), step(1, 2), epochRecord(1), step(2, 1), step(2, 2), step(2, 3)].map((r) => JSON.stringify(r));
     await writeFile(uri, `${lines.join('\n')}\n{"type":"st`);
-    const log = await JsonlLog.open(new LocalObjectStore(), uri);
+    const log = await TrainingLogFile.open(new LocalObjectStore(), uri);
     // The newest checkpoint (epoch 2, step 3) was lost; the run resumes from epoch index 1, step 1.
     log.append({ type: 'resume', epoch: 1, step: 1, generation: 'previous', time: 't' });
     log.append(step(2, 2));
