@@ -4,15 +4,37 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { ReportModel } from './model';
+import type { ReportModel, ReportRun } from './model';
 import { runsWithMetrics } from './model';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
-/** One colour per run label in every chart, so a method is the same colour everywhere. */
-const TABLEAU10 = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+
+/** The width of the page's content (main's 1,080 px less its padding): the charts that need room take all of it. */
+export const PAGE_CONTENT_WIDTH = 1024;
+
+/** Each run's own colour (colours.ts: fixed per method), for the runs a chart shows. */
 function colourScale(model: ReportModel, shown: readonly string[]): { domain: string[]; range: string[] } {
-  const all = model.runs.map((r) => r.label);
-  return { domain: [...shown], range: shown.map((label) => TABLEAU10[all.indexOf(label) % TABLEAU10.length]!) };
+  const byLabel = new Map(model.runs.map((r) => [r.label, r.colour]));
+  return { domain: [...shown], range: shown.map((label) => byLabel.get(label)!) };
+}
+
+/**
+ * Tick values of a log axis from `min` to `max`: 1, 2, 5, 10, 20, 50, ... within the range, and
+ * `max` itself (the largest class) unless a tick is already within 15 % of it, and `min` unless one is within 30 %.
+ */
+export function logTicks(min: number, max: number): number[] {
+  const ticks: number[] = [];
+  for (let decade = 1; decade <= max; decade *= 10) {
+    for (const step of [1, 2, 5]) {
+      const value = step * decade;
+      if (value >= min && value <= max) ticks.push(value);
+    }
+  }
+  const last = ticks.at(-1);
+  if (last === undefined || max > last * 1.15) ticks.push(max);
+  // The smallest class gets its own label only when no tick is near it (8 beside 10 reads as clutter).
+  if (ticks[0]! > min * 1.3) ticks.unshift(min);
+  return ticks;
 }
 
 const GROUPS = ['All', 'Head', 'Medium', 'Tail'] as const;
@@ -28,28 +50,44 @@ export function perClassChartSpec(model: ReportModel): TopLevelSpec | null {
   );
   if (values.length === 0) return null;
   const labels = runs.map((r) => r.label);
+  const counts = values.map((v) => v.trainCount);
+  const [min, max] = [Math.min(...counts), Math.max(...counts)];
+  // A little room either side on the log scale, so the smallest and the largest class are not on the frame.
+  const domain = [min / 1.25, max * 1.25];
+  const boundaries = [20, 100].filter((b) => b > domain[0]! && b < domain[1]!).map((boundary) => ({ boundary }));
+  const subtitle = model.groupsFollowTrainCounts ? 'dashed lines: tail < 20 ≤ medium ≤ 100 < head' : 'dashed lines at 20 and 100 training images; the groups follow the manifest\'s evaluation.groupCounts instead';
   return {
     $schema: SCHEMA,
-    title: { text: 'Per-class accuracy against training images', subtitle: 'dashed lines: tail < 20 ≤ medium ≤ 100 < head' },
-    width: 620,
-    height: 300,
+    title: { text: 'Per-class accuracy against training images', ...(boundaries.length > 0 ? { subtitle } : {}) },
+    width: PAGE_CONTENT_WIDTH - 110,
+    height: 320,
     layer: [
       {
         data: { values },
         mark: { type: 'point', filled: true, opacity: 0.75, size: 45 },
         encoding: {
-          x: { field: 'trainCount', type: 'quantitative', scale: { type: 'log', nice: false, padding: 12 }, title: 'training images of the class (log scale)' },
+          x: {
+            field: 'trainCount',
+            type: 'quantitative',
+            scale: { type: 'log', nice: false, domain },
+            axis: { values: logTicks(min, max), format: ',d', labelFlush: false, grid: true },
+            title: 'training images of the class (log scale)',
+          },
           y: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 100] }, title: 'test accuracy (%)' },
-          color: { field: 'method', type: 'nominal', scale: colourScale(model, labels), title: 'method' },
-          shape: { field: 'method', type: 'nominal', scale: { domain: labels }, title: 'method' },
+          color: { field: 'method', type: 'nominal', scale: colourScale(model, labels), title: 'method', legend: { orient: 'bottom', direction: 'horizontal' } },
+          shape: { field: 'method', type: 'nominal', scale: { domain: labels }, title: 'method', legend: { orient: 'bottom', direction: 'horizontal' } },
           tooltip: [{ field: 'name' }, { field: 'method' }, { field: 'trainCount' }, { field: 'accuracy', format: '.1f' }],
         },
       },
-      {
-        data: { values: [{ boundary: 20 }, { boundary: 100 }] },
-        mark: { type: 'rule', strokeDash: [4, 4], color: '#888' },
-        encoding: { x: { field: 'boundary', type: 'quantitative' } },
-      },
+      ...(boundaries.length > 0
+        ? [
+            {
+              data: { values: boundaries },
+              mark: { type: 'rule' as const, strokeDash: [4, 4], color: '#888' },
+              encoding: { x: { field: 'boundary', type: 'quantitative' as const } },
+            },
+          ]
+        : []),
     ],
   };
 }
@@ -82,35 +120,88 @@ export function groupBarsChartSpec(model: ReportModel): TopLevelSpec | null {
   };
 }
 
-/** Training loss and accuracy per epoch (and test accuracy where evaluated), one line per trained method. */
+const CURVE_METRICS = ['training loss', 'training accuracy (%)', 'test accuracy (%)', 'val accuracy (%)'] as const;
+
+/** Training loss and accuracy per epoch, and the test (or val) accuracy where evaluated during training, one line per trained method. */
 export function trainingCurvesChartSpec(model: ReportModel): TopLevelSpec | null {
   const runs = runsWithMetrics(model).filter((r) => (r.metrics?.epochs.length ?? 0) > 0);
-  const values = runs.flatMap((run) =>
-    run.metrics!.epochs.flatMap((e) => [
-      { method: run.label, epoch: e.epoch, metric: 'training loss', value: e.loss },
-      { method: run.label, epoch: e.epoch, metric: 'training accuracy (%)', value: e.trainAccuracy * 100 },
-      ...(e.testAccuracy === undefined ? [] : [{ method: run.label, epoch: e.epoch, metric: 'test accuracy (%)', value: e.testAccuracy * 100 }]),
-    ]),
-  );
+  const values = runs.flatMap((run) => {
+    // The evaluation whose weights the run kept (keep: best) gets a ring.
+    const keptBest = run.metrics!.kept?.rule === 'best' ? run.metrics!.kept.epoch : undefined;
+    return run.metrics!.epochs.flatMap((e) => [
+      { method: run.label, epoch: e.epoch, metric: 'training loss', value: e.loss, kept: false },
+      { method: run.label, epoch: e.epoch, metric: 'training accuracy (%)', value: e.trainAccuracy * 100, kept: false },
+      ...(e.testAccuracy === undefined ? [] : [{ method: run.label, epoch: e.epoch, metric: 'test accuracy (%)', value: e.testAccuracy * 100, kept: e.epoch === keptBest }]),
+      ...(e.valAccuracy === undefined ? [] : [{ method: run.label, epoch: e.epoch, metric: 'val accuracy (%)', value: e.valAccuracy * 100, kept: e.epoch === keptBest }]),
+    ]);
+  });
   if (values.length === 0) return null;
-  const metrics = ['training loss', 'training accuracy (%)', 'test accuracy (%)'].filter((m) => values.some((v) => v.metric === m));
+  const metrics = CURVE_METRICS.filter((m) => values.some((v) => v.metric === m));
   const labels = runs.map((r) => r.label);
+  // The panels share the page's width; the legend goes below them.
+  const panelWidth = Math.floor((PAGE_CONTENT_WIDTH - 40) / metrics.length) - 70;
   return {
     $schema: SCHEMA,
     title: 'Training curves',
     data: { values },
-    facet: { column: { field: 'metric', type: 'nominal', sort: metrics, title: null } },
+    facet: { column: { field: 'metric', type: 'nominal', sort: [...metrics], title: null } },
     spec: {
-      width: 250,
+      width: Math.min(300, panelWidth),
       height: 200,
-      mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, title: 'epoch' },
-        y: { field: 'value', type: 'quantitative', scale: { zero: false }, title: null },
-        color: { field: 'method', type: 'nominal', scale: colourScale(model, labels), title: 'method' },
+        y: { field: 'value', type: 'quantitative', scale: { zero: false, padding: 10 }, title: null },
+        color: { field: 'method', type: 'nominal', scale: colourScale(model, labels), title: 'method', legend: { orient: 'bottom', direction: 'horizontal' } },
       },
+      layer: [
+        { mark: { type: 'line', point: true } },
+        ...(values.some((v) => v.kept) ? [{ transform: [{ filter: 'datum.kept' }], mark: { type: 'point' as const, size: 220, strokeWidth: 2, filled: false } }] : []),
+      ],
     },
     resolve: { scale: { y: 'independent' } },
+  };
+}
+
+/** Above this many classes the matrix's axes show class indices, not names. */
+const NAMED_AXES_UP_TO = 20;
+
+/**
+ * One run's confusion matrix (true class down, predicted across), each cell the share of the
+ * true class's test images given that prediction; only non-empty cells are drawn. Null when
+ * the run records no matrix.
+ */
+export function confusionMatrixChartSpec(run: ReportRun): TopLevelSpec | null {
+  const matrix = run.metrics?.confusion?.matrix;
+  if (!matrix || !run.metrics) return null;
+  const names = new Map(run.metrics.perClass.map((c) => [c.index, c.name]));
+  const numClasses = matrix.length;
+  const named = numClasses <= NAMED_AXES_UP_TO;
+  const values = matrix.flatMap((row, label) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return row.flatMap((count, predicted) =>
+      count === 0 || total === 0 ? [] : [{ label: named ? (names.get(label) ?? `#${label}`) : label, predicted: named ? (names.get(predicted) ?? `#${predicted}`) : predicted, share: (count / total) * 100, count }],
+    );
+  });
+  if (values.length === 0) return null;
+  const order = named ? Array.from({ length: numClasses }, (_, i) => names.get(i) ?? `#${i}`) : Array.from({ length: numClasses }, (_, i) => i);
+  // Up to 20 classes three matrices fit across the page, above that two (at least 3 px a cell).
+  const cell = named ? Math.max(8, Math.min(24, Math.floor(230 / numClasses))) : Math.max(3, Math.floor(420 / numClasses));
+  const indexTicks = Array.from({ length: numClasses }, (_, i) => i).filter((i) => i % 10 === 0);
+  const axis = named ? { labelLimit: 90 } : { values: indexTicks, labelAngle: 0 };
+  return {
+    $schema: SCHEMA,
+    title: { text: run.label, color: run.colour },
+    width: numClasses * cell,
+    height: numClasses * cell,
+    data: { values },
+    mark: { type: 'rect' },
+    encoding: {
+      x: { field: 'predicted', type: 'ordinal', sort: order, scale: { domain: order }, axis: { ...axis, ...(named ? { labelAngle: -45 } : {}) }, title: named ? 'predicted class' : 'predicted class (index)' },
+      y: { field: 'label', type: 'ordinal', sort: order, scale: { domain: order }, axis, title: named ? 'true class' : 'true class (index)' },
+      color: { field: 'share', type: 'quantitative', scale: { domain: [0, 100], scheme: 'blues', type: 'sqrt' }, title: '% of the class', legend: { orient: 'bottom', direction: 'horizontal', values: [0, 10, 25, 50, 100], gradientLength: Math.max(160, Math.min(240, numClasses * cell)) } },
+      tooltip: [{ field: 'label' }, { field: 'predicted' }, { field: 'count' }, { field: 'share', format: '.1f' }],
+    },
+    config: { axis: { labelFontSize: named ? 10 : 9 }, view: { stroke: '#ccc' } },
   };
 }
 

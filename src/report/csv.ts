@@ -1,7 +1,8 @@
 /**
  * `results.csv`: one row per run and sweep child, accuracies as fractions in [0, 1] for
  * machines. For a reproduction sweep the last columns hold the paper's row and figures
- * (fractions too); they are empty otherwise, so the header never changes.
+ * (fractions too); they are empty otherwise, so the header never changes. Columns added later
+ * go at the end: top-5 (a fraction) and "Params (M)" as the paper counts it (facts.ts).
  */
 import type { PaperValue } from '../repro/paper';
 import { buildReportModel, type ReportInput } from './model';
@@ -28,6 +29,8 @@ export const RESULTS_CSV_COLUMNS = [
   'paperHead',
   'paperMedium',
   'paperTail',
+  'accuracyTop5',
+  'paperParametersM',
 ] as const;
 
 function paperFraction(value: PaperValue | undefined): number | undefined {
@@ -70,6 +73,8 @@ export function renderResultsCsv(input: ReportInput): string {
       paperFraction(run.paper?.head),
       paperFraction(run.paper?.medium),
       paperFraction(run.paper?.tail),
+      run.accuracy?.top5,
+      run.paperParameters ? Number(run.paperParameters.millions.toPrecision(6)) : undefined,
     ];
     lines.push(values.map(csvField).join(','));
   });

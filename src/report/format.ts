@@ -1,16 +1,18 @@
 /** Number formatting shared by the report formats: percentages as the paper prints them. */
 import type { PaperValue } from '../repro/paper';
+import type { PaperParameters } from './facts';
 
 /** 0.8331 → "83.3"; null/undefined → "–". */
 export function formatPercent(value: number | null | undefined, digits = 1): string {
   return value === null || value === undefined ? '–' : (value * 100).toFixed(digits);
 }
 
-/** 7299240 → "7.30", 617868 → "0.62", 2990 → "0.0030" (millions, as the paper's "Params (M)"; below 1 M two significant digits). */
+/** 7299240 → "7.30", 617868 → "0.62", 2990 → "0.0030", 0 → "0" (millions; below 1 M two significant digits). */
 export function formatMillions(count: number | undefined): string {
   if (count === undefined) return '–';
+  if (count === 0) return '0';
   const millions = count / 1e6;
-  return millions >= 1 || millions === 0 ? millions.toFixed(2) : millions.toPrecision(2);
+  return millions >= 1 ? millions.toFixed(2) : millions.toPrecision(2);
 }
 
 export function formatCount(count: number): string {
@@ -44,4 +46,35 @@ export function statusLabel(run: { row: { status: string; progress?: { epoch: nu
   if (run.diverged) return `${status} (diverged)`;
   if (progress && (status === 'RUNNING' || status === 'RUNNABLE')) return `${status} (epoch ${progress.epoch + 1}/${progress.epochs}, step ${progress.step}/${progress.stepsPerEpoch})`;
   return status;
+}
+
+/** The paper's "Params (M)": 6.96, 0.10, 0.012; "0" for an untrained method. */
+export function formatPaperParameters(parameters: PaperParameters | undefined): string {
+  if (!parameters) return '–';
+  const { millions } = parameters;
+  if (millions === 0) return '0';
+  return millions >= 0.1 ? millions.toFixed(2) : millions.toPrecision(2);
+}
+
+/** 42.3 → "42.3 s", 245 → "4 min 05 s", 8000 → "2 h 13 min"; undefined → "–". */
+export function formatDuration(seconds: number | undefined): string {
+  if (seconds === undefined) return '–';
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const s = Math.round(seconds);
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+/** GPU-hours: 12.4, 0.83, 0.0042; undefined → "–". */
+export function formatHours(hours: number | undefined): string {
+  if (hours === undefined) return '–';
+  if (hours === 0) return '0';
+  return hours >= 10 ? hours.toFixed(1) : hours >= 0.1 ? hours.toFixed(2) : hours.toPrecision(2);
+}
+
+/** A number as written in settings: 0.01, 5e-4. */
+export function formatSetting(value: number | null | undefined): string {
+  if (value === undefined) return '–';
+  if (value === null) return '–';
+  return String(value);
 }

@@ -3,11 +3,12 @@
  * no scripts and no external requests, so it opens from a bucket, a mail attachment or disk.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { groupBarsChartSpec, perClassChartSpec, renderChartSvg, trainingCurvesChartSpec } from './charts';
+import { confusionMatrixChartSpec, groupBarsChartSpec, perClassChartSpec, renderChartSvg, trainingCurvesChartSpec } from './charts';
 import { PAPER_METRICS, type PaperMetric } from '../repro/paper';
-import { formatCount, formatMillions, formatPaperDelta, formatPaperValue, formatPercent, statusLabel } from './format';
+import { formatCount, formatDuration, formatHours, formatMillions, formatPaperDelta, formatPaperParameters, formatPaperValue, formatPercent, formatSetting, statusLabel } from './format';
 import { divergenceLines } from './markdown';
 import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel, type ReportRun } from './model';
+import { batchLabel, curvesCaption, FACTS_NOTE, groupsCaption, keptLabel, parametersFootnote, perClassCaption } from './notes';
 import { reproCaption } from './repro';
 
 /** Above this many classes the per-class table starts folded. */
@@ -31,17 +32,26 @@ tr.failed td { color: #a1261b; }
 tr.best td.all { font-weight: 700; }
 figure { margin: 18px 0; } figcaption { color: #5b6670; font-size: 13px; margin-top: 4px; }
 .charts svg { max-width: 100%; height: auto; }
+.matrices { display: flex; flex-wrap: wrap; gap: 8px 28px; align-items: flex-start; }
+.matrices figure { margin: 6px 0; }
+p.footnote { color: #5b6670; font-size: 13px; margin: 6px 0 0; max-width: 900px; }
+table.facts, table.worst, table.pairs { font-size: 13px; } table.facts td, table.facts th { padding: 4px 7px; } table.facts td.num { white-space: nowrap; }
+table.facts td.kept { min-width: 130px; }
+table.worst td, table.pairs td { padding: 3px 8px; } table.worst td.acc, table.pairs td.acc { color: #5b6670; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: baseline; }
+.scroll { overflow-x: auto; max-width: 100%; }
 .status { font-size: 12px; padding: 1px 6px; border-radius: 8px; background: #e7f4ea; color: #1e6b34; }
 .status.FAILED { background: #fbe9e7; color: #a1261b; } .status.RUNNING, .status.SUBMITTED { background: #eef1f8; color: #33508a; }
 details summary { cursor: pointer; color: #33508a; margin: 6px 0; }
 table.repro-table { font-size: 13px; } table.repro-table th, table.repro-table td { padding: 4px 6px; }
-table.repro-table td.label { white-space: nowrap; } table.repro-table td.settings { max-width: 190px; font-size: 12px; }
+table.repro-table td.label { min-width: 110px; max-width: 180px; } table.repro-table td.settings { max-width: 150px; font-size: 12px; }
 th.group { text-align: center; border-left: 1px solid #d5dae0; } td.first, th.first { border-left: 1px solid #d5dae0; }
 td.paper { color: #5b6670; } td.delta.up { color: #1e6b34; } td.delta.down { color: #a1261b; }
 .repro { background: #f4f6fb; border-left: 4px solid #33508a; padding: 8px 12px; margin: 0 0 14px; }
 .repro.toy { border-left-color: #b26b00; background: #fdf6ea; }
 .repro p { margin: 4px 0; } .toy-label { font-weight: 700; color: #b26b00; text-transform: uppercase; font-size: 12px; letter-spacing: 0.04em; }
 ul.notes { color: #3b4650; font-size: 14px; }
+.group-tag { color: #5b6670; font-size: 12px; }
 `;
 
 function statusBadge(run: ReportRun): string {
@@ -50,16 +60,35 @@ function statusBadge(run: ReportRun): string {
   return `<span class="status ${escapeHtml(status)}${run.diverged ? ' diverged' : ''}">${escapeHtml(label.toLowerCase())}</span>`;
 }
 
+/** The run's label with its chart colour beside it. */
+function runName(run: ReportRun): string {
+  return `<span class="swatch" style="background:${run.colour}"></span>${escapeHtml(run.label)}`;
+}
+
+function hasTop5(model: ReportModel): boolean {
+  return model.runs.some((r) => r.accuracy?.top5 !== undefined);
+}
+
+function parameterCells(run: ReportRun): string {
+  return `<td class="num params">${formatPaperParameters(run.paperParameters)}</td><td class="num trainable">${formatMillions(run.parameters?.total)}</td>`;
+}
+
+function footnoteHtml(model: ReportModel): string {
+  const note = parametersFootnote(model);
+  return note ? `<p class="footnote" id="params-note">${escapeHtml(note)}</p>` : '';
+}
+
 function methodsTableHtml(model: ReportModel): string {
   const best = Math.max(...model.runs.map((r) => r.accuracy?.all ?? -1));
+  const top5 = hasTop5(model);
   const rows = model.runs.map((run) => {
     const classes = [run.row.status === 'FAILED' ? 'failed' : '', run.accuracy && run.accuracy.all === best ? 'best' : ''].filter(Boolean).join(' ');
     const a = run.accuracy;
-    return `<tr${classes ? ` class="${classes}"` : ''}><td>${escapeHtml(run.label)}</td><td>${statusBadge(run)}</td>
-<td class="num all">${formatPercent(a?.all)}</td><td class="num">${formatPercent(a?.head)}</td><td class="num">${formatPercent(a?.medium)}</td><td class="num">${formatPercent(a?.tail)}</td>
-<td class="num">${formatMillions(run.parameters?.total)}</td><td class="settings">${escapeHtml(run.settings || '–')}</td></tr>`;
+    return `<tr${classes ? ` class="${classes}"` : ''}><td>${runName(run)}</td><td>${statusBadge(run)}</td>
+<td class="num all">${formatPercent(a?.all)}</td><td class="num">${formatPercent(a?.head)}</td><td class="num">${formatPercent(a?.medium)}</td><td class="num">${formatPercent(a?.tail)}</td>${top5 ? `<td class="num top5">${formatPercent(a?.top5)}</td>` : ''}
+${parameterCells(run)}<td class="settings">${escapeHtml(run.settings || '–')}</td></tr>`;
   });
-  return `<table id="results-table"><thead><tr><th>Method</th><th>Status</th><th class="num">All</th><th class="num">Head</th><th class="num">Medium</th><th class="num">Tail</th><th class="num">Params (M)</th><th>Settings</th></tr></thead>
+  return `<table id="results-table"><thead><tr><th>Method</th><th>Status</th><th class="num">All</th><th class="num">Head</th><th class="num">Medium</th><th class="num">Tail</th>${top5 ? '<th class="num">Top-5</th>' : ''}<th class="num">Params (M)</th><th class="num">Trainable (M)</th><th>Settings</th></tr></thead>
 <tbody>${rows.join('\n')}</tbody></table>`;
 }
 
@@ -80,6 +109,7 @@ function reproTableHtml(model: ReportModel): string {
     return `<th class="num first">ours</th><th class="num">paper</th>${withDelta ? '<th class="num">Δ</th>' : ''}`;
   }).join('');
   const best = Math.max(...model.runs.map((r) => r.accuracy?.all ?? -1));
+  const top5 = hasTop5(model);
   const rows = model.runs.map((run) => {
     const classes = [run.row.status === 'FAILED' ? 'failed' : '', run.accuracy && run.accuracy.all === best ? 'best' : ''].filter(Boolean).join(' ');
     const cells = PAPER_METRICS.map((m) => {
@@ -90,10 +120,10 @@ function reproTableHtml(model: ReportModel): string {
       const delta = formatPaperDelta(ours, run.paper?.[m]);
       return `${own}${paper}${withDelta ? `<td class="num delta${deltaClass(delta)}">${delta}</td>` : ''}`;
     }).join('');
-    return `<tr${classes ? ` class="${classes}"` : ''}><td class="label">${escapeHtml(run.label)}</td><td>${statusBadge(run)}</td>${cells}
-<td class="num">${formatMillions(run.parameters?.total)}</td><td class="settings">${escapeHtml(run.settings || '–')}</td></tr>`;
+    return `<tr${classes ? ` class="${classes}"` : ''}><td class="label">${runName(run)}</td><td>${statusBadge(run)}</td>${cells}${top5 ? `<td class="num first top5">${formatPercent(run.accuracy?.top5)}</td>` : ''}
+${parameterCells(run)}<td class="settings">${escapeHtml(run.settings || '–')}</td></tr>`;
   });
-  return `<table id="results-table" class="repro-table"><thead><tr><th rowspan="2">Paper row</th><th rowspan="2">Status</th>${top}<th class="num" rowspan="2">Params (M)</th><th rowspan="2">Settings</th></tr>
+  return `<table id="results-table" class="repro-table"><thead><tr><th rowspan="2">Paper row</th><th rowspan="2">Status</th>${top}${top5 ? '<th class="num group" rowspan="2">Top-5</th>' : ''}<th class="num" rowspan="2">Params (M)</th><th class="num" rowspan="2">Trainable (M)</th><th rowspan="2">Settings</th></tr>
 <tr>${sub}</tr></thead>
 <tbody>${rows.join('\n')}</tbody></table>`;
 }
@@ -137,18 +167,84 @@ function perClassTableHtml(model: ReportModel): string {
   return `<h2>Per-class accuracy (%)</h2>${body}`;
 }
 
+/** Per run: epochs, learning rate, batch, time, throughput, backend, GPU-hours and the weights kept. */
+function runFactsHtml(model: ReportModel): string {
+  const runs = model.runs.filter((r) => r.metrics || r.facts.estimatedGpuHours !== undefined);
+  if (runs.length === 0) return '';
+  const rows = runs.map((run) => {
+    const f = run.facts;
+    const cells = [
+      f.epochs === undefined ? '–' : String(f.epochs),
+      formatSetting(f.learningRate),
+      batchLabel(run),
+      f.trained ? formatDuration(f.trainSeconds) : '–',
+      formatDuration(f.evalSeconds),
+      f.imagesPerSecond === undefined ? '–' : f.imagesPerSecond.toFixed(1),
+    ];
+    return `<tr><td>${runName(run)}</td>${cells.map((c) => `<td class="num">${escapeHtml(c)}</td>`).join('')}<td>${escapeHtml(f.backend ?? '–')}</td><td class="num">${formatHours(f.estimatedGpuHours)}</td><td class="num">${formatHours(f.actualGpuHours)}</td><td class="kept">${escapeHtml(keptLabel(run))}</td></tr>`;
+  });
+  const head =
+    '<tr><th>Method</th><th class="num">Epochs</th><th class="num">Learning rate</th><th class="num">Batch (micro)</th><th class="num">Train time</th><th class="num">Eval time</th><th class="num">Images/s</th><th>Backend</th><th class="num">GPU-h est.</th><th class="num">GPU-h actual</th><th>Weights</th></tr>';
+  return `<h2>Runs</h2><div class="scroll"><table id="run-facts" class="facts"><thead>${head}</thead><tbody>${rows.join('\n')}</tbody></table></div><p class="footnote">${escapeHtml(FACTS_NOTE)}</p>`;
+}
+
+/** Each run's ten lowest per-class accuracies, side by side. */
+function worstClassesHtml(model: ReportModel): string {
+  const runs = model.runs.filter((r) => r.worstClasses.length > 0);
+  if (runs.length === 0) return '';
+  const depth = Math.max(...runs.map((r) => r.worstClasses.length));
+  const rows = Array.from({ length: depth }, (_, i) => {
+    const cells = runs.map((run) => {
+      const c = run.worstClasses[i];
+      return c ? `<td>${escapeHtml(c.name)} <span class="group-tag">(${c.group}, ${formatCount(c.trainCount)})</span></td><td class="num acc">${formatPercent(c.accuracy)}</td>` : '<td></td><td></td>';
+    });
+    return `<tr><td class="num">${i + 1}</td>${cells.join('')}</tr>`;
+  });
+  const head = `<tr><th class="num">#</th>${runs.map((r) => `<th colspan="2">${runName(r)}</th>`).join('')}</tr>`;
+  return `<h2>Ten worst classes</h2><p class="footnote">Per method, the classes with the lowest test accuracy (%), with their group and training images.</p><div class="scroll"><table id="worst-classes" class="worst"><thead>${head}</thead><tbody>${rows.join('\n')}</tbody></table></div>`;
+}
+
+/** Each run's most confused pairs; with at most 100 classes, its confusion matrix too. */
+async function confusionHtml(model: ReportModel): Promise<string> {
+  const runs = model.runs.filter((r) => r.confusedPairs.length > 0 || r.metrics?.confusion?.matrix);
+  if (runs.length === 0) return '';
+  const depth = Math.max(...runs.map((r) => r.confusedPairs.length));
+  const rows = Array.from({ length: depth }, (_, i) => {
+    const cells = runs.map((run) => {
+      const p = run.confusedPairs[i];
+      return p ? `<td>${escapeHtml(p.labelName)} → ${escapeHtml(p.predictedName)}</td><td class="num acc">${p.count} (${formatPercent(p.share)} %)</td>` : '<td></td><td></td>';
+    });
+    return `<tr><td class="num">${i + 1}</td>${cells.join('')}</tr>`;
+  });
+  const head = `<tr><th class="num">#</th>${runs.map((r) => `<th colspan="2">${runName(r)}</th>`).join('')}</tr>`;
+  const pairs =
+    depth > 0
+      ? `<p class="footnote">Per method, the most frequent mistakes: true class → predicted class, test images (share of the true class's test images).</p><div class="scroll"><table id="confused-pairs" class="pairs"><thead>${head}</thead><tbody>${rows.join('\n')}</tbody></table></div>`
+      : '';
+  const matrices = model.confusionMatrices
+    ? (await Promise.all(runs.map(async (run) => {
+        const spec = confusionMatrixChartSpec(run);
+        return spec ? `<figure class="chart" data-chart="confusion" data-run="${escapeHtml(run.key)}">${await renderChartSvg(spec)}</figure>` : '';
+      }))).join('')
+    : '';
+  const matrixBlock = matrices
+    ? `<div class="matrices charts">${matrices}</div><p class="footnote">Confusion matrices: each row is a true class, each cell the share of its test images predicted as the column's class (colour on a square-root scale, so small mistakes show); the diagonal is the class's accuracy.</p>`
+    : '';
+  return `<h2>Most confused classes</h2>${pairs}${matrixBlock}`;
+}
+
 async function figure(name: string, spec: TopLevelSpec | null, caption: string): Promise<string> {
   if (!spec) return '';
   const svg = await renderChartSvg(spec);
-  return `<figure class="chart" data-chart="${name}">${svg}<figcaption>${escapeHtml(caption)}</figcaption></figure>`;
+  return `<figure class="chart" data-chart="${name}">${svg}${caption ? `<figcaption>${escapeHtml(caption)}</figcaption>` : ''}</figure>`;
 }
 
 export async function renderReportHtml(input: ReportInput): Promise<string> {
   const model = buildReportModel(input);
   const charts = [
-    await figure('groups', groupBarsChartSpec(model), 'Head: classes with more than 100 training images; medium: 20-100; tail: fewer than 20. "All" is top-1 over every test image.'),
-    await figure('per-class', perClassChartSpec(model), 'Each point is one class; the long tail is on the left.'),
-    await figure('curves', trainingCurvesChartSpec(model), 'Zero-shot CLIP is not trained and has no curve.'),
+    await figure('groups', groupBarsChartSpec(model), groupsCaption(model)),
+    await figure('per-class', perClassChartSpec(model), perClassCaption(model)),
+    await figure('curves', trainingCurvesChartSpec(model), curvesCaption(model)),
   ].filter((c) => c.length > 0);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -159,10 +255,14 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
 <h2>Results</h2>
 ${reproCaptionHtml(model)}
 ${model.repro ? reproTableHtml(model) : methodsTableHtml(model)}
+${footnoteHtml(model)}
 ${reproNotesHtml(model)}
 ${failuresHtml(model)}
 ${divergedHtml(model)}
+${runFactsHtml(model)}
 ${charts.length > 0 ? `<h2>Charts</h2><div class="charts">${charts.join('\n')}</div>` : ''}
+${worstClassesHtml(model)}
+${await confusionHtml(model)}
 ${perClassTableHtml(model)}
 </main></body></html>
 `;

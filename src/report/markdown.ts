@@ -1,7 +1,8 @@
 /** The report as markdown (`report.md`): the paper-style table, failures, and the per-class table. */
 import { PAPER_METRICS, type PaperMetric } from '../repro/paper';
-import { formatCount, formatMillions, formatPaperDelta, formatPaperValue, formatPercent, statusLabel } from './format';
+import { formatCount, formatDuration, formatHours, formatMillions, formatPaperDelta, formatPaperParameters, formatPaperValue, formatPercent, formatSetting, statusLabel } from './format';
 import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel, type ReportRun } from './model';
+import { batchLabel, FACTS_NOTE, keptLabel, parametersFootnote } from './notes';
 import { reproCaption } from './repro';
 
 /** Past this many classes the markdown lists only the first ones; the HTML report and metrics.json have all. */
@@ -27,6 +28,15 @@ function table(header: readonly string[], rows: readonly (readonly string[])[], 
 
 const METRIC_HEADER: Record<PaperMetric, string> = { all: 'All', head: 'Head', medium: 'Medium', tail: 'Tail' };
 
+function hasTop5(model: ReportModel): boolean {
+  return model.runs.some((r) => r.accuracy?.top5 !== undefined);
+}
+
+/** Params (M) as the paper counts them, and every trainable parameter beside it. */
+function parameterCells(run: ReportRun): string[] {
+  return [formatPaperParameters(run.paperParameters), formatMillions(run.parameters?.total)];
+}
+
 /** A reproduction's table: each of our figures followed by the paper's and, unless a toy, the difference. */
 function reproTable(model: ReportModel): string {
   const repro = model.repro!;
@@ -38,8 +48,13 @@ function reproTable(model: ReportModel): string {
     header.push(METRIC_HEADER[metric], ...(compared ? ['paper', ...(withDelta ? ['Δ'] : [])] : []));
     align.push('r', ...(compared ? ['r' as const, ...(withDelta ? ['r' as const] : [])] : []));
   }
-  header.push('Params (M)', 'Settings');
-  align.push('r', 'l');
+  const top5 = hasTop5(model);
+  if (top5) {
+    header.push('Top-5');
+    align.push('r');
+  }
+  header.push('Params (M)', 'Trainable (M)', 'Settings');
+  align.push('r', 'r', 'l');
   const cells = (run: ReportRun): string[] => {
     const out = [run.label, statusLabel(run)];
     for (const metric of PAPER_METRICS) {
@@ -49,7 +64,8 @@ function reproTable(model: ReportModel): string {
       out.push(formatPaperValue(run.paper?.[metric]));
       if (withDelta) out.push(formatPaperDelta(ours, run.paper?.[metric]));
     }
-    out.push(formatMillions(run.parameters?.total), run.settings || '–');
+    if (top5) out.push(formatPercent(run.accuracy?.top5));
+    out.push(...parameterCells(run), run.settings || '–');
     return out;
   };
   return table(header, model.runs.map(cells), align);
@@ -58,6 +74,7 @@ function reproTable(model: ReportModel): string {
 /** The results table; for a reproduction, led by what it reproduces and with the paper's figures beside ours. */
 export function methodsTable(model: ReportModel): string {
   if (model.repro) return [...reproCaption(model.repro), '', reproTable(model)].join('\n');
+  const top5 = hasTop5(model);
   const rows = model.runs.map((run) => [
     run.label,
     statusLabel(run),
@@ -65,10 +82,52 @@ export function methodsTable(model: ReportModel): string {
     formatPercent(run.accuracy?.head),
     formatPercent(run.accuracy?.medium),
     formatPercent(run.accuracy?.tail),
-    formatMillions(run.parameters?.total),
+    ...(top5 ? [formatPercent(run.accuracy?.top5)] : []),
+    ...parameterCells(run),
     run.settings || '–',
   ]);
-  return table(['Method', 'Status', 'All', 'Head', 'Medium', 'Tail', 'Params (M)', 'Settings'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l']);
+  const header = ['Method', 'Status', 'All', 'Head', 'Medium', 'Tail', ...(top5 ? ['Top-5'] : []), 'Params (M)', 'Trainable (M)', 'Settings'];
+  return table(header, rows, ['l', 'l', 'r', 'r', 'r', 'r', ...(top5 ? ['r' as const] : []), 'r', 'r', 'l']);
+}
+
+function runFacts(model: ReportModel): string[] {
+  const runs = model.runs.filter((r) => r.metrics || r.facts.estimatedGpuHours !== undefined);
+  if (runs.length === 0) return [];
+  const rows = runs.map((run) => {
+    const f = run.facts;
+    return [
+      run.label,
+      f.epochs === undefined ? '–' : String(f.epochs),
+      formatSetting(f.learningRate),
+      batchLabel(run),
+      f.trained ? formatDuration(f.trainSeconds) : '–',
+      formatDuration(f.evalSeconds),
+      f.imagesPerSecond === undefined ? '–' : f.imagesPerSecond.toFixed(1),
+      f.backend ?? '–',
+      formatHours(f.estimatedGpuHours),
+      formatHours(f.actualGpuHours),
+      keptLabel(run),
+    ];
+  });
+  const header = ['Method', 'Epochs', 'Learning rate', 'Batch (micro)', 'Train time', 'Eval time', 'Images/s', 'Backend', 'GPU-h est.', 'GPU-h actual', 'Weights'];
+  return ['## Runs', '', table(header, rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'l']), '', escapeMarkdownText(FACTS_NOTE), ''];
+}
+
+function worstClasses(model: ReportModel): string[] {
+  const runs = model.runs.filter((r) => r.worstClasses.length > 0);
+  if (runs.length === 0) return [];
+  const lines = runs.map((run) => `- **${escapeMarkdownText(run.label)}**: ${run.worstClasses.map((c) => `${escapeMarkdownText(c.name)} ${formatPercent(c.accuracy)} (${c.group}, ${formatCount(c.trainCount)})`).join('; ')}`);
+  return ['## Ten worst classes', '', 'Per method, the classes with the lowest test accuracy (%), with their group and training images.', '', ...lines, ''];
+}
+
+function confusedPairs(model: ReportModel): string[] {
+  const runs = model.runs.filter((r) => r.confusedPairs.length > 0);
+  if (runs.length === 0) return [];
+  const lines = runs.map(
+    (run) => `- **${escapeMarkdownText(run.label)}**: ${run.confusedPairs.map((p) => `${escapeMarkdownText(p.labelName)} → ${escapeMarkdownText(p.predictedName)} ${p.count} (${formatPercent(p.share)} %)`).join('; ')}`,
+  );
+  const matrices = model.confusionMatrices ? ' The HTML report draws each run\'s confusion matrix.' : '';
+  return ['## Most confused classes', '', `Per method, the most frequent mistakes: true class → predicted class, test images (share of the true class's test images).${matrices}`, '', ...lines, ''];
 }
 
 function failures(model: ReportModel): string[] {
@@ -107,9 +166,13 @@ export function renderReportMarkdown(input: ReportInput): string {
     '',
     methodsTable(model),
     '',
+    ...(parametersFootnote(model) ? [escapeMarkdownText(parametersFootnote(model)!), ''] : []),
     ...(model.repro ? ['## Notes on the reproduction', '', ...model.repro.notes.map((note) => `- ${escapeMarkdownText(note)}`), ''] : []),
     ...(failed.length > 0 ? ['## Failed runs', '', ...failed, ''] : []),
     ...(divergenceLines(model).length > 0 ? ['## Diverged runs', '', ...divergenceLines(model).map((line) => `- ${escapeMarkdownText(line)}`), ''] : []),
+    ...runFacts(model),
+    ...worstClasses(model),
+    ...confusedPairs(model),
     ...perClassTable(model),
   ];
   return `${lines.join('\n').trimEnd()}\n`;

@@ -3,10 +3,12 @@
  * with their metrics documents), a readable label per run, and the per-class table. The
  * renderers only lay this out, so the markdown, CSV and HTML can never disagree.
  */
-import type { Accuracies, ClassMetrics, DivergenceFlag, MetricsDocument, ParameterReport, ShotGroup } from '../contracts/metrics';
+import { CONFUSION_MATRIX_MAX_CLASSES, CONFUSION_TOP_PAIRS, shotGroupOf, type Accuracies, type ClassMetrics, type DivergenceFlag, type MetricsDocument, type ParameterReport, type ShotGroup } from '../contracts/metrics';
 import type { Summary, SummaryRow } from '../contracts/summary';
 import type { PaperMetric, PaperValue } from '../repro/paper';
 import { reproContextOf, type ReproReportContext } from '../repro/report-context';
+import { runColours } from './colours';
+import { confusedPairs, paperParameters, runFacts, usesSgAdapter, worstClasses, type NamedConfusion, type PaperParameters, type RunFacts } from './facts';
 
 export interface ReportInput {
   summary: Summary;
@@ -29,6 +31,15 @@ export interface ReportRun {
   paper?: Record<PaperMetric, PaperValue>;
   /** Set when the run's loss diverged (metrics.json `diverged`). */
   diverged?: DivergenceFlag;
+  /** The run's colour in every chart: its method's, shaded when the method repeats (colours.ts). */
+  colour: string;
+  /** Adapters only, as the paper counts them; absent without a parameter report. */
+  paperParameters?: PaperParameters;
+  facts: RunFacts;
+  /** Its lowest per-class accuracies, worst first. */
+  worstClasses: ClassMetrics[];
+  /** Its most frequent mistakes: 10 when the report draws the confusion matrix, else 20. */
+  confusedPairs: NamedConfusion[];
 }
 
 export interface ReportClass {
@@ -48,7 +59,14 @@ export interface ReportModel {
   classes: ReportClass[];
   /** Set when the summary is a reproduction of a paper table (`sage repro`): the paper beside us. */
   repro?: ReproReportContext;
+  /** Whether every class's group follows its training count (false with the manifest's evaluation.groupCounts). */
+  groupsFollowTrainCounts: boolean;
+  /** Whether a confusion matrix is drawn: the runs have at most CONFUSION_MATRIX_MAX_CLASSES classes and record one. */
+  confusionMatrices: boolean;
 }
+
+/** Pairs listed per run beside a confusion matrix; without one, all the metrics keep. */
+export const PAIRS_BESIDE_MATRIX = 10;
 
 export function runKey(runId: string, sweepIndex: number): string {
   return `${runId}/${sweepIndex}`;
@@ -91,10 +109,13 @@ export function buildReportModel(input: ReportInput): ReportModel {
     rows,
     rows.map((row, i) => repro?.runs[i]?.label ?? row.method),
   );
+  const colours = runColours(rows.map((row) => row.method));
+  const matrices = input.metrics.length > 0 && input.metrics.every((m) => m.dataset.numClasses <= CONFUSION_MATRIX_MAX_CLASSES) && input.metrics.some((m) => m.confusion?.matrix);
   const runs: ReportRun[] = rows.map((row, i) => {
     const key = runKey(row.runId, row.sweepIndex);
     const metrics = byKey.get(key);
     const paper = repro?.runs[i]?.paper;
+    const parameters = metrics?.parameters ?? row.parameters;
     return {
       key,
       label: labels[i]!,
@@ -105,9 +126,23 @@ export function buildReportModel(input: ReportInput): ReportModel {
       settings: formatOverrides(row.overrides, { keepMethod: repro !== undefined }),
       ...(paper ? { paper } : {}),
       ...(metrics?.diverged ? { diverged: metrics.diverged } : {}),
+      colour: colours[i]!,
+      ...(parameters ? { paperParameters: paperParameters(parameters.adapters, usesSgAdapter(row, metrics)) } : {}),
+      facts: runFacts(row, metrics),
+      worstClasses: worstClasses(metrics?.perClass ?? []),
+      confusedPairs: confusedPairs(metrics, matrices ? PAIRS_BESIDE_MATRIX : CONFUSION_TOP_PAIRS),
     };
   });
-  return { manifestName: input.summary.manifestName, updatedAt: input.summary.updatedAt, runs, classes: collectClasses(runs), ...(repro ? { repro } : {}) };
+  const classes = collectClasses(runs);
+  return {
+    manifestName: input.summary.manifestName,
+    updatedAt: input.summary.updatedAt,
+    runs,
+    classes,
+    ...(repro ? { repro } : {}),
+    groupsFollowTrainCounts: classes.every((c) => c.group === shotGroupOf(c.trainCount)),
+    confusionMatrices: matrices,
+  };
 }
 
 function collectClasses(runs: readonly ReportRun[]): ReportClass[] {

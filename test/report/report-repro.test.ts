@@ -21,7 +21,7 @@ describe('the report of a reproduction sweep', () => {
     const input = table5Input();
     const table = methodsTable(buildReportModel(input));
     const header = table.split('\n').find((line) => line.startsWith('| Paper row'))!;
-    expect(header).toBe('| Paper row | Status | All | paper | Δ | Head | paper | Δ | Medium | paper | Δ | Tail | paper | Δ | Params (M) | Settings |');
+    expect(header).toBe('| Paper row | Status | All | paper | Δ | Head | paper | Δ | Medium | paper | Δ | Tail | paper | Δ | Params (M) | Trainable (M) | Settings |');
     const rows = tableRows(table);
     expect(rows.map((r) => r[0])).toEqual(['none (LIFT)', 'SG', 'method-2', 'SG + Init + CF + FIT (Sage)']);
     // Ours, the paper's, the difference of the printed figures.
@@ -56,7 +56,7 @@ describe('the report of a reproduction sweep', () => {
       expect(model.repro!.toy).toBe(true);
       const table = methodsTable(model);
       expect(table).toMatch(/\(toy\)\.\ntoy: .*The paper's figures are shown for reference; they are not comparable here\./);
-      expect(table).toContain('| Paper row | Status | All | paper | Head | paper | Medium | paper | Tail | paper | Params (M) | Settings |');
+      expect(table).toContain('| Paper row | Status | All | paper | Head | paper | Medium | paper | Tail | paper | Params (M) | Trainable (M) | Settings |');
       expect(tableRows(table)[3]!.slice(2, 6)).toEqual(['83.9', '83.3', '86.1', '86.5']);
     }
     expect(buildReportModel(table5Input('repro-t5-cifar100-lt-r100', 24)).repro!.toyReasons).toEqual(['the runs have 24 classes, CIFAR-100-LT β = 100 has 100']);
@@ -67,7 +67,7 @@ describe('the report of a reproduction sweep', () => {
     const runs = [0, 1].map((i) => metricsFor('alpha', dataset, i, { all: 0.84 + i / 100, head: 0.86, medium: 0.83, tail: 0.82 }));
     const summary: Summary = { version: 1, manifestName: 'repro-alpha-cifar100-lt-r50', updatedAt: 'now', rows: runs.map((m, i) => summaryRow('alpha', i, m)) };
     const markdown = renderReportMarkdown({ summary, metrics: runs });
-    expect(markdown).toContain('| Paper row | Status | All | Head | Medium | Tail | Params (M) | Settings |');
+    expect(markdown).toContain('| Paper row | Status | All | Head | Medium | Tail | Params (M) | Trainable (M) | Settings |');
     expect(tableRows(methodsTable(buildReportModel({ summary, metrics: runs }))).map((r) => r.slice(0, 3))).toEqual([
       ['α = 0', 'SUCCEEDED', '84.0'],
       ['α = 0.1', 'SUCCEEDED', '85.0'],
@@ -79,9 +79,13 @@ describe('the report of a reproduction sweep', () => {
 
   it("writes the paper's row and figures as fractions into the last CSV columns", () => {
     const csv = renderResultsCsv(table5Input()).trimEnd().split('\n');
-    expect(RESULTS_CSV_COLUMNS.slice(-6)).toEqual(['paperTable', 'paperRow', 'paperAll', 'paperHead', 'paperMedium', 'paperTail']);
-    expect(csv[1]!.split(',').slice(-6)).toEqual(['Table 5', 'none (LIFT)', '0.817', '0.852', '0.824', '0.767']);
-    expect(csv[3]!.split(',').slice(-6)).toEqual(['', '', '', '', '', '']);
+    // From the end: a quoted settings field with commas comes before them.
+    expect(RESULTS_CSV_COLUMNS.slice(-8, -2)).toEqual(['paperTable', 'paperRow', 'paperAll', 'paperHead', 'paperMedium', 'paperTail']);
+    expect(csv[1]!.split(',').slice(-8, -2)).toEqual(['Table 5', 'none (LIFT)', '0.817', '0.852', '0.824', '0.767']);
+    expect(csv[3]!.split(',').slice(-8, -2)).toEqual(['', '', '', '', '', '']);
+    // Added later, at the end: top-5 (none here) and the paper's Params (M), LIFT's adapters / 10^6.
+    expect(RESULTS_CSV_COLUMNS.slice(-2)).toEqual(['accuracyTop5', 'paperParametersM']);
+    expect(csv[1]!.split(',').slice(-2)).toEqual(['', String(1000 / 1e6)]);
   });
 
   it('renders the comparison in the HTML report with grouped headers and coloured differences', async () => {

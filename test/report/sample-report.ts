@@ -145,3 +145,115 @@ export function sampleReproInput(name = 'repro-t5-cifar100-lt-r100', classes = 1
   };
   return { summary, metrics: [lift, sage] };
 }
+
+/** A seeded uniform in [0, 1) (mulberry32), so the rich samples are the same on every run. */
+function uniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface RichSampleOptions {
+  classes: number;
+  testPerClass?: number;
+  /** Report name; a `repro-...` name makes it a reproduction. */
+  name?: string;
+  /** Evaluate during training on this split (test or val), with keep: best for Sage. */
+  evaluated?: 'test' | 'val';
+  backend?: string;
+}
+
+const RICH_METHODS = [
+  { method: 'zero-shot', base: 0.55, slope: 0.0, adapters: 0, classifier: 0, fit: 0, sg: false },
+  { method: 'lift', base: 0.45, slope: 0.09, adapters: 101_436, classifier: 76_800, fit: 0, sg: false },
+  { method: 'sage', base: 0.52, slope: 0.08, adapters: 7_299_240, classifier: 76_800, fit: 2, sg: true },
+] as const;
+
+/**
+ * Zero-shot, LIFT and Sage on `classes` long-tailed classes (500 → 5 training images), with
+ * predictions drawn per test image (seeded): per-class accuracy, top-5, the confusion pairs and
+ * matrix (up to 100 classes), training curves and run facts, as the trainer writes them.
+ */
+export async function richSampleInput(options: RichSampleOptions): Promise<{ summary: Summary; metrics: MetricsDocument[] }> {
+  const { confusionOf } = await import('../../src/engine/evaluate');
+  const { CONFUSION_MATRIX_MAX_CLASSES } = await import('../../src/contracts/metrics');
+  const testPerClass = options.testPerClass ?? 20;
+  const C = options.classes;
+  const names = Array.from({ length: C }, (_, i) => (C <= 12 ? ['apple', 'bee', 'camel', 'dolphin', 'elephant', 'fox', 'girl', 'hamster', 'iris', 'jellyfish', 'kangaroo', 'lamp'][i]! : `class_${String(i).padStart(3, '0')}`));
+  const trainCounts = names.map((_, i) => Math.max(5, Math.round(500 * Math.pow(100, -i / Math.max(1, C - 1)))));
+  const metrics = RICH_METHODS.map((m, sweepIndex) => {
+    const next = uniform(1000 + sweepIndex);
+    const labels: number[] = [];
+    const predictions: number[] = [];
+    let top5 = 0;
+    names.forEach((_, c) => {
+      const p = Math.min(0.98, Math.max(0.05, m.base + m.slope * Math.log10(trainCounts[c]!) + (next() - 0.5) * 0.15));
+      for (let k = 0; k < testPerClass; k++) {
+        labels.push(c);
+        const correct = next() < p;
+        // Mistakes go mostly to a neighbour (similar classes), else anywhere.
+        const other = next() < 0.7 ? (c + (next() < 0.5 ? 1 : C - 1)) % C : Math.floor(next() * C);
+        predictions.push(correct || other === c ? c : other);
+        if (correct || next() < 0.6) top5 += 1;
+      }
+    });
+    const perClass = names.map((name, index) => {
+      const mine = labels.map((l, i) => (l === index ? predictions[i] : -1)).filter((v) => v !== -1);
+      return { index, name, trainCount: trainCounts[index]!, testCount: testPerClass, accuracy: mine.filter((v) => v === index).length / testPerClass, group: shotGroupOf(trainCounts[index]!) };
+    });
+    const groupMean = (g: string): number | null => {
+      const values = perClass.filter((c) => c.group === g).map((c) => c.accuracy);
+      return values.length > 0 ? mean(values) : null;
+    };
+    const all = labels.filter((l, i) => predictions[i] === l).length / labels.length;
+    const confusion = confusionOf(labels, predictions, C);
+    const trained = m.method !== 'zero-shot';
+    const epochs = trained
+      ? Array.from({ length: 5 }, (_, e) => {
+          // Sage peaks at epoch 4 and ends a little lower: the run keeps epoch 4 (keep: best).
+          const test = Math.min(1, all * (0.7 + 0.3 * Math.sqrt((e + 1) / 5)) + (m.method === 'sage' ? (e === 3 ? 0.03 : e === 4 ? -0.01 : 0) : 0));
+          const evaluation = options.evaluated
+            ? { evaluation: { split: options.evaluated, accuracy: { all: test, head: null, medium: null, tail: null, top5: Math.min(1, test + 0.15) }, seconds: 4 }, [options.evaluated === 'val' ? 'valAccuracy' : 'testAccuracy']: test }
+            : {};
+          return { epoch: e + 1, loss: (m.method === 'sage' ? 3.6 : 2.9) / (e + 1) + 0.4, trainAccuracy: Math.min(1, (m.method === 'sage' ? 0.3 : 0.4) + 0.12 * e), learningRate: 0.01 * (1 + Math.cos((Math.PI * e) / 5)) / 2, seconds: 60 + e, ...evaluation };
+        })
+      : [];
+    const keptBest = trained && options.evaluated && m.method === 'sage';
+    const doc: MetricsDocument = {
+      version: 1,
+      runId: 'run-7',
+      sweepIndex,
+      method: m.method,
+      config: { method: m.method, components: { sg: m.sg, init: m.sg, cf: m.sg, fit: m.sg }, epochs: 5, learningRate: 0.01, batchSize: 128, microBatchSize: m.method === 'sage' ? 32 : null, evalEvery: options.evaluated ? 1 : 0, keep: keptBest ? 'best' : 'last' },
+      dataset: { name: 'sample', numClasses: C, trainCount: trainCounts.reduce((a, b) => a + b, 0), testCount: labels.length },
+      parameters: { adapters: m.adapters, classifier: m.classifier, fitScalars: m.fit, total: m.adapters + m.classifier + m.fit, perBlock: m.adapters / 12, bottleneck: 4 },
+      accuracy: { all, head: groupMean('head'), medium: groupMean('medium'), tail: groupMean('tail'), top5: Math.max(all, top5 / labels.length) },
+      perClass,
+      epochs,
+      confusion: C <= CONFUSION_MATRIX_MAX_CLASSES ? confusion : { pairs: confusion.pairs },
+      ...(trained ? { kept: keptBest ? { rule: 'best' as const, epoch: 4, best: { epoch: 4, split: options.evaluated!, metric: 'all' as const, value: epochs[3]!.evaluation!.accuracy.all } } : { rule: 'last' as const, epoch: 5 } } : {}),
+      timings: { totalSeconds: trained ? 400 : 30, trainSeconds: trained ? 310 : 0, evalSeconds: 12, trainImagesPerSecond: trained ? 35.2 : 0 },
+      backend: options.backend ?? 'tensorflow',
+      startedAt: '2026-12-01T10:00:00.000Z',
+      finishedAt: '2026-12-01T10:07:00.000Z',
+    };
+    return doc;
+  });
+  const rows: SummaryRow[] = metrics.map((m) => ({
+    runId: 'run-7',
+    sweepIndex: m.sweepIndex,
+    status: 'SUCCEEDED',
+    method: m.method,
+    overrides: { method: m.method },
+    metricsKey: `runs/run-7/${m.sweepIndex}/metrics.json`,
+    accuracy: m.accuracy,
+    parameters: m.parameters,
+    submittedAt: '2026-12-01T10:00:00.000Z',
+  }));
+  return { summary: { version: 1, manifestName: options.name ?? `sample-${C}`, updatedAt: '2026-12-01T10:10:00.000Z', rows }, metrics };
+}
