@@ -18,7 +18,7 @@
  * cores at least half PyTorch's images/s on the same cores.
  *
  * `npm run bench -- parallel`. Env: PARALLEL_BENCH_ROUNDS (timed pairs per method after a
- * warm-up pair; default 2 at ViT-B/16, 6 at the mini shape), PARALLEL_BENCH_SKIP_VIT=1,
+ * warm-up pair; default 3 at ViT-B/16, 6 at the mini shape; evaluation passes: 2 and 3), PARALLEL_BENCH_SKIP_VIT=1,
  * PARALLEL_BENCH_SKIP_TORCH=1, PARALLEL_BENCH_REPLICAS (W, default the cores).
  */
 import os from 'node:os';
@@ -48,6 +48,7 @@ interface Shape {
   /** Test images per evaluation pass, in batches of `microBatch`. */
   evalImages: number;
   rounds: number;
+  evalRounds: number;
 }
 
 function randomImages(n: number, size: number, seed: number): Float32Array {
@@ -144,7 +145,7 @@ async function measureShape(clip: ClipModel, shape: Shape, pool: ReplicaPool, re
         logits.dispose();
       }
     };
-    const evaluate = await alternate(1, evaluation(localLogits), evaluation(pool.logits));
+    const evaluate = await alternate(shape.evalRounds, evaluation(localLogits), evaluation(pool.logits));
     results[method] = { train, evaluate };
     optimizer.dispose();
     adjustment.dispose();
@@ -160,11 +161,11 @@ export async function run(): Promise<BenchReport> {
   const replicas = Number(process.env.PARALLEL_BENCH_REPLICAS ?? cores);
   const rounds = process.env.PARALLEL_BENCH_ROUNDS ? Number(process.env.PARALLEL_BENCH_ROUNDS) : null;
   const shapes: Shape[] = [
-    { name: 'mini-CLIP (64w, 2 blocks, 36 px)', location: path.join(repoRoot, 'fixtures', 'mini-clip'), microBatch: 64, batch: 64 * replicas, evalImages: 64 * 4 * replicas, rounds: rounds ?? 6 },
+    { name: 'mini-CLIP (64w, 2 blocks, 36 px)', location: path.join(repoRoot, 'fixtures', 'mini-clip'), microBatch: 64, batch: 64 * replicas, evalImages: 64 * 4 * replicas, rounds: rounds ?? 6, evalRounds: 3 },
   ];
   if (process.env.PARALLEL_BENCH_SKIP_VIT !== '1') {
     const folder = await vitB16Folder();
-    shapes.push({ name: 'ViT-B/16 (768w, 12 blocks, 224 px)', location: folder.dir, microBatch: 2, batch: 2 * replicas, evalImages: 4 * replicas, rounds: rounds ?? 2 });
+    shapes.push({ name: 'ViT-B/16 (768w, 12 blocks, 224 px)', location: folder.dir, microBatch: 2, batch: 2 * replicas, evalImages: 4 * replicas, rounds: rounds ?? 3, evalRounds: 2 });
   }
   const rows: BenchRow[] = [];
   const notes: string[] = [`backend ${backend}; W = ${replicas} replicas (this thread and ${replicas - 1} worker thread${replicas === 2 ? '' : 's'}) on ${cores} cores; load average at start ${os.loadavg()[0]!.toFixed(1)}`];
