@@ -15,7 +15,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { REPO_ROOT } from '../paths';
-import { JOB_RETRY_RULES } from '../../src/contracts/job';
+import { JOB_ENV, JOB_RETRY_RULES } from '../../src/contracts/job';
 import { RUN_ROLE_ENV } from '../../src/contracts/run-access';
 import type { PipelineSettings } from '../settings';
 
@@ -127,6 +127,9 @@ export class GpuBatch extends Construct {
         AWS_REGION: Stack.of(this).region,
         CUDA_CACHE_MAXSIZE: String(CUDA_CACHE_MAX_BYTES),
         [RUN_ROLE_ENV]: this.runRole.roleArn,
+        // The trainer refuses wasm or cpu on a GPU instance (exit 3), and checkpoints before the attempt's timeout (exit 75).
+        [JOB_ENV.requiredBackend]: 'tensorflow',
+        [JOB_ENV.attemptSeconds]: String(settings.jobTimeoutMinutes * 60),
         ...props.environment,
       },
       logging: ecs.LogDriver.awsLogs({ streamPrefix: 'trainer', logGroup: this.logGroup }),

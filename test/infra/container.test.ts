@@ -12,8 +12,17 @@ import { MemoryObjectStore } from '../functions/helpers';
 const dockerfile = readFileSync(path.resolve(import.meta.dirname, '../../container/Dockerfile'), 'utf8');
 
 describe('the training container', () => {
-  it('builds on the pinned CUDA 11.2 + cuDNN 8 runtime and runs as a non-root user', () => {
-    expect(dockerfile).toMatch(/^FROM nvidia\/cuda:11\.2\.2-cudnn8-runtime-ubuntu20\.04$/m);
+  it('builds on a CUDA 11 runtime with cuDNN 8 that NVIDIA still publishes, replaceable by a digest pin, and runs as a non-root user', () => {
+    // libtensorflow 2.9.1 needs the CUDA 11 ABI (11.2 or later) and cuDNN 8; the 11.2 tags are deleted, 11.8 is CUDA 11's last minor.
+    const base = /^ARG CUDA_IMAGE=(nvidia\/cuda:(\d+)\.(\d+)\.\d+-cudnn(\d+)-runtime-ubuntu\d+\.\d+)$/m.exec(dockerfile);
+    expect(base?.[1]).toBe('nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04');
+    expect(Number(base![2])).toBe(11);
+    expect(Number(base![3])).toBeGreaterThanOrEqual(2);
+    expect(base![4]).toBe('8');
+    // The runtime stage is built FROM that argument (the ARG comes before the first FROM, as a FROM argument must).
+    expect(dockerfile.indexOf('ARG CUDA_IMAGE=')).toBeLessThan(dockerfile.indexOf('FROM '));
+    expect(dockerfile).toMatch(/^FROM \$\{CUDA_IMAGE\}$/m);
+    expect(dockerfile).not.toMatch(/11\.2\.2-cudnn8/);
     expect(dockerfile).toMatch(/^USER sage$/m);
     expect(JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../container/runtime-package.json'), 'utf8')).dependencies).toMatchObject({
       '@tensorflow/tfjs-node-gpu': '4.22.0',

@@ -122,6 +122,13 @@ describe('the synthesized pipeline stack', () => {
     });
   });
 
+  it('tells the container the backend it needs and its attempt timeout, the same as the job definition says', () => {
+    const [[, definition]] = resourcesOfType(synth.json, 'AWS::Batch::JobDefinition');
+    const environment = Object.fromEntries(((definition.ContainerProperties as { Environment: { Name: string; Value: unknown }[] }).Environment).map((e) => [e.Name, e.Value]));
+    expect(environment.SAGE_REQUIRED_BACKEND).toBe('tensorflow');
+    expect(environment.SAGE_ATTEMPT_SECONDS).toBe(String((definition.Timeout as { AttemptDurationSeconds: number }).AttemptDurationSeconds));
+  });
+
   it('runs both functions on nodejs22.x with a dead-letter queue and their own log group', () => {
     const functions = resourcesOfType(synth.json, 'AWS::Lambda::Function');
     expect(functions).toHaveLength(2);
