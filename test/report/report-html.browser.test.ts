@@ -1,6 +1,8 @@
 /**
  * Renders the HTML report in headless Chromium and checks that a person would see the
- * results table and the three charts. Skips where Chromium is not installed (.ci/run installs it).
+ * results table and the charts, each inside the page. Skips where Chromium is not installed
+ * (.ci/run installs it). SAGE_REPORT_SCREENSHOT_DIR=<dir> saves a full-page PNG of each
+ * rich sample (test/report/render-samples.ts renders all of them).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { renderReportHtml } from '../../src/report';
-import { sampleReportInput, sampleReproInput } from './sample-report';
+import { richSampleInput, sampleReportInput, sampleReproInput } from './sample-report';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -66,6 +68,52 @@ describe.skipIf(!hasChromium)('the HTML report in a browser', () => {
     if (process.env.SAGE_REPORT_SCREENSHOT) await page.screenshot({ path: process.env.SAGE_REPORT_SCREENSHOT, fullPage: true });
     await page.close();
   });
+
+  for (const [classes, evaluated] of [
+    [10, 'test'],
+    [120, 'val'],
+  ] as const) {
+    it(`draws every chart of zero-shot + LIFT + Sage on ${classes} classes inside the page, with labelled log ticks up to the largest class`, async () => {
+      const input = await richSampleInput({ classes, evaluated, testPerClass: classes > 100 ? 10 : 20 });
+      const file = path.join(userDataDir, `rich-${classes}.html`);
+      await writeFile(file, await renderReportHtml(input));
+      const page = await browser.newPage();
+      await page.goto(`file://${file}`);
+      const main = (await page.locator('main').boundingBox())!;
+      const figures = page.locator('figure.chart svg');
+      const count = await figures.count();
+      expect(count).toBe(classes <= 100 ? 6 : 3);
+      for (let i = 0; i < count; i++) {
+        const box = (await figures.nth(i).boundingBox())!;
+        expect(box.width).toBeGreaterThan(150);
+        expect(box.x).toBeGreaterThanOrEqual(main.x);
+        expect(box.x + box.width).toBeLessThanOrEqual(main.x + main.width);
+      }
+      for (const table of ['#results-table', '#run-facts', '#worst-classes', '#confused-pairs']) {
+        const box = (await page.locator(table).boundingBox())!;
+        expect(box.x + box.width, table).toBeLessThanOrEqual(main.x + main.width);
+      }
+      // The per-class chart takes the page's width, one point per class and method, ticks labelled up to the largest class (500).
+      const perClass = page.locator('figure[data-chart="per-class"] svg');
+      expect((await perClass.boundingBox())!.width).toBeGreaterThan(0.85 * (main.width - 56));
+      expect(await page.locator('figure[data-chart="per-class"] .mark-symbol.role-mark path').count()).toBe(3 * classes);
+      const ticks = await page.locator('figure[data-chart="per-class"] .role-axis-label text').allTextContents();
+      for (const label of ['5', '10', '100', '500']) expect(ticks).toContain(label);
+      expect(await page.locator('#results-table thead th').allInnerTexts()).toEqual(expect.arrayContaining(['Top-5', 'Params (M)', 'Trainable (M)']));
+      expect(await page.locator('figure[data-chart="curves"] text').allTextContents()).toContain(`${evaluated} accuracy (%)`);
+      if (classes <= 100) {
+        // One rect per non-empty cell of each run's matrix.
+        const matrices = page.locator('figure[data-chart="confusion"]');
+        for (let i = 0; i < 3; i++) {
+          const cells = input.metrics[i]!.confusion!.matrix!.flat().filter((v) => v > 0).length;
+          expect(await matrices.nth(i).locator('.mark-rect.role-mark path').count()).toBe(cells);
+        }
+      }
+      expect(await page.locator('#confused-pairs tbody tr').count()).toBe(classes <= 100 ? 10 : 20);
+      if (process.env.SAGE_REPORT_SCREENSHOT_DIR) await page.screenshot({ path: path.join(process.env.SAGE_REPORT_SCREENSHOT_DIR, `report-${classes}.png`), fullPage: true });
+      await page.close();
+    });
+  }
 
   it("shows a reproduction's paper and difference columns under their metric, inside the page's width", async () => {
     const reproPath = path.join(userDataDir, 'repro.html');
