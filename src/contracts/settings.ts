@@ -82,8 +82,19 @@ const settingFields = {
   weightDecay: z.number().min(0).max(1),
   epochs: z.number().int().min(1).max(1000),
   batchSize: z.number().int().min(1).max(65536),
-  /** Images per forward/backward; gradients accumulate to batchSize. null = batchSize. */
-  microBatchSize: z.number().int().min(1).max(65536).nullable(),
+  /**
+   * Images per forward/backward; gradients accumulate to batchSize, so it changes no result
+   * beyond a float32 sum's order. null = automatic: the trainer takes the largest the memory
+   * model fits in the device (src/estimate/memory.ts), at most batchSize, and halves it on an
+   * out-of-memory error; the engine alone (trainSage without the trainer) uses batchSize.
+   */
+  microBatchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(65536)
+    .nullable()
+    .describe('Images per forward/backward pass; gradients accumulate to batchSize. null: automatic (the largest the device memory fits, at most batchSize, halved on an out-of-memory error).'),
   seed: z.number().int().min(0).max(2 ** 31 - 1),
   /** Five-crop test-time ensemble. */
   tte: z.boolean(),
