@@ -1,8 +1,15 @@
 /**
  * `sage prepare <dataset>`: the ingestion commands. Each writes WebDataset shards and a
  * manifest.json (relative references) into --out, ready for `sage run` or an upload.
+ * Inputs that do not exist are refused (exit 2) before any work; every stage prints its
+ * counts and an ETA on stderr; a weights folder the manifest names but that is not there is
+ * warned about, since validation will refuse the manifest until it is.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { stat } from 'node:fs/promises';
+import type { Manifest } from '../../manifest/schema';
+import { isS3Uri } from '../../storage';
+import { CliInputError } from '../exit-codes';
 import { parseLocation, parseNonNegativeInteger, parseNumber, parsePositiveInteger } from '../options';
 import type { CliOutput } from '../output';
 
@@ -13,9 +20,24 @@ interface OutputFlags {
   seed?: number;
   maxShardBytes?: number;
   concurrency?: number;
+  json?: boolean;
 }
 
-type PreparedSummary = { manifestUri: string; trainCounts: number[]; testCount: number };
+type PreparedSummary = { manifestUri: string; manifest: Manifest; trainCounts: number[]; testCount: number };
+
+/** What `sage prepare ... --json` prints on stdout. */
+export interface PrepareJson {
+  manifestUri: string;
+  name: string;
+  classes: number;
+  trainCounts: number[];
+  trainImages: number;
+  testImages: number;
+  /** Images left out because they do not decode (prepare folder). */
+  skipped: { uri: string; reason: string }[];
+  /** The weights folder the manifest names, resolved; `exists` false when nothing is there yet. */
+  weights: { uri: string; exists: boolean | null };
+}
 
 function addOutputFlags(command: Command): Command {
   return command
@@ -24,11 +46,40 @@ function addOutputFlags(command: Command): Command {
     .option('--weights <location>', 'CLIP weights folder written into the manifest (relative to it, absolute, or s3://); default weights/clip-vit-base-patch16')
     .option('--seed <n>', 'seed of every random choice', parseNonNegativeInteger)
     .option('--max-shard-bytes <n>', 'largest shard in bytes (default 256 MiB)', parsePositiveInteger)
-    .option('--concurrency <n>', 'images read at once while copying', parsePositiveInteger);
+    .option('--concurrency <n>', 'images read at once while checking and copying', parsePositiveInteger)
+    .option('--json', 'print the result as JSON on stdout (docs/cli.md)');
 }
 
-function outputOptions(flags: OutputFlags, output: CliOutput) {
-  let lastLine = 0;
+/**
+ * One line per stage and at most one every 2 s within it: `train: 512/1,000 images (51%),
+ * 12.3 s, ETA 11.8 s`. The ETA is the stage's own rate so far.
+ */
+export function stageProgress(output: CliOutput, now: () => number = Date.now): (stage: string, done: number, total: number, unit?: string) => void {
+  const started = new Map<string, number>();
+  let lastLine = Number.NEGATIVE_INFINITY;
+  return (stage, done, total, unit = 'images') => {
+    const time = now();
+    if (!started.has(stage)) started.set(stage, time);
+    if (time - lastLine < 2000 && done < total) return;
+    lastLine = time;
+    const elapsed = (time - started.get(stage)!) / 1000;
+    const count = `${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} ${unit}`;
+    const percent = total > 0 ? ` (${Math.floor((done / total) * 100)}%)` : '';
+    const eta = done > 0 && done < total ? `, ETA ${formatSeconds((elapsed / done) * (total - done))}` : '';
+    output.err(`${stage}: ${count}${percent}, ${formatSeconds(elapsed)}${eta}`);
+  };
+}
+
+/** `0.42 s`, `12.3 s`, `4m05s`, `2h03m`. */
+function formatSeconds(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  if (seconds < 60) return `${seconds < 10 ? seconds.toFixed(2) : seconds.toFixed(1)} s`;
+  const whole = Math.round(seconds);
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
+  return `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function outputOptions(flags: OutputFlags, progress: ReturnType<typeof stageProgress>) {
   return {
     out: flags.out,
     ...(flags.name ? { name: flags.name } : {}),
@@ -36,20 +87,65 @@ function outputOptions(flags: OutputFlags, output: CliOutput) {
     ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
     ...(flags.maxShardBytes ? { maxShardBytes: flags.maxShardBytes } : {}),
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
-    onProgress: (p: { split: string; written: number; total: number }) => {
-      const now = Date.now();
-      if (now - lastLine < 2000 && p.written < p.total) return;
-      lastLine = now;
-      output.err(`${p.split}: ${p.written}/${p.total} images`);
-    },
+    onProgress: (p: { split: string; written: number; total: number }) => progress(`copying ${p.split}`, p.written, p.total),
   };
 }
 
-function printPrepared(prepared: PreparedSummary, output: CliOutput): void {
+/**
+ * Refuses an input flag whose location is not there (exit 2), naming the flag. Local paths
+ * are checked for the right kind; an s3:// file is checked with a HEAD; an s3:// folder is a
+ * prefix, which the command itself finds empty.
+ */
+export async function requireInput(flag: string, uri: string, kind: 'file' | 'folder'): Promise<void> {
+  if (isS3Uri(uri)) {
+    if (kind === 'folder') return;
+    const { storeFor } = await import('../../storage');
+    if (!(await (await storeFor(uri)).exists(uri))) throw new CliInputError(`${flag}: no file at ${uri}`);
+    return;
+  }
+  const info = await stat(uri).catch(() => undefined);
+  if (!info) throw new CliInputError(`${flag}: no ${kind} at ${uri}`);
+  if (kind === 'file' && !info.isFile()) throw new CliInputError(`${flag}: expected a file, got a folder at ${uri}`);
+  if (kind === 'folder' && !info.isDirectory()) throw new CliInputError(`${flag}: expected a folder, got a file at ${uri}`);
+}
+
+/** Whether the manifest's weights folder has a config.json yet; null when that cannot be asked (no S3 access). */
+async function weightsPresent(weightsUri: string): Promise<boolean | null> {
+  const { joinUri, storeFor } = await import('../../storage');
+  try {
+    return await (await storeFor(weightsUri)).exists(joinUri(weightsUri, 'config.json'));
+  } catch {
+    return null;
+  }
+}
+
+async function printPrepared(prepared: PreparedSummary, flags: OutputFlags, output: CliOutput, skipped: PrepareJson['skipped'] = []): Promise<void> {
+  const { resolveReference } = await import('../../manifest/references');
+  const weightsUri = resolveReference(prepared.manifest.weights, prepared.manifestUri);
+  const exists = await weightsPresent(weightsUri);
+  if (exists === false) {
+    const given = flags.weights ? `--weights ${flags.weights}` : `the default weights ${prepared.manifest.weights} (no --weights given)`;
+    output.err(`warning: ${given}: no CLIP folder at ${weightsUri} (no config.json); validation and training refuse the manifest until the weights are there`);
+  }
   let train = 0;
   for (const n of prepared.trainCounts) train += n;
   const counts = prepared.trainCounts;
+  if (flags.json) {
+    const document: PrepareJson = {
+      manifestUri: prepared.manifestUri,
+      name: prepared.manifest.name,
+      classes: counts.length,
+      trainCounts: counts,
+      trainImages: train,
+      testImages: prepared.testCount,
+      skipped,
+      weights: { uri: weightsUri, exists },
+    };
+    output.out(JSON.stringify(document, null, 2));
+    return;
+  }
   output.out(`prepared ${counts.length} classes: ${train} training images (largest class ${Math.max(...counts)}, smallest ${Math.min(...counts)}), ${prepared.testCount} test images`);
+  if (skipped.length > 0) output.out(`skipped ${skipped.length} image(s) that do not decode (listed above)`);
   output.out(`manifest: ${prepared.manifestUri}`);
 }
 
@@ -63,8 +159,10 @@ export function registerPrepare(program: Command, output: CliOutput): void {
       .requiredOption('--archive <file>', 'cifar-100-python.tar.gz or cifar-100-binary.tar.gz', parseLocation)
       .option('--imbalance <beta>', 'imbalance ratio β (the paper uses 100, 50, 10)', parseNumber, 100),
   ).action(async (flags: OutputFlags & { archive: string; imbalance: number }) => {
+    await requireInput('--archive', flags.archive, 'file');
     const { prepareCifar100Lt } = await import('../../data');
-    printPrepared(await prepareCifar100Lt({ ...outputOptions(flags, output), archive: flags.archive, imbalanceRatio: flags.imbalance }), output);
+    const progress = stageProgress(output);
+    await printPrepared(await prepareCifar100Lt({ ...outputOptions(flags, progress), archive: flags.archive, imbalanceRatio: flags.imbalance }), flags, output);
   });
 
   for (const dataset of ['imagenet-lt', 'places-lt'] as const) {
@@ -77,10 +175,13 @@ export function registerPrepare(program: Command, output: CliOutput): void {
         .requiredOption('--test-list <file>', `test list (e.g. ${dataset === 'imagenet-lt' ? 'ImageNet_LT_test.txt' : 'Places_LT_test.txt'})`, parseLocation)
         .requiredOption('--class-names <file>', 'classnames.txt: one name per line, in label order', parseLocation),
     ).action(async (flags: OutputFlags & { imageRoot: string; trainList: string; testList: string; classNames: string }) => {
+      const { imageRoot, trainList, testList, classNames } = flags;
+      await requireInput('--image-root', imageRoot, 'folder');
+      for (const [flag, uri] of [['--train-list', trainList], ['--test-list', testList], ['--class-names', classNames]] as const) await requireInput(flag, uri, 'file');
       const data = await import('../../data');
       const prepareList = dataset === 'imagenet-lt' ? data.prepareImageNetLt : data.preparePlacesLt;
-      const { imageRoot, trainList, testList, classNames } = flags;
-      printPrepared(await prepareList({ ...outputOptions(flags, output), imageRoot, trainList, testList, classNames }), output);
+      const progress = stageProgress(output);
+      await printPrepared(await prepareList({ ...outputOptions(flags, progress), imageRoot, trainList, testList, classNames }), flags, output);
     });
   }
 
@@ -93,35 +194,49 @@ export function registerPrepare(program: Command, output: CliOutput): void {
       .requiredOption('--val-json <file>', 'val2018.json', parseLocation)
       .option('--categories-json <file>', 'categories.json with the class names (default: the categories in train2018.json)', parseLocation),
   ).action(async (flags: OutputFlags & { imageRoot: string; trainJson: string; valJson: string; categoriesJson?: string }) => {
-    const { prepareInat2018 } = await import('../../data');
     const { imageRoot, trainJson, valJson, categoriesJson } = flags;
-    printPrepared(await prepareInat2018({ ...outputOptions(flags, output), imageRoot, trainJson, valJson, ...(categoriesJson ? { categoriesJson } : {}) }), output);
+    await requireInput('--image-root', imageRoot, 'folder');
+    for (const [flag, uri] of [['--train-json', trainJson], ['--val-json', valJson], ['--categories-json', categoriesJson]] as const) if (uri) await requireInput(flag, uri, 'file');
+    const { prepareInat2018 } = await import('../../data');
+    const progress = stageProgress(output);
+    await printPrepared(await prepareInat2018({ ...outputOptions(flags, progress), imageRoot, trainJson, valJson, ...(categoriesJson ? { categoriesJson } : {}) }), flags, output);
   });
 
   addOutputFlags(
     prepare
       .command('folder')
-      .description('a folder tree <root>/<class name>/<image>, optionally cut to a long tail')
+      .description('a folder tree <root>/<class name>/<image>, optionally cut to a long tail; every image is decoded once and a bad one is skipped with a warning')
       .requiredOption('--root <dir>', 'the class folders', parseLocation)
       .option('--test-root <dir>', 'a test tree with the same class folders', parseLocation)
       .option('--test-per-class <n>', 'images per class held out of --root for testing (instead of --test-root)', parsePositiveInteger)
       .option('--imbalance <beta>', 'keep floor(max·β^(-i/(C-1))) training images of class i (default: keep all)', parseNumber)
-      .option('--max-per-class <n>', 'head-class count of the long-tailed cut (default: the largest class)', parsePositiveInteger),
-  ).action(async (flags: OutputFlags & { root: string; testRoot?: string; testPerClass?: number; imbalance?: number; maxPerClass?: number }) => {
-    const { prepareImageFolder } = await import('../../data');
-    const { CliInputError } = await import('../exit-codes');
+      .option('--max-per-class <n>', 'head-class count of the long-tailed cut (default: the largest class)', parsePositiveInteger)
+      .addOption(new Option('--on-bad-image <action>', 'an empty, truncated or non-image file: skip it with a warning, or fail (exit 2) listing them all').choices(['skip', 'fail']).default('skip')),
+  ).action(async (flags: OutputFlags & { root: string; testRoot?: string; testPerClass?: number; imbalance?: number; maxPerClass?: number; onBadImage: 'skip' | 'fail' }) => {
     if (!flags.testRoot && flags.testPerClass === undefined) throw new CliInputError('give --test-root or --test-per-class: the folder dataset needs a test split');
-    printPrepared(
-      await prepareImageFolder({
-        ...outputOptions(flags, output),
-        root: flags.root,
-        ...(flags.testRoot ? { testRoot: flags.testRoot } : {}),
-        ...(flags.testPerClass !== undefined ? { testPerClass: flags.testPerClass } : {}),
-        ...(flags.imbalance !== undefined ? { imbalanceRatio: flags.imbalance } : {}),
-        ...(flags.maxPerClass !== undefined ? { maxPerClass: flags.maxPerClass } : {}),
-      }),
-      output,
-    );
+    await requireInput('--root', flags.root, 'folder');
+    if (flags.testRoot) await requireInput('--test-root', flags.testRoot, 'folder');
+    const { prepareImageFolder } = await import('../../data');
+    const progress = stageProgress(output);
+    const skipped: PrepareJson['skipped'] = [];
+    const prepared = await prepareImageFolder({
+      ...outputOptions(flags, progress),
+      root: flags.root,
+      ...(flags.testRoot ? { testRoot: flags.testRoot } : {}),
+      ...(flags.testPerClass !== undefined ? { testPerClass: flags.testPerClass } : {}),
+      ...(flags.imbalance !== undefined ? { imbalanceRatio: flags.imbalance } : {}),
+      ...(flags.maxPerClass !== undefined ? { maxPerClass: flags.maxPerClass } : {}),
+      onBadImage: flags.onBadImage,
+      onSkip: (bad) => {
+        skipped.push(bad);
+        output.err(`warning: skipped ${bad.uri}: ${bad.reason}`);
+      },
+      onStage: ({ stage, done, total }) => {
+        if (stage === 'listing') output.err(`listing: ${total.toLocaleString('en-US')} images found`);
+        else progress('checking', done, total);
+      },
+    });
+    await printPrepared(prepared, flags, output, skipped);
   });
 
   registerPrepareProcedural(prepare, output);
@@ -145,10 +260,10 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
     )
     .option('--name <name>', 'manifest name')
     .option('--weights <location>', 'CLIP weights folder (default: the mini-CLIP fixture)')
-    .action(async (flags: { out: string; classes: number; imbalance: number; maxPerClass: number; testPerClass: number; imageSize?: number; seed: number; domain: string; name?: string; weights?: string }) => {
+    .option('--json', 'print the result as JSON on stdout (docs/cli.md)')
+    .action(async (flags: { out: string; classes: number; imbalance: number; maxPerClass: number; testPerClass: number; imageSize?: number; seed: number; domain: string; name?: string; weights?: string; json?: boolean }) => {
       const { generateProceduralDataset, ProceduralDatasetOptionsError } = await import('../../procedural/dataset');
       const { DOMAIN_NAMES, isDomainName } = await import('../../procedural/domain');
-      const { CliInputError } = await import('../exit-codes');
       if (!isDomainName(flags.domain)) throw new CliInputError(`--domain must be one of ${DOMAIN_NAMES.join(', ')}, got '${flags.domain}'`);
       const domain = flags.domain;
       const generated = await generateProceduralDataset({
@@ -167,6 +282,6 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
       });
       let testCount = 0;
       for (const n of generated.testCounts) testCount += n;
-      printPrepared({ manifestUri: generated.manifestUri, trainCounts: generated.trainCounts, testCount }, output);
+      await printPrepared({ manifestUri: generated.manifestUri, manifest: generated.manifest, trainCounts: generated.trainCounts, testCount }, { out: flags.out, ...(flags.weights ? { weights: flags.weights } : {}), ...(flags.json ? { json: true } : {}) }, output);
     });
 }
