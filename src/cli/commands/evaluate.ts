@@ -35,7 +35,7 @@ export function registerEvaluate(program: Command, output: CliOutput): void {
       const { CliInputError } = await import('../exit-codes');
       const backend = await initBackend({ log: (line) => output.err(line) });
       const { manifest, counts } = await loadManifest(manifestUri, { checkStorage: false });
-      const clip = await loadClip(flags.weights ?? resolveReference(manifest.weights, manifestUri));
+      const clip = await loadClip(flags.weights ?? resolveReference(manifest.weights, manifestUri), { log: (line) => output.err(line) });
       const model = await loadAdapter({ store: await storeFor(flags.adapter), uri: flags.adapter }, { clip });
       const names = classNames(manifest);
       if (names.length !== model.numClasses || names.some((name, i) => name !== model.classNames[i])) {

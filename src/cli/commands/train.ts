@@ -109,8 +109,9 @@ export function registerTrain(program: Command, output: CliOutput): void {
       }
       output.out(`metrics: ${locations.metricsUri}`);
     } catch (error) {
-      const { TrainerSettingsError, TrainerStoppedError } = await import('../../trainer/errors');
-      if (error instanceof TrainerStoppedError) throw new CliRunFailedError(error.message);
+      const { TrainerBackendError, TrainerDeadlineError, TrainerSettingsError, TrainerStoppedError } = await import('../../trainer/errors');
+      // Stopped with a checkpoint (SIGTERM, the attempt's deadline): the same command resumes.
+      if (error instanceof TrainerStoppedError || error instanceof TrainerDeadlineError || error instanceof TrainerBackendError) throw new CliRunFailedError(error.message);
       if (error instanceof TrainerSettingsError) throw new CliInputError(error.message);
       throw error;
     } finally {
