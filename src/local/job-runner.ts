@@ -1,11 +1,13 @@
 /**
  * How the local pipeline runs one trainer job (one Batch job or array child): in this
  * process (simple, shares the loaded backend) or as a child process (isolated, can run
- * in parallel, and is what the container does: `sage train --from-env`).
+ * in parallel, and is what the container does: `sage train --from-env`, from the bundle when
+ * this code runs from it).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRootOf } from '../common/package-root';
 import { jobSpecFromEnv } from '../contracts/job';
 
 export interface JobRunOutcome {
@@ -35,9 +37,20 @@ export function inProcessRunner(runJob: (env: Record<string, string>) => Promise
   };
 }
 
-const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.ts');
-/** tsx's loader, resolved from this package: `--import tsx` alone would resolve from the child's working directory. */
-const TSX_LOADER = import.meta.resolve('tsx');
+/** The entry file of the built CLI, beside every chunk of the bundle (scripts/build-cli.ts). */
+export const CLI_BUNDLE_ENTRY = 'main.mjs';
+
+/**
+ * How to start `sage train --from-env` as the code now running: from the bundle, the bundle's
+ * own entry (the same build, no loader); from the sources, src/cli/main.ts through tsx's
+ * loader, resolved from this package (`--import tsx` alone would resolve from the child's
+ * working directory).
+ */
+export function trainerCommand(moduleUrl: string = import.meta.url): string[] {
+  if (!moduleUrl.endsWith('.ts')) return [fileURLToPath(new URL(`./${CLI_BUNDLE_ENTRY}`, moduleUrl)), 'train', '--from-env'];
+  const root = packageRootOf(moduleUrl) ?? path.resolve(path.dirname(fileURLToPath(moduleUrl)), '..', '..');
+  return ['--import', import.meta.resolve('tsx'), path.join(root, 'src', 'cli', 'main.ts'), 'train', '--from-env'];
+}
 /** Lines of the child's stderr kept for the failure reason. */
 const REASON_LINES = 6;
 
@@ -54,7 +67,7 @@ export function childProcessRunner(options: ChildProcessRunnerOptions = {}): Job
   return {
     run(env, label) {
       return new Promise((resolve) => {
-        const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_MAIN, 'train', '--from-env'], {
+        const child = spawn(process.execPath, trainerCommand(), {
           env: { ...process.env, ...options.env, ...env },
           stdio: ['ignore', 'pipe', 'pipe'],
         });

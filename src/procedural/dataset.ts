@@ -16,9 +16,13 @@ import { DOMAIN_NAMES, isDomainName, type DomainName } from './domain';
 import { renderClassImage, STREAM } from './samples';
 import { WORLD_CLASSES } from './world';
 import { DataError } from '../common/errors';
+import { packageRootOf } from '../common/package-root';
 
-/** The mini-CLIP fixture of this repository (an absolute path), the default weights of a generated manifest. */
-export const MINI_CLIP_FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/mini-clip');
+/**
+ * The mini-CLIP fixture of this repository (an absolute path), the default weights of a
+ * generated manifest: under the package root, which holds for the sources and the CLI bundle alike.
+ */
+export const MINI_CLIP_FIXTURE = path.join(packageRootOf(import.meta.url) ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'), 'fixtures', 'mini-clip');
 
 /** The mini-CLIP's `vision_config.image_size`: images need no resizing at that size. */
 export const DEFAULT_IMAGE_SIZE = 36;
