@@ -20,7 +20,7 @@ function colourScale(model: ReportModel, shown: readonly string[]): { domain: st
 
 /**
  * Tick values of a log axis from `min` to `max`: 1, 2, 5, 10, 20, 50, ... within the range, and
- * `max` itself (the largest class) unless a tick is already within 15 % of it, and `min` unless one is within 30 %.
+ * `max` itself (the largest class) always, in place of a tick within 30 % below it, and `min` unless a tick is within 30 % above it.
  */
 export function logTicks(min: number, max: number): number[] {
   const ticks: number[] = [];
@@ -30,8 +30,9 @@ export function logTicks(min: number, max: number): number[] {
       if (value >= min && value <= max) ticks.push(value);
     }
   }
-  const last = ticks.at(-1);
-  if (last === undefined || max > last * 1.15) ticks.push(max);
+  // The largest class is always labelled; a 1-2-5 tick within 30 % below it gives way (50 beside 60 is clutter).
+  if (ticks.length > 0 && ticks.at(-1)! !== max && max < ticks.at(-1)! * 1.3) ticks.pop();
+  if (ticks.at(-1) !== max) ticks.push(max);
   // The smallest class gets its own label only when no tick is near it (8 beside 10 reads as clutter).
   if (ticks[0]! > min * 1.3) ticks.unshift(min);
   return ticks;
@@ -55,7 +56,12 @@ export function perClassChartSpec(model: ReportModel): TopLevelSpec | null {
   // A little room either side on the log scale, so the smallest and the largest class are not on the frame.
   const domain = [min / 1.25, max * 1.25];
   const boundaries = [20, 100].filter((b) => b > domain[0]! && b < domain[1]!).map((boundary) => ({ boundary }));
-  const subtitle = model.groupsFollowTrainCounts ? 'dashed lines: tail < 20 ≤ medium ≤ 100 < head' : 'dashed lines at 20 and 100 training images; the groups follow the manifest\'s evaluation.groupCounts instead';
+  // Only the boundaries drawn: a split whose largest class has 60 images shows the one at 20.
+  const rule = boundaries.map((b) => b.boundary).join(' and ');
+  const groups = boundaries.length === 2 ? 'tail < 20 ≤ medium ≤ 100 < head' : boundaries[0]?.boundary === 20 ? 'tail < 20 ≤ medium' : 'medium ≤ 100 < head';
+  const subtitle = model.groupsFollowTrainCounts
+    ? `dashed line${boundaries.length > 1 ? 's' : ''}: ${groups}`
+    : `dashed line${boundaries.length > 1 ? 's' : ''} at ${rule} training images; the groups follow the manifest's evaluation.groupCounts instead`;
   return {
     $schema: SCHEMA,
     title: { text: 'Per-class accuracy against training images', ...(boundaries.length > 0 ? { subtitle } : {}) },
@@ -185,9 +191,10 @@ export function confusionMatrixChartSpec(run: ReportRun): TopLevelSpec | null {
   if (values.length === 0) return null;
   const order = named ? Array.from({ length: numClasses }, (_, i) => names.get(i) ?? `#${i}`) : Array.from({ length: numClasses }, (_, i) => i);
   // Up to 20 classes three matrices fit across the page, above that two (at least 3 px a cell).
-  const cell = named ? Math.max(8, Math.min(24, Math.floor(230 / numClasses))) : Math.max(3, Math.floor(420 / numClasses));
+  const cell = named ? Math.max(8, Math.min(20, Math.floor(160 / numClasses))) : Math.max(3, Math.floor(420 / numClasses));
   const indexTicks = Array.from({ length: numClasses }, (_, i) => i).filter((i) => i % 10 === 0);
-  const axis = named ? { labelLimit: 90 } : { values: indexTicks, labelAngle: 0 };
+  // Names up to 130 px as vega measures them without a canvas ("orange crescent" fits); longer ones end in an ellipsis.
+  const axis = named ? { labelLimit: 130 } : { values: indexTicks, labelAngle: 0 };
   return {
     $schema: SCHEMA,
     title: { text: run.label, color: run.colour },

@@ -47,26 +47,14 @@ export interface RunFacts {
   evalSeconds?: number;
   imagesPerSecond?: number;
   backend?: string;
-  /** What validation estimated for the run, when the row carries it. */
+  /** What validation estimated for the run on the slowest instance type the queue may pick, when the row carries it. */
   estimatedGpuHours?: number;
+  /** That instance type's GPU (T4, A10G, L4, ...). */
+  estimatedGpu?: string;
   /** Train and evaluation time, when the run ran on the GPU backend (`tensorflow`). */
   actualGpuHours?: number;
   kept?: KeptWeights;
   trained: boolean;
-}
-
-/**
- * The row's estimate in hours, read defensively: the summary row's `estimate` is added by the
- * estimate's owner; `{ hours }`, `{ gpuHours }` or the per-instance figures of the stored
- * estimate (the slowest type's hours, what the budget must cover) are understood.
- */
-export function estimatedHours(row: SummaryRow): number | undefined {
-  const estimate = record((row as SummaryRow & { estimate?: unknown }).estimate);
-  if (!estimate) return undefined;
-  const direct = numberField(estimate.hours) ?? numberField(estimate.gpuHours) ?? numberField(record(estimate.worst)?.hours) ?? numberField(record(estimate.totals)?.hours);
-  if (direct !== undefined) return direct;
-  const byInstance = Array.isArray(estimate.byInstance) ? estimate.byInstance.map((i) => numberField(record(i)?.hours)).filter((h): h is number => h !== undefined) : [];
-  return byInstance.length > 0 ? Math.max(...byInstance) : undefined;
 }
 
 /**
@@ -81,8 +69,8 @@ function evaluationSeconds(metrics: MetricsDocument): number {
 }
 
 export function runFacts(row: SummaryRow, metrics: MetricsDocument | undefined): RunFacts {
-  const estimatedGpuHours = estimatedHours(row);
-  if (!metrics) return { trained: row.method !== 'zero-shot', ...(estimatedGpuHours !== undefined ? { estimatedGpuHours } : {}) };
+  const estimate = row.estimate ? { estimatedGpuHours: row.estimate.hours, estimatedGpu: row.estimate.gpu } : {};
+  if (!metrics) return { trained: row.method !== 'zero-shot', ...estimate };
   const config = metrics.config;
   const trained = config.method !== 'zero-shot' && metrics.method !== 'zero-shot';
   const micro = config.microBatchSize;
@@ -93,7 +81,7 @@ export function runFacts(row: SummaryRow, metrics: MetricsDocument | undefined):
     ...(trained ? { evalEvery: numberField(config.evalEvery), trainSeconds: metrics.timings.trainSeconds, imagesPerSecond: metrics.timings.trainImagesPerSecond } : {}),
     evalSeconds,
     backend: metrics.backend,
-    ...(estimatedGpuHours !== undefined ? { estimatedGpuHours } : {}),
+    ...estimate,
     ...(metrics.backend === 'tensorflow' ? { actualGpuHours: (metrics.timings.trainSeconds + evalSeconds) / 3600 } : {}),
     ...(metrics.kept ? { kept: metrics.kept } : {}),
   };

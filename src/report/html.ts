@@ -8,7 +8,7 @@ import { PAPER_METRICS, type PaperMetric } from '../repro/paper';
 import { formatCount, formatDuration, formatHours, formatMillions, formatPaperDelta, formatPaperParameters, formatPaperValue, formatPercent, formatSetting, statusLabel } from './format';
 import { divergenceLines } from './markdown';
 import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel, type ReportRun } from './model';
-import { batchLabel, curvesCaption, FACTS_NOTE, groupsCaption, keptLabel, parametersFootnote, perClassCaption } from './notes';
+import { batchLabel, estimateLabel, curvesCaption, FACTS_NOTE, groupsCaption, keptLabel, parametersFootnote, perClassCaption } from './notes';
 import { reproCaption } from './repro';
 
 /** Above this many classes the per-class table starts folded. */
@@ -181,7 +181,7 @@ function runFactsHtml(model: ReportModel): string {
       formatDuration(f.evalSeconds),
       f.imagesPerSecond === undefined ? '–' : f.imagesPerSecond.toFixed(1),
     ];
-    return `<tr><td>${runName(run)}</td>${cells.map((c) => `<td class="num">${escapeHtml(c)}</td>`).join('')}<td>${escapeHtml(f.backend ?? '–')}</td><td class="num">${formatHours(f.estimatedGpuHours)}</td><td class="num">${formatHours(f.actualGpuHours)}</td><td class="kept">${escapeHtml(keptLabel(run))}</td></tr>`;
+    return `<tr><td>${runName(run)}</td>${cells.map((c) => `<td class="num">${escapeHtml(c)}</td>`).join('')}<td>${escapeHtml(f.backend ?? '–')}</td><td class="num">${escapeHtml(estimateLabel(run))}</td><td class="num">${formatHours(f.actualGpuHours)}</td><td class="kept">${escapeHtml(keptLabel(run))}</td></tr>`;
   });
   const head =
     '<tr><th>Method</th><th class="num">Epochs</th><th class="num">Learning rate</th><th class="num">Batch (micro)</th><th class="num">Train time</th><th class="num">Eval time</th><th class="num">Images/s</th><th>Backend</th><th class="num">GPU-h est.</th><th class="num">GPU-h actual</th><th>Weights</th></tr>';

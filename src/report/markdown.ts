@@ -2,7 +2,7 @@
 import { PAPER_METRICS, type PaperMetric } from '../repro/paper';
 import { formatCount, formatDuration, formatHours, formatMillions, formatPaperDelta, formatPaperParameters, formatPaperValue, formatPercent, formatSetting, statusLabel } from './format';
 import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel, type ReportRun } from './model';
-import { batchLabel, FACTS_NOTE, keptLabel, parametersFootnote } from './notes';
+import { batchLabel, estimateLabel, FACTS_NOTE, keptLabel, parametersFootnote } from './notes';
 import { reproCaption } from './repro';
 
 /** Past this many classes the markdown lists only the first ones; the HTML report and metrics.json have all. */
@@ -104,7 +104,7 @@ function runFacts(model: ReportModel): string[] {
       formatDuration(f.evalSeconds),
       f.imagesPerSecond === undefined ? '–' : f.imagesPerSecond.toFixed(1),
       f.backend ?? '–',
-      formatHours(f.estimatedGpuHours),
+      estimateLabel(run),
       formatHours(f.actualGpuHours),
       keptLabel(run),
     ];

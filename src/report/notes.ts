@@ -3,7 +3,7 @@
  * runs shown, the parameter footnote, and how a run's kept weights read. One place, so the
  * markdown and the HTML never disagree.
  */
-import { formatPercent } from './format';
+import { formatHours, formatPercent } from './format';
 import type { ReportModel, ReportRun } from './model';
 
 /** The parameter footnote, naming only the divisors the table uses. */
@@ -21,7 +21,9 @@ export function groupsCaption(model: ReportModel): string {
   const groups = model.groupsFollowTrainCounts
     ? 'Head: classes with more than 100 training images; medium: 20-100; tail: fewer than 20.'
     : "Head, medium and tail follow the manifest's evaluation.groupCounts (> 100, 20-100, < 20), not the training counts of this split.";
-  return `${groups} "All" is top-1 over every test image.`;
+  const empty = (['head', 'medium', 'tail'] as const).filter((g) => model.classes.length > 0 && !model.classes.some((c) => c.group === g));
+  const none = empty.length > 0 ? ` No class is ${empty.join(' or ')}, so ${empty.length > 1 ? 'those groups have' : 'that group has'} no bar.` : '';
+  return `${groups}${none} "All" is top-1 over every test image.`;
 }
 
 export function perClassCaption(model: ReportModel): string {
@@ -62,4 +64,11 @@ export function batchLabel(run: ReportRun): string {
 
 export const FACTS_NOTE =
   'Batch: the effective batch, the micro-batch in brackets. Train time and images/s count the training steps; eval time the evaluations during training and the final test pass. ' +
-  'GPU-h est.: what validation estimated for the run; GPU-h actual: train and eval time of a run on the GPU backend (tensorflow).';
+  'GPU-h est.: what validation estimated for the run on the slowest GPU the queue may pick (named); GPU-h actual: train and eval time of a run on the GPU backend (tensorflow).';
+
+/** "1.25 (A10G)", or "–" without an estimate. */
+export function estimateLabel(run: ReportRun): string {
+  const { estimatedGpuHours, estimatedGpu } = run.facts;
+  if (estimatedGpuHours === undefined) return '–';
+  return `${formatHours(estimatedGpuHours)}${estimatedGpu ? ` (${estimatedGpu})` : ''}`;
+}

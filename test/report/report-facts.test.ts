@@ -4,7 +4,6 @@
  * pairs and the confusion matrices, each checked against figures computed here.
  */
 import { describe, expect, it } from 'vitest';
-import type { SummaryRow } from '../../src/contracts/summary';
 import { buildReportModel, renderReportHtml, renderReportMarkdown, renderResultsCsv, RESULTS_CSV_COLUMNS } from '../../src/report';
 import { logTicks, perClassChartSpec } from '../../src/report/charts';
 import { METHOD_COLOURS, mixColour, runColours } from '../../src/report/colours';
@@ -102,12 +101,12 @@ describe('captions only where they apply', () => {
 describe('run facts', () => {
   it('lists epochs, learning rate, batch (micro), times, images/s, backend, GPU-hours and the weights kept', async () => {
     const input = await richSampleInput({ classes: 10, evaluated: 'test' });
-    (input.summary.rows[2] as SummaryRow & { estimate?: unknown }).estimate = { byInstance: [{ hours: 0.4 }, { hours: 1.25 }] };
+    input.summary.rows[2]!.estimate = { instanceType: 'g5.xlarge', gpu: 'A10G', hours: 1.25, onDemandUsd: 1.26, spotUsd: 0.5 };
     const { header, rows } = markdownTable(renderReportMarkdown(input).split('## Runs')[1]!, 'Method');
     expect(header).toEqual(['Method', 'Epochs', 'Learning rate', 'Batch (micro)', 'Train time', 'Eval time', 'Images/s', 'Backend', 'GPU-h est.', 'GPU-h actual', 'Weights']);
     // Sage: 310 s of training; its kept epoch-4 test evaluation is reused, so eval time is the five 4-second evaluations.
     const sageBest = input.metrics[2]!.epochs[3]!.evaluation!.accuracy.all;
-    expect(rows[2]).toEqual(['sage', '5', '0.01', '128 (32)', '5 min 10 s', '20.0 s', '35.2', 'tensorflow', '1.25', ((310 + 20) / 3600).toFixed(3), `best: epoch 4 of 5 (test all ${(sageBest * 100).toFixed(1)} %)`]);
+    expect(rows[2]).toEqual(['sage', '5', '0.01', '128 (32)', '5 min 10 s', '20.0 s', '35.2', 'tensorflow', '1.25 (A10G)', ((310 + 20) / 3600).toFixed(3), `best: epoch 4 of 5 (test all ${(sageBest * 100).toFixed(1)} %)`]);
     expect(rows[1]!.slice(3, 5)).toEqual(['128', '5 min 10 s']);
     expect(rows[1]!.at(-1)).toBe('last');
     // Zero-shot trains nothing: only its evaluation, 12 s.
@@ -156,11 +155,26 @@ describe('worst classes and confusions', () => {
   });
 });
 
-describe('the per-class axis', () => {
+describe('the per-class axis and the group captions', () => {
+  it('draws and names only the group boundaries inside the range, and says which groups have no class', async () => {
+    const input = await richSampleInput({ classes: 10 });
+    // Cap every class at 60 training images: no head class, no boundary at 100.
+    input.metrics = input.metrics.map((m) => ({ ...m, perClass: m.perClass.map((c) => ({ ...c, trainCount: Math.min(60, c.trainCount), group: c.trainCount >= 20 ? ('medium' as const) : ('tail' as const) })) }));
+    const model = buildReportModel(input);
+    const spec = perClassChartSpec(model) as { title: { subtitle?: string }; layer: unknown[] };
+    expect(spec.title.subtitle).toBe('dashed line: tail < 20 ≤ medium');
+    expect(spec.layer).toHaveLength(2);
+    const html = await renderReportHtml(input);
+    expect(html).toContain('No class is head, so that group has no bar.');
+  });
+
   it('labels 1-2-5 ticks up to the largest class, which gets its own label when no tick is near', () => {
     expect(logTicks(5, 500)).toEqual([5, 10, 20, 50, 100, 200, 500]);
-    expect(logTicks(3, 1280)).toEqual([3, 5, 10, 20, 50, 100, 200, 500, 1000, 1280]);
-    expect(logTicks(8, 1100)).toEqual([10, 20, 50, 100, 200, 500, 1000]);
+    // The largest class takes the place of a tick just below it; one far above the last tick is added.
+    expect(logTicks(3, 1280)).toEqual([3, 5, 10, 20, 50, 100, 200, 500, 1280]);
+    expect(logTicks(8, 1100)).toEqual([10, 20, 50, 100, 200, 500, 1100]);
+    expect(logTicks(5, 60)).toEqual([5, 10, 20, 60]);
+    expect(logTicks(5, 1800)).toEqual([5, 10, 20, 50, 100, 200, 500, 1000, 1800]);
     expect(logTicks(1, 1)).toEqual([1]);
   });
 });
