@@ -1,5 +1,5 @@
 /**
- * Entry point of the `sage` command (bin/sage.mjs runs this file through tsx). Maps every
+ * Entry point of the `sage` command (bin/sage.mjs runs its build from dist/cli/, or this file through tsx). Maps every
  * outcome to one exit code: 0 success, 1 a failed run, 2 bad input with its problems (any
  * SageError of kind bad-input, src/common/errors.ts).
  */
