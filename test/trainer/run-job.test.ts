@@ -87,4 +87,20 @@ describe('runJob', () => {
     expect(error).toBeInstanceOf(ManifestValidationError);
     expect((error as ManifestValidationError).problems.length).toBeGreaterThan(1);
   });
+
+  it('trains with the replicas it is told (one line says how many and why), to the accuracy of one replica, recorded in metrics.json', async () => {
+    const run = async (name: string, replicas: number) => {
+      const lines: string[] = [];
+      const { metrics } = await runJob(spec(name, 1), { ...quiet, log: (line) => lines.push(line), overrides: { replicas } });
+      return { metrics, lines: lines.filter((l) => l.startsWith('replicas: ')) };
+    };
+    const one = await run('replicas-1', 1);
+    const two = await run('replicas-2', 2);
+    expect(one.lines).toEqual(['replicas: 1 (set by the replicas setting)']);
+    expect(two.lines).toEqual(['replicas: 2 (set by the replicas setting); this thread and 1 helper worker thread']);
+    expect((one.metrics.config.engine as { replicas: number }).replicas).toBe(1);
+    expect((two.metrics.config.engine as { replicas: number }).replicas).toBe(2);
+    expect(two.metrics.accuracy).toEqual(one.metrics.accuracy);
+    two.metrics.epochs.forEach((e, i) => expect(e.loss).toBeCloseTo(one.metrics.epochs[i]!.loss, 5));
+  });
 });
