@@ -46,29 +46,45 @@ export function childJobId(jobId: string, arraySize: number, sweepIndex: number)
   return arraySize > 1 ? `${jobId}:${sweepIndex}` : jobId;
 }
 
-export function planRun(input: RunPlanInput): RunPlan {
-  const { manifest, runId, locations } = input;
-  const entries = runEntriesOf(manifest);
+/** What every run of either kind shares: its locations, the job's environment, name and record. */
+interface CommonPlanInput {
+  manifestName: string;
+  weights: string;
+  manifestUri: string;
+  manifestEtag: string;
+  runId: string;
+  locations: PipelineLocations;
+  submittedAt: string;
+  referenceRoots?: readonly string[];
+  entries: RunEntry[];
+  adapterUri?: string;
+  kind?: 'predict';
+  images?: number;
+}
+
+function planCommon(input: CommonPlanInput): RunPlan {
+  const { runId, locations, entries } = input;
   const arraySize = entries.length;
   const resultsUri = `${joinUri(locations.results, resultsKeys.run(runId))}/`;
   const checkpointUri = `${joinUri(locations.artifacts, artifactsKeys.checkpoints(runId))}/`;
-  const cudaCacheUri = `${joinUri(locations.artifacts, artifactsKeys.cudaCache())}/`;
   const env = jobSpecToEnv({
     runId,
     manifestUri: input.manifestUri,
     resultsUri,
     checkpointUri,
-    cudaCacheUri,
+    cudaCacheUri: `${joinUri(locations.artifacts, artifactsKeys.cudaCache())}/`,
     sweepIndex: 0,
     ...(input.referenceRoots ? { referenceRoots: [...input.referenceRoots] } : {}),
     // The folder validation accepted, resolved as the trainer will resolve it.
-    weightsUri: resolveReference(manifest.weights, input.manifestUri, referencePolicyFor(input.manifestUri, input.referenceRoots)),
+    weightsUri: resolveReference(input.weights, input.manifestUri, referencePolicyFor(input.manifestUri, input.referenceRoots)),
+    ...(input.adapterUri ? { adapterUri: input.adapterUri } : {}),
   });
-  const jobName = jobNameFor(manifest.name, runId);
+  const jobName = jobNameFor(input.manifestName, runId);
   const record: RunRecord = {
     version: 1,
+    ...(input.kind ? { kind: input.kind } : {}),
     runId,
-    manifestName: manifest.name,
+    manifestName: input.manifestName,
     manifestUri: input.manifestUri,
     manifestEtag: input.manifestEtag,
     jobName,
@@ -78,8 +94,15 @@ export function planRun(input: RunPlanInput): RunPlan {
     submittedAt: input.submittedAt,
     entries,
     env,
+    ...(input.images !== undefined ? { images: input.images } : {}),
   };
   return { record, recordUri: joinUri(locations.results, resultsKeys.runRecord(runId)), submission: { runId, name: jobName, arraySize, env } };
+}
+
+/** A training run: one array child per sweep entry. */
+export function planRun(input: RunPlanInput): RunPlan {
+  const { manifest, ...rest } = input;
+  return planCommon({ ...rest, manifestName: manifest.name, weights: manifest.weights, entries: runEntriesOf(manifest) });
 }
 
 export interface PredictPlanInput {
@@ -97,45 +120,14 @@ export interface PredictPlanInput {
  * naming its range, the same job environment as training plus the adapter its session may read.
  */
 export function planPredictRun(input: PredictPlanInput): RunPlan {
-  const { validated, runId, locations } = input;
+  const { validated, ...rest } = input;
   const { manifest } = validated;
   const sliceSize = manifest.sliceSize ?? PREDICT_DEFAULTS.sliceSize;
-  const arraySize = sliceCount(validated.imageCount, sliceSize);
-  const entries = Array.from({ length: arraySize }, (_, slice) => {
+  const entries = Array.from({ length: sliceCount(validated.imageCount, sliceSize) }, (_, slice) => {
     const range = sliceRange(validated.imageCount, sliceSize, slice);
     return { sweepIndex: slice, method: 'predict', overrides: { images: `${range.start}-${range.end}` } };
   });
-  const resultsUri = `${joinUri(locations.results, resultsKeys.run(runId))}/`;
-  const checkpointUri = `${joinUri(locations.artifacts, artifactsKeys.checkpoints(runId))}/`;
-  const env = jobSpecToEnv({
-    runId,
-    manifestUri: input.manifestUri,
-    resultsUri,
-    checkpointUri,
-    cudaCacheUri: `${joinUri(locations.artifacts, artifactsKeys.cudaCache())}/`,
-    sweepIndex: 0,
-    ...(input.referenceRoots ? { referenceRoots: [...input.referenceRoots] } : {}),
-    weightsUri: resolveReference(manifest.weights, input.manifestUri, referencePolicyFor(input.manifestUri, input.referenceRoots)),
-    adapterUri: validated.adapterUri,
-  });
-  const jobName = jobNameFor(manifest.name, runId);
-  const record: RunRecord = {
-    version: 1,
-    kind: 'predict',
-    runId,
-    manifestName: manifest.name,
-    manifestUri: input.manifestUri,
-    manifestEtag: input.manifestEtag,
-    jobName,
-    arraySize,
-    resultsUri,
-    checkpointUri,
-    submittedAt: input.submittedAt,
-    entries,
-    env,
-    images: validated.imageCount,
-  };
-  return { record, recordUri: joinUri(locations.results, resultsKeys.runRecord(runId)), submission: { runId, name: jobName, arraySize, env } };
+  return planCommon({ ...rest, manifestName: manifest.name, weights: manifest.weights, entries, adapterUri: validated.adapterUri, kind: 'predict', images: validated.imageCount });
 }
 
 /** Each sweep entry as the estimate sees it: method, components, epochs, TTE and its label. */
