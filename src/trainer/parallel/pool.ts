@@ -115,14 +115,16 @@ export class ReplicaPool {
   }
 
   private spawn(index: number, options: ReplicaPoolOptions): Helper {
-    const helper = { index, pending: new Map<number, Pending>(), failure: null, gradients: null, sentVersion: -1 } as unknown as Helper;
+    // The link's events arrive only after this function returns (a thread or process starts asynchronously).
+    let self: Helper | null = null;
     const events = {
-      reply: (reply: ReplicaReply) => this.settle(helper, reply),
-      died: (reason: string) => this.died(helper, reason),
+      reply: (reply: ReplicaReply) => self && this.settle(self, reply),
+      died: (reason: string) => self && this.died(self, reason),
     };
-    helper.link = options.transport === 'threads' ? threadLink(events) : processLink(events, options.environments?.[index - 1] ?? {});
+    const link = options.transport === 'threads' ? threadLink(events) : processLink(events, options.environments?.[index - 1] ?? {});
+    const helper: Helper = { index, link, pending: new Map(), failure: null, gradients: null, sentVersion: -1, started: Promise.resolve({ type: 'attach' }) };
+    self = helper;
     helper.started = this.request(helper, 'start-up', { type: 'start', id: this.nextId++, start: { index, backend: options.backend, clip: options.clip } }, []);
-    helper.started.catch(noop);
     return helper;
   }
 
