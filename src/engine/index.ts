@@ -21,7 +21,7 @@ export {
 } from './step';
 export { localLogits, type LogitSource } from './logit-source';
 export { evaluate, summarizePredictions, predict, buildMetricsDocument, type EvaluateOptions, type EvaluationResult, type MetricsInputs, type Prediction, type ClassScore } from './evaluate';
-export { saveAdapter, loadAdapter, readAdapterHeader, type AdapterHeader } from './adapter-file';
+export { saveAdapter, loadAdapter, loadAdapterWeights, readAdapterHeader, type AdapterHeader } from './adapter-file';
 export { readCheckpointHeader, type CheckpointHeader, type CheckpointGeneration } from './checkpoint';
 export type { StoreLocation } from './files';
 export { silentProgress, type ProgressReporter, type StepProgress, type EpochProgress, type TrainingLog, type TrainingLogRecord, type TrainingWarningKind } from './progress';
