@@ -128,6 +128,31 @@ describe.skipIf(unavailable !== null)('sage submit against an S3 emulator', () =
     expect(await uploads()).toEqual(before);
   });
 
+  it('--dry-run validates what would be uploaded, prints the estimate and uploads nothing; a broken manifest exits 2', async () => {
+    const before = await uploads();
+    const refused = await submit('--dry-run');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/train\.shards.*index\.json/);
+    // Make the references real: shards (their existence is what validation checks) and a tiny CLIP.
+    const { tinyClipFiles } = await import('../helpers/tiny-clip');
+    await s3.send(new CreateBucketCommand({ Bucket: 'artifacts' })).catch(() => undefined);
+    const clip = tinyClipFiles();
+    await s3.send(new PutObjectCommand({ Bucket: 'artifacts', Key: 'weights/clip/config.json', Body: clip.config }));
+    await s3.send(new PutObjectCommand({ Bucket: 'artifacts', Key: 'weights/clip/model.safetensors', Body: clip.model }));
+    for (const split of ['train', 'test']) {
+      const index = { version: 1, format: 'webdataset', shards: [{ uri: `${split}-000000.tar`, count: 6, classCounts: { '0': 4, '1': 2 } }] };
+      await s3.send(new PutObjectCommand({ Bucket: data, Key: `datasets/pets/${split}/index.json`, Body: JSON.stringify(index) }));
+      await s3.send(new PutObjectCommand({ Bucket: data, Key: `datasets/pets/${split}/${split}-000000.tar`, Body: 'tar' }));
+    }
+    const dry = await submit('--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stderr).toContain('nothing uploaded (--dry-run)');
+    expect(dry.stdout).toMatch(/#0 lift: [\d.]+ [GTP]FLOP; .* on g4dn\.xlarge \(T4, micro-batch up to \d+\)/);
+    expect(dry.stdout).toMatch(/#1 sage: /);
+    expect(dry.stdout).toContain('attempts per job:');
+    expect(await uploads()).toEqual(before);
+  });
+
   it('--rerun uploads the same bytes under a new name, which is a new claim key', async () => {
     const result = await submit('--rerun');
     expect(result.code).toBe(1); // no Lambda answers here either

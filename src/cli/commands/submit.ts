@@ -25,6 +25,7 @@ interface SubmitFlags extends SettingsFlags, ConfigFlags {
   timeout: number;
   rerun?: boolean;
   json?: boolean;
+  dryRun?: boolean;
 }
 
 /** What `sage submit --json` prints on stdout: the outcome, where the manifest went, and an identical earlier upload's run. */
@@ -63,7 +64,8 @@ export function registerSubmit(program: Command, output: CliOutput): void {
     .option('--validation-timeout <seconds>', 'how long to wait for the validation verdict', parsePositiveInteger, 300)
     .option('--timeout <seconds>', 'stop following after this long (0: follow to the end)', parseNonNegativeInteger, 0)
     .option('--rerun', 'start a new run even when this manifest was submitted before unchanged (it is uploaded as manifests/<name>.rerun-<time>.json)')
-    .option('--json', 'print the outcome as one JSON document on stdout (docs/cli.md) instead of the table');
+    .option('--json', 'print the outcome as one JSON document on stdout (docs/cli.md) instead of the table')
+    .option('--dry-run', "validate what would be uploaded and print each run's GPU estimate (time, cost, micro-batch, attempts); upload nothing");
   addConfigFlags(addSettingsFlags(command)).action(async (manifestUri: string, flags: SubmitFlags) => {
     const { storeFor } = await import('../../storage');
     const follow = await import('../submit-follow');
@@ -84,6 +86,10 @@ export function registerSubmit(program: Command, output: CliOutput): void {
       if (parsed.ok) layers.runsWithLayer(parsed.manifest, settings, layers.allRuns(parsed.manifest));
     }
     const text = follow.manifestForUpload(original, manifestUri, settings);
+    if (flags.dryRun) {
+      await dryRun(text, manifestUri, flags, output);
+      return;
+    }
     const buckets = await resolveBuckets(flags);
     const dataRoot = `s3://${buckets.data}`;
     const resultsRoot = `s3://${buckets.results}`;
@@ -156,4 +162,38 @@ export async function reportOutcome(outcome: SubmitOutcome, output: CliOutput, d
       return;
     }
   }
+}
+
+/**
+ * `--dry-run`: the upload's own checks on what would be uploaded (references made absolute,
+ * settings folded in), with the estimate the validation function makes, from ./cdk.json's
+ * budget (the deployed stack's settings when run in the project) or the defaults.
+ */
+async function dryRun(text: string, manifestUri: string, flags: SubmitFlags, output: CliOutput): Promise<void> {
+  const { validateUpload, ManifestValidationError } = await import('../../manifest');
+  const { estimateManifest } = await import('../../pipeline/run-planner');
+  const { describeSweepEstimate, storedEstimate } = await import('../../estimate');
+  const { cliBudget } = await import('../budget');
+  const checked = await validateUpload(text, { manifestUri });
+  if (!checked.result.ok) {
+    if (flags.json) output.out(JSON.stringify({ outcome: 'rejected', dryRun: true, problems: checked.result.problems }, null, 2));
+    throw new ManifestValidationError(checked.result.problems, manifestUri);
+  }
+  if (checked.kind === 'predict') {
+    const result = checked.result;
+    if (flags.json) output.out(JSON.stringify({ outcome: 'valid', dryRun: true, kind: 'predict', images: result.imageCount }, null, 2));
+    else output.err(`valid inference manifest: ${result.imageCount} images; nothing uploaded (--dry-run)`);
+    return;
+  }
+  const result = checked.result;
+  const { budget, from } = await cliBudget();
+  const estimate = result.clip ? estimateManifest(result.manifest, result.clip, result.counts, budget) : undefined;
+  if (flags.json) {
+    output.out(JSON.stringify({ outcome: estimate && !estimate.fits ? 'would-be-refused' : 'valid', dryRun: true, budgetFrom: from, ...(estimate ? { estimate: storedEstimate(estimate) } : {}) }, null, 2));
+  } else {
+    output.err(`valid: ${manifestUri}; nothing uploaded (--dry-run)`);
+    output.out(`estimate (${from}):`);
+    for (const line of estimate ? describeSweepEstimate(estimate) : ["none: the weights' config.json could not be read"]) output.out(`  ${line}`);
+  }
+  if (estimate && !estimate.fits) throw new CliInputError(`the validation function would refuse this manifest: ${estimate.problems.map((p) => `#${p.sweepIndex}: ${p.message}`).join('; ')}`);
 }
