@@ -10,13 +10,13 @@
  * `manifests/<name>.rerun-<UTC time>.json`: a new claim key, so a new run, while the
  * manifest's bytes (and its `name`, which keys the summary) stay what they were.
  */
-import { cleanEtag, manifestKey, resultsKeys } from '../contracts/layout';
+import { cleanEtag, manifestKey, resultsKeys, uploadNameOf } from '../contracts/layout';
 import type { SettingsOverrides } from '../contracts/settings';
 import { Summary, type SummaryRow } from '../contracts/summary';
 import type { ManifestProblem } from '../manifest/schema';
 import { UploadClaim } from '../pipeline/documents';
 import { isObject, manifestReferences, withAbsoluteReferences, withSettingsLayer } from '../local/stage-manifest';
-import { basenameUri, isS3Uri, joinUri, type ObjectStore } from '../storage';
+import { isS3Uri, joinUri, type ObjectStore } from '../storage';
 import { CliInputError } from './exit-codes';
 
 export interface SubmitTargets {
@@ -73,13 +73,13 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** The upload's name: the manifest's own `name` when it has a usable one, else the file name. */
 export function uploadNameFor(text: string, sourceUri: string): string {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text.replace(/^\uFEFF/, '')) as { name?: unknown };
-    if (typeof parsed.name === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(parsed.name)) return parsed.name;
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch {
     // Unparsable: the validator will say so; the file name still gives the upload a key.
   }
-  return basenameUri(sourceUri).replace(/\.json$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-');
+  return uploadNameOf(parsed, sourceUri);
 }
 
 /**

@@ -61,6 +61,18 @@ export function isManifestKey(key: string): boolean {
   return key.startsWith(MANIFEST_PREFIX) && key.toLowerCase().endsWith('.json') && !key.endsWith('/');
 }
 
+/**
+ * The name an upload of a manifest is filed under (`manifests/<name>.json`): its own `name`
+ * when that is a usable key, else the file's name made safe. `sage submit` and the local
+ * pipeline's staging both use it, so the same file lands under the same key either way.
+ */
+export function uploadNameOf(parsed: unknown, sourceUri: string): string {
+  const name = parsed !== null && typeof parsed === 'object' ? (parsed as { name?: unknown }).name : undefined;
+  if (typeof name === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) return name;
+  const base = sourceUri.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
+  return base.replace(/\.json$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-') || 'manifest';
+}
+
 /** `manifests/<name>.json` for an upload name. */
 export function manifestKey(name: string): string {
   return `${MANIFEST_PREFIX}${name}.json`;

@@ -6,10 +6,10 @@
  * `training`), so the staged manifest says what ran, and the run record, the report's
  * Settings column and results.csv show it; nothing else changes.
  */
-import { MANIFEST_PREFIX } from '../contracts/layout';
+import { MANIFEST_PREFIX, uploadNameOf } from '../contracts/layout';
 import type { SettingsOverrides } from '../contracts/settings';
 import { resolveReference } from '../manifest/references';
-import { basenameUri, joinUri, storeFor } from '../storage';
+import { joinUri, storeFor } from '../storage';
 
 export interface StagedManifest {
   /** Key in the data bucket: `manifests/<name>.json`. */
@@ -86,10 +86,6 @@ export function withSettingsLayer(manifest: Json, layer: SettingsOverrides | und
 }
 
 /** `name` when the manifest has a usable one, else the file's base name. */
-function stagingName(parsed: unknown, sourceUri: string): string {
-  if (isObject(parsed) && typeof parsed.name === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(parsed.name)) return parsed.name;
-  return basenameUri(sourceUri).replace(/\.json$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-') || 'manifest';
-}
 
 export interface StageOptions {
   /** A last settings layer, folded into the staged copy (withSettingsLayer). */
@@ -105,7 +101,7 @@ export async function stageManifest(sourceUri: string, dataRoot: string, options
   } catch {
     parsed = undefined;
   }
-  const key = `${MANIFEST_PREFIX}${stagingName(parsed, sourceUri)}.json`;
+  const key = `${MANIFEST_PREFIX}${uploadNameOf(parsed, sourceUri)}.json`;
   const uri = joinUri(dataRoot, key);
   const body = isObject(parsed) ? `${JSON.stringify(withSettingsLayer(withAbsoluteReferences(parsed, sourceUri), options.settings), null, 2)}\n` : text;
   const store = await storeFor(uri);
