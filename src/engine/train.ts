@@ -90,6 +90,8 @@ export interface TrainSageOptions {
    * the 0-based epoch in progress and the steps done in it (the trainer writes progress.json).
    */
   onCheckpoint?: (point: CheckpointPoint) => void | Promise<void>;
+  /** Images per forward pass of the evaluations during training (evaluate's batchSize; the trainer sizes it by memory). */
+  evaluationBatchSize?: number;
   /** Where the evaluations during training get their logits (evaluate's `logits`); default this thread. */
   logits?: LogitSource;
 }
@@ -283,7 +285,14 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
       };
       const split = options.evaluationSplit ?? 'test';
       if (evaluating && options.test && ((epoch + 1) % evaluateEvery === 0 || epoch + 1 === settings.epochs)) {
-        const evaluation = await evaluate({ model, test: options.test, trainCounts: options.trainCounts, groupCounts: options.groupCounts, ...(options.logits ? { logits: options.logits } : {}) });
+        const evaluation = await evaluate({
+          model,
+          test: options.test,
+          trainCounts: options.trainCounts,
+          groupCounts: options.groupCounts,
+          ...(options.logits ? { logits: options.logits } : {}),
+          ...(options.evaluationBatchSize ? { batchSize: options.evaluationBatchSize } : {}),
+        });
         metrics[split === 'val' ? 'valAccuracy' : 'testAccuracy'] = evaluation.accuracy.all;
         metrics.evaluation = { split, accuracy: evaluation.accuracy, seconds: evaluation.seconds };
         lastEvaluation = { epoch: epoch + 1, result: evaluation };

@@ -13,6 +13,8 @@ export {
   trainingBytesPerImage,
   fixedTrainingBytes,
   fitMicroBatch,
+  inferenceBytesPerCrop,
+  fitEvaluationBatch,
   trainableParameters,
   frozenMatrixFloats,
   wasmTrainingBudget,

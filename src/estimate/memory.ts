@@ -155,6 +155,25 @@ export function fitMicroBatch(shapes: MemoryShapes, run: MemoryRun, classes: num
 }
 
 /**
+ * Bytes one image crop adds to an evaluation pass (no gradient tape): the vision tower frees each
+ * block's intermediates when the block ends, so a pass holds about one block's forward tensors
+ * whatever the depth, measured at 0.56 of a crossed block's training bytes (tf.profile() at L = 2
+ * to 12, LIFT and Sage alike: FIT's frozen pass runs after the adapted one, not beside it).
+ */
+export function inferenceBytesPerCrop(shapes: MemoryShapes, run: MemoryRun, classes = DEFAULT_CLASSES): number {
+  return 0.56 * FLOAT_BYTES * tokensOf(shapes) * crossedBlockFloatsPerToken(shapes, run, classes);
+}
+
+/**
+ * The most images an evaluation pass may take with `crops` crops each (5 with TTE) in
+ * `freeBytes` (a budget as for fitMicroBatch); at least 1, so a run that trained can evaluate.
+ */
+export function fitEvaluationBatch(shapes: MemoryShapes, run: MemoryRun, classes: number, freeBytes: number, crops: number): number {
+  const room = freeBytes - fixedTrainingBytes(shapes, run, classes);
+  return Math.max(1, Math.floor(room / (inferenceBytesPerCrop(shapes, run, classes) * crops)));
+}
+
+/**
  * What the wasm backend's 4 GiB heap holds for tensors: XNNPACK keeps a packed copy of every
  * matrix a matMul multiplies by (measured: the heap stands about 690 MiB above the tensors'
  * peak at ViT-B/16, whose vision matrices as W and Wᵀ are 648 MiB), and 5 % goes to the

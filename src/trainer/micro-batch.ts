@@ -10,7 +10,7 @@ import os from 'node:os';
 import type { ClipConfig } from '../clip/types';
 import type { DeviceFacts, MicroBatchBackoffRecord, MicroBatchChoice } from '../contracts/metrics';
 import type { Settings } from '../contracts/settings';
-import { fitMicroBatch, fixedTrainingBytes, gpuTrainingBudget, trainingBytesPerImage, wasmTrainingBudget } from '../estimate/memory';
+import { fitEvaluationBatch, fitMicroBatch, fixedTrainingBytes, gpuTrainingBudget, inferenceBytesPerCrop, trainingBytesPerImage, wasmTrainingBudget } from '../estimate/memory';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -54,6 +54,18 @@ export function planMicroBatch(settings: Settings, config: ClipConfig, classes: 
     };
   }
   return { chosen: fit, reason: 'memory-model', detail: `${fit} of the batch's ${settings.batchSize} images fit per pass; ${figures}` };
+}
+
+/**
+ * Images per evaluation pass: as many as the device holds with `crops` crops each (5 with TTE),
+ * at most the batch (an evaluation pass keeps about one block's tensors per crop; all of a pass's
+ * crops are in memory at once).
+ */
+export function planEvaluationBatch(settings: Settings, config: ClipConfig, classes: number, device: Pick<DeviceFacts, 'backend' | 'gpu'>, crops: number): { images: number; detail: string } {
+  const budget = deviceBudget(device, config);
+  const fit = fitEvaluationBatch(config, settings, classes, budget.bytes, crops);
+  const images = Math.min(settings.batchSize, fit);
+  return { images, detail: `${images} image(s) × ${crops} crop(s) per evaluation pass (${(inferenceBytesPerCrop(config, settings, classes) / MiB).toFixed(0)} MiB per crop; ${fit} would fit)` };
 }
 
 /** metrics.json's record of it. */

@@ -25,7 +25,7 @@ import { PositionLog, withDeadline, writeProgress } from './attempt';
 import { AttemptDeadline, formatSeconds, type AttemptDeadlineOptions } from './deadline';
 import { TrainerBackendError, TrainerDeadlineError, TrainerSettingsError, TrainerStoppedError } from './errors';
 import { jobLocations, type JobLocations } from './job-locations';
-import { microBatchChoice, planMicroBatch } from './micro-batch';
+import { microBatchChoice, planEvaluationBatch, planMicroBatch } from './micro-batch';
 import { consoleProgress, TrainingLogFile } from './progress';
 
 export interface RunJobOptions {
@@ -166,6 +166,9 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
         finalMicroBatch = adaptive.microBatchSize;
       }
     }
+    // Evaluation passes hold every crop's tensors at once: sized by memory too (5 crops an image with TTE).
+    const evaluationBatch = planEvaluationBatch(settings, clip.config, names.length, device, settings.tte ? 5 : 1);
+    log(`evaluation: ${evaluationBatch.detail}`);
     const progressFile = { runId: spec.runId, sweepIndex: spec.sweepIndex, ...(attempt.attempt !== undefined ? { attempt: attempt.attempt } : {}) };
     const progress = options.progress ?? consoleProgress();
     const signals = [options.signal, deadline?.signal].filter((s): s is AbortSignal => s !== undefined);
@@ -183,6 +186,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       },
       ...parallel,
       ...(gradients ? { gradients } : {}),
+      evaluationBatchSize: evaluationBatch.images,
       ...(evaluating ? { test: val ?? test, evaluationSplit, groupCounts: manifest.evaluation?.groupCounts, best: { store: resultsStore, uri: joinUri(locations.resultsDir, RUN_BEST_ADAPTER_DIR) } } : {}),
     });
     if (trained.status === 'stopped') {
@@ -201,7 +205,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       }
     }
     // The kept weights' evaluation on test during training is the final one already; on val it is not.
-    const evaluation = evaluationSplit === 'test' && trained.keptEvaluation ? trained.keptEvaluation : await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts, ...(replicas ? { logits: replicas.logits } : {}) });
+    const evaluation = evaluationSplit === 'test' && trained.keptEvaluation ? trained.keptEvaluation : await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts, batchSize: evaluationBatch.images, ...(replicas ? { logits: replicas.logits } : {}) });
     if (trained.kept?.rule === 'best') log(`metrics.json reports the weights of epoch ${trained.kept.epoch} (the best by ${settings.keepMetric} on ${evaluationSplit}), evaluated on test`);
     // Saved for every method, zero-shot included, so `sage predict` works with any run.
     await saveAdapter(model, { store: resultsStore, uri: locations.resultsDir });

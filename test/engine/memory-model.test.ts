@@ -4,10 +4,13 @@
  * mini-CLIP shape and a ViT-B/16-shaped random CLIP. The difference of the two peaks is the
  * bytes an image adds (the model's trainingBytesPerImage); the peak at 1 bounds the fixed part.
  *
+ * The same for an evaluation pass (batchLogits, no gradient tape): the bytes one crop adds.
+ *
  * Calibration, stated: the model's bytes per image are within 8 % of the measured ones at both
  * shapes and for both methods measured, and its fixed part + 1 image is at most 10 % above the
  * peak measured at micro-batch 1 and never below it by more than 0.5 MiB (a step's small tensors,
- * which matter only for a model as small as mini-CLIP, are not modelled).
+ * which matter only for a model as small as mini-CLIP, are not modelled); its bytes per evaluated
+ * crop are within 8 % of the measured ones.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,11 +21,13 @@ import { randomClipTensors } from '../../src/clip/testing';
 import type { ClipConfig, ClipModel } from '../../src/clip/types';
 import { resolveSettings, type Settings } from '../../src/contracts/settings';
 import { logitAdjustment } from '../../src/engine/heads';
-import { buildSageModel } from '../../src/engine/model';
+import { batchLogits, buildSageModel } from '../../src/engine/model';
 import { microBatchGradients } from '../../src/engine/step';
 import {
+  fitEvaluationBatch,
   fitMicroBatch,
   fixedTrainingBytes,
+  inferenceBytesPerCrop,
   frozenMatrixFloats,
   gpuTrainingBudget,
   trainableParameters,
@@ -90,6 +95,34 @@ async function measure(clip: ClipModel, settings: Settings, classes: number): Pr
   return { peaks: peaks as [number, number], before };
 }
 
+/** Bytes one crop adds to an evaluation pass (batchLogits, no tape): the peaks at 2 crops and 1. */
+async function measureInference(clip: ClipModel, settings: Settings, classes: number): Promise<number> {
+  const names = Array.from({ length: classes }, (_, i) => `class ${i}`);
+  const zeroShot = tf.randomNormal([classes, clip.config.vision.hiddenSize], 0, 1, 'float32', 1) as tf.Tensor2D;
+  const model = buildSageModel({ clip, settings, classNames: names, zeroShotWeights: zeroShot });
+  zeroShot.dispose();
+  const size = clip.config.vision.imageSize;
+  const check = tf.env().getBool('CHECK_COMPUTATION_FOR_ERRORS');
+  tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
+  const peaks: number[] = [];
+  try {
+    for (const n of [1, 2]) {
+      const images = new Float32Array(n * size * size * 3).map((_, i) => Math.cos(i));
+      peaks.push((await tf.profile(() => batchLogits(model, { images, n, size, crops: 1 }).dispose())).peakBytes);
+    }
+  } finally {
+    tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', check);
+    model.dispose();
+  }
+  return peaks[1]! - peaks[0]!;
+}
+
+function expectInferenceCalibrated(shapes: MemoryShapes, settings: Settings, classes: number, measured: number): void {
+  const modelled = inferenceBytesPerCrop(shapes, settings, classes);
+  expect(modelled / measured, `bytes per evaluated crop: model ${(modelled / MiB).toFixed(2)} MiB, measured ${(measured / MiB).toFixed(2)} MiB`).toBeGreaterThan(0.92);
+  expect(modelled / measured).toBeLessThan(1.08);
+}
+
 function expectCalibrated(shapes: MemoryShapes, settings: Settings, classes: number, measured: Measured): void {
   const perImage = measured.peaks[1] - measured.peaks[0];
   const modelled = trainingBytesPerImage(shapes, settings, classes);
@@ -115,6 +148,7 @@ describe('the training memory model against tf.profile() peaks on wasm', () => {
       for (const method of ['lift', 'sage'] as const) {
         const settings = resolveSettings({ method, batchSize: 8 });
         expectCalibrated(MINI, settings, 100, await measure(clip, settings, 100));
+        expectInferenceCalibrated(MINI, settings, 100, await measureInference(clip, settings, 100));
       }
     } finally {
       clip.dispose();
@@ -132,6 +166,7 @@ describe('the training memory model against tf.profile() peaks on wasm', () => {
       expect(clipBytes / (4 * (2 * matrices.vision + matrices.text))).toBeLessThan(1.03);
       const settings = resolveSettings({ method: 'lift', batchSize: 8 });
       expectCalibrated(VIT_B16, settings, 100, await measure(clip, settings, 100));
+      expectInferenceCalibrated(VIT_B16, settings, 100, await measureInference(clip, settings, 100));
     } finally {
       clip.dispose();
     }
@@ -170,6 +205,15 @@ describe('fitting a micro-batch', () => {
     // A GPU whose memory others use holds less.
     expect(gpuTrainingBudget(16 * 2 ** 30, 8 * 2 ** 30)).toBeLessThan(gpuTrainingBudget(16 * 2 ** 30));
     expect(fitMicroBatch(VIT, sage, 100, gpuTrainingBudget(2 * 2 ** 30))).toBe(0);
+  });
+
+  it('sizes an evaluation pass by crops: five times fewer images with TTE, at least one', () => {
+    const budget = wasmTrainingBudget(VIT);
+    const plain = fitEvaluationBatch(VIT, sage, 100, budget, 1);
+    const tte = fitEvaluationBatch(VIT, sage, 100, budget, 5);
+    expect(tte).toBe(Math.floor(plain / 5));
+    expect(plain).toBeGreaterThan(20);
+    expect(fitEvaluationBatch(VIT, sage, 100, 0, 5)).toBe(1);
   });
 
   it('needs no training memory for zero-shot', () => {
