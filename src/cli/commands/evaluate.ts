@@ -21,7 +21,7 @@ export function registerEvaluate(program: Command, output: CliOutput): void {
     .requiredOption('--adapter <dir>', 'folder holding adapter.json and adapter.safetensors (e.g. results/runs/<runId>/<index>/)', parseLocation)
     .option('--weights <dir>', "CLIP weights folder (default: the manifest's weights)", parseLocation)
     .option('--tte', 'five-crop test-time ensemble (default: as the adapter was trained)')
-    .option('--batch-size <n>', 'images per forward pass', parsePositiveInteger)
+    .option('--batch-size <n>', 'images per forward pass (default: as many as the device memory holds, at most the training batch)', parsePositiveInteger)
     .option('-o, --out <file>', 'also write the metrics document here (path or s3:// URI)', parseLocation)
     .option('--json', 'print the metrics document instead of the table')
     .option('--workers <n>', 'image decoding threads', parseNonNegativeInteger)
@@ -44,7 +44,12 @@ export function registerEvaluate(program: Command, output: CliOutput): void {
       const test = await openBatchSource({ manifest, manifestUri, split: 'test', imageSize: clip.config.vision.imageSize, workers: flags.workers });
       try {
         const trainCounts = counts.train ?? names.map(() => 0);
-        const evaluation = await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts, tte: flags.tte, batchSize: flags.batchSize });
+        // Without --batch-size, as many images per pass as this device holds (every crop of a pass is in memory at once).
+        const { deviceFacts } = await import('../../clip/backend');
+        const { planEvaluationBatch } = await import('../../trainer/micro-batch');
+        const crops = (flags.tte ?? model.settings.tte) ? 5 : 1;
+        const batchSize = flags.batchSize ?? planEvaluationBatch(model.settings, clip.config, model.numClasses, await deviceFacts(), crops).images;
+        const evaluation = await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts, tte: flags.tte, batchSize });
         const parameters = model.parameterReport();
         const metrics = buildMetricsDocument({
           runId: `evaluate-${startedAt.toISOString()}`,
