@@ -181,6 +181,8 @@ export async function run(): Promise<BenchReport> {
   ];
   notes.push(`sage train ${method}, batch ${batchSize}, 1 epoch, TTE: ${backend?.line ?? ''}`);
   if (micro) notes.push(micro.line);
+  const evaluationLine = at(child.lines, /^evaluation: /);
+  if (evaluationLine) notes.push(evaluationLine.line);
   notes.push(`step seconds: ${stepSeconds.map((s) => s.toFixed(1)).join(', ')}; accuracy ${(metrics.accuracy.all * 100).toFixed(1)} % (random weights: not meaningful)`);
   return { rows, notes };
 }

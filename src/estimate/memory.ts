@@ -165,11 +165,14 @@ export function inferenceBytesPerCrop(shapes: MemoryShapes, run: MemoryRun, clas
 }
 
 /**
- * The most images an evaluation pass may take with `crops` crops each (5 with TTE) in
- * `freeBytes` (a budget as for fitMicroBatch); at least 1, so a run that trained can evaluate.
+ * The most images an evaluation pass may take with `crops` crops each (5 with TTE) in half the
+ * room `freeBytes` leaves (a budget as for fitMicroBatch); at least 1, so a run that trained can
+ * evaluate. Half: a pass's tensors are few and large (an MLP activation of 45 ViT-B/16 crops is
+ * 109 MB) and the heap after training is fragmented (measured on wasm: 45 crops, within the
+ * whole room, aborted the module after training; a few dozen crops a pass already run at full rate).
  */
 export function fitEvaluationBatch(shapes: MemoryShapes, run: MemoryRun, classes: number, freeBytes: number, crops: number): number {
-  const room = freeBytes - fixedTrainingBytes(shapes, run, classes);
+  const room = 0.5 * (freeBytes - fixedTrainingBytes(shapes, run, classes));
   return Math.max(1, Math.floor(room / (inferenceBytesPerCrop(shapes, run, classes) * crops)));
 }
 
