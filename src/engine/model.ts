@@ -115,10 +115,16 @@ export function buildSageModel(options: ModelBase & ZeroShotTensors): SageModel 
       );
     }
   }
-  const classifier: NamedVariable = { name: 'classifier.weight', variable: tf.variable(tf.clone(options.zeroShotWeights), trained) };
+  // A variable shares its initial tensor's data: each initial handle is disposed, or the data outlives the variable.
+  const variableFrom = (initial: tf.Tensor, trainable: boolean): tf.Variable => {
+    const variable = tf.variable(initial, trainable);
+    initial.dispose();
+    return variable;
+  };
+  const classifier: NamedVariable = { name: 'classifier.weight', variable: variableFrom(tf.clone(options.zeroShotWeights), trained) };
   const fitScales: NamedVariable[] =
     trained && settings.components.fit
-      ? ['fit.s1', 'fit.s2'].map((name) => ({ name, variable: tf.variable(tf.scalar(settings.fitScaleInit), true) }))
+      ? ['fit.s1', 'fit.s2'].map((name) => ({ name, variable: variableFrom(tf.scalar(settings.fitScaleInit), true) }))
       : [];
   if (options.zeroShotWeightsT) checkShape(options.zeroShotWeightsT, [width, numClasses], 'zeroShotWeightsT');
   const zeroShotWeightsT = options.zeroShotWeightsT ? tf.clone(options.zeroShotWeightsT) : tf.tidy(() => tf.transpose(l2NormalizeRows(options.zeroShotWeights)));
