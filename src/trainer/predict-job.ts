@@ -6,7 +6,9 @@
  * test (or five-crop) transform of evaluation; unreadable images are skipped and reported,
  * or stop the run with `strict`.
  */
+import type { ClipModel } from '../clip/types';
 import type { ImageBatch } from '../contracts/batches';
+import type { DeviceFacts } from '../contracts/metrics';
 import { runChildFiles, RUN_FILES } from '../contracts/layout';
 import { MetricsDocument } from '../contracts/metrics';
 import {
@@ -20,7 +22,7 @@ import {
   type PredictionRecord,
   type PredictionSummary,
 } from '../contracts/predictions';
-import type { JobSpec } from '../contracts/job';
+import { attemptFromEnv, type AttemptContext, type JobSpec } from '../contracts/job';
 import type { BadImageReport } from '../data/errors';
 import type { SageModel } from '../engine';
 import {
@@ -35,9 +37,13 @@ import {
   type PredictImagesListing,
 } from '../manifest';
 import { joinUri, storeFor, type ObjectStore } from '../storage';
-import { TrainerSettingsError } from './errors';
+import { TrainerBackendError, TrainerSettingsError } from './errors';
+import { planEvaluationBatch } from './micro-batch';
 
-/** Images per forward pass of inference: large enough to keep the backend busy, small enough for the wasm heap. */
+/**
+ * The most images per forward pass of inference: enough to keep a GPU busy. Fewer where the
+ * device's memory holds fewer (planEvaluationBatch: with TTE each image is five crops).
+ */
 export const PREDICT_BATCH = 32;
 
 export interface StreamPredictionsOptions {
@@ -50,7 +56,10 @@ export interface StreamPredictionsOptions {
   /** Fail on the first unreadable image instead of skipping it. */
   strict?: boolean;
   store?: ObjectStore;
+  /** Images per forward pass. Default: what the device holds, at most PREDICT_BATCH. */
   batchSize?: number;
+  /** Where the chosen batch size is said. */
+  log?: (line: string) => void;
   /** Called with each image's predictions, in source order. */
   onRecord: (record: PredictionRecord) => void | Promise<void>;
   /** Called for each skipped image. */
@@ -60,10 +69,11 @@ export interface StreamPredictionsOptions {
 }
 
 /** The top-k of every image of the source, in order. Resolves to the count labelled and the skipped ones. */
-export async function streamPredictions(options: StreamPredictionsOptions): Promise<{ images: number; skipped: BadImageReport[]; seconds: number }> {
+export async function streamPredictions(options: StreamPredictionsOptions): Promise<{ images: number; skipped: BadImageReport[]; seconds: number; batchSize: number }> {
   const { openImageSource } = await import('../data/loader/open');
   const { predict } = await import('../engine');
   const { model } = options;
+  const batchSize = options.batchSize ?? (await predictionBatch(model, options.tte, options.log));
   const skipped: BadImageReport[] = [];
   const { source, skip, count } = await openImageSource({
     images: options.images,
@@ -81,7 +91,7 @@ export async function streamPredictions(options: StreamPredictionsOptions): Prom
   let seen = 0;
   let labelled = 0;
   try {
-    const batches = source.batches(0, { batchSize: options.batchSize ?? PREDICT_BATCH, shuffle: false, seed: 0, transform: options.tte ? 'tte' : 'test', skip });
+    const batches = source.batches(0, { batchSize, shuffle: false, seed: 0, transform: options.tte ? 'tte' : 'test', skip });
     for await (const full of batches) {
       // Shards serve whole shards: stop at the range's end.
       const batch: ImageBatch = seen + full.n > count ? truncate(full, count - seen) : full;
@@ -96,7 +106,19 @@ export async function streamPredictions(options: StreamPredictionsOptions): Prom
   } finally {
     await source.close();
   }
-  return { images: labelled, skipped, seconds: (performance.now() - started) / 1000 };
+  return { images: labelled, skipped, seconds: (performance.now() - started) / 1000, batchSize };
+}
+
+/** Images per inference pass on a device: the evaluation plan's fit (five crops an image with TTE), at most PREDICT_BATCH. */
+export function predictionBatchPlan(model: Pick<SageModel, 'settings' | 'classNames'> & { clip: Pick<ClipModel, 'config'> }, tte: boolean, device: Pick<DeviceFacts, 'backend' | 'gpu'>): { images: number; detail: string } {
+  return planEvaluationBatch({ ...model.settings, batchSize: PREDICT_BATCH }, model.clip.config, model.classNames.length, device, tte ? 5 : 1);
+}
+
+async function predictionBatch(model: SageModel, tte: boolean, log?: (line: string) => void): Promise<number> {
+  const { deviceFacts } = await import('../clip/backend');
+  const plan = predictionBatchPlan(model, tte, await deviceFacts());
+  log?.(`inference: ${plan.detail}`);
+  return plan.images;
 }
 
 /** The first `n` items of a batch (crops stay together: item-major rows). */
@@ -109,6 +131,8 @@ export interface PredictJobOptions {
   workers?: number;
   cacheDir?: string;
   log?: (line: string) => void;
+  /** The attempt's context (its required backend); default attemptFromEnv(). */
+  attempt?: AttemptContext;
 }
 
 export interface PredictJobResult {
@@ -134,9 +158,14 @@ async function adapterTrainCounts(adapterUri: string, classes: number): Promise<
 export async function runPredictJob(spec: JobSpec, options: PredictJobOptions = {}): Promise<PredictJobResult> {
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const startedAt = new Date();
-  const { initBackend, loadClip } = await import('../clip');
+  const { initBackend, loadClip, ClipBackendUnavailableError } = await import('../clip');
   const { loadAdapter } = await import('../engine');
-  const backend = await initBackend({ log });
+  const attempt = options.attempt ?? attemptFromEnv();
+  // As for training: a GPU job whose GPU backend does not load stops (exit 3) instead of labelling on the CPU.
+  const backend = await initBackend({ log, ...(attempt.requiredBackend ? { required: attempt.requiredBackend } : {}) }).catch((error: unknown) => {
+    if (attempt.requiredBackend && error instanceof ClipBackendUnavailableError) throw new TrainerBackendError(error.message, { cause: error });
+    throw error;
+  });
   const manifestStore = await storeFor(spec.manifestUri);
   const decoded = decodeManifestBytes(await readManifestBytes(manifestStore, spec.manifestUri));
   if (!decoded.ok) throw new ManifestValidationError(decoded.problems, spec.manifestUri);
@@ -173,6 +202,7 @@ export async function runPredictJob(spec: JobSpec, options: PredictJobOptions = 
         topK,
         tte,
         ...(options.workers !== undefined ? { workers: options.workers } : {}),
+        log,
         onRecord: (record) => {
           jsonl.push(predictionJsonLine(record));
           csv.push(predictionCsvLine(record, topK));

@@ -143,6 +143,7 @@ export function registerPredict(program: Command, output: CliOutput): void {
           tte: tte ?? false,
           ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
           ...(flags.strict ? { strict: true } : {}),
+          log,
           onRecord: (record) => {
             if (flags.format === 'csv') lines.push(predictionCsvLine(record, k));
             else if (flags.format === 'json') json.push(JSON.parse(predictionJsonLine(record)));
