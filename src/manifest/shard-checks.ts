@@ -111,13 +111,14 @@ export async function checkShardSplit(check: ShardSplitCheck): Promise<boolean> 
 
 /** Reports every shard of the index that does not exist. */
 async function checkShardsExist(check: ShardSplitCheck, shards: readonly { uri: string; raw: string; path: string }[]): Promise<void> {
-  await mapConcurrently(shards, HEAD_CONCURRENCY, async ({ uri, raw, path }) => {
+  // Concurrent look-ups, problems reported in the index's order: the same report on every run.
+  const found = await mapConcurrently(shards, HEAD_CONCURRENCY, async ({ uri, raw, path }): Promise<ManifestProblem | undefined> => {
     try {
-      if (!(await (await check.storeFor(uri)).exists(uri))) {
-        check.report({ path, message: `expected a tar shard at ${uri}, got no such object`, code: 'reference' });
-      }
+      if (await (await check.storeFor(uri)).exists(uri)) return undefined;
+      return { path, message: `expected a tar shard at ${uri}, got no such object`, code: 'reference' };
     } catch (error) {
-      check.report({ path, message: `expected a readable tar shard at ${raw}, got: ${unreadableFileReason(error)}`, code: 'reference' });
+      return { path, message: `expected a readable tar shard at ${raw}, got: ${unreadableFileReason(error)}`, code: 'reference' };
     }
   });
+  for (const problem of found) if (problem) check.report(problem);
 }

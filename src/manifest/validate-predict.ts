@@ -145,13 +145,16 @@ async function checkSampledImages(listing: PredictImagesListing, options: Valida
   if (listing.kind !== 'listed') return;
   const sample = new Reservoir<string>(options.sampleSize ?? 1000, options.seed ?? 0);
   for (const image of listing.images) sample.offer(() => image.uri);
-  await mapConcurrently(sample.values(), EXISTS_CONCURRENCY, async (uri) => {
+  // Concurrent checks, problems added in the sample's order: the same report on every run.
+  const found = await mapConcurrently(sample.values(), EXISTS_CONCURRENCY, async (uri): Promise<ManifestProblem | undefined> => {
     try {
-      if (!(await (options.store ?? (await storeFor(uri))).exists(uri))) problems.add({ path: 'images', message: `expected an image at ${uri}, got no such object`, code: 'image-missing' });
+      if (await (options.store ?? (await storeFor(uri))).exists(uri)) return undefined;
+      return { path: 'images', message: `expected an image at ${uri}, got no such object`, code: 'image-missing' };
     } catch (error) {
-      problems.add({ path: 'images', message: `expected a readable image at ${uri}, got: ${unreadableFileReason(error)}`, code: 'image-missing' });
+      return { path: 'images', message: `expected a readable image at ${uri}, got: ${unreadableFileReason(error)}`, code: 'image-missing' };
     }
   });
+  for (const problem of found) if (problem) problems.add(problem);
 }
 
 export async function validatePredictManifest(text: string, options: ValidatePredictOptions = {}): Promise<PredictValidationResult> {

@@ -227,17 +227,19 @@ function checkWeights(weights: string, validation: Validation): Promise<ClipConf
 }
 
 async function checkSampledImages(validation: Validation): Promise<void> {
-  await mapConcurrently(validation.sample.values(), EXISTS_CONCURRENCY, async ({ uri, origin }) => {
+  // The checks run concurrently; their problems are added in the sample's order, so a report
+  // lists them the same way on every run.
+  const found = await mapConcurrently(validation.sample.values(), EXISTS_CONCURRENCY, async ({ uri, origin }): Promise<ManifestProblem | undefined> => {
     const lineOf = originLine(origin);
     const path = originPath(origin, 'path');
     try {
-      if (!(await (await validation.storeFor(uri)).exists(uri))) {
-        validation.problems.add({ path, message: `expected an image at ${uri}, got no such object`, ...lineOf, code: 'image-missing' });
-      }
+      if (await (await validation.storeFor(uri)).exists(uri)) return undefined;
+      return { path, message: `expected an image at ${uri}, got no such object`, ...lineOf, code: 'image-missing' };
     } catch (error) {
-      validation.problems.add({ path, message: `expected a readable image at ${uri}, got: ${(error as Error).message}`, ...lineOf, code: 'image-missing' });
+      return { path, message: `expected a readable image at ${uri}, got: ${(error as Error).message}`, ...lineOf, code: 'image-missing' };
     }
   });
+  for (const problem of found) if (problem) validation.problems.add(problem);
 }
 
 function checkEvaluation(evaluation: Evaluation | undefined, classCount: number, validation: Validation): void {
