@@ -14,8 +14,8 @@ export {
   planReplicas,
   replicaTransport,
   replicaBytes,
-  frozenWeightBytes,
-  trainingBytesPerImage,
+  REPLICA_OVERHEAD_BYTES,
+  type ReplicaSizeSettings,
   machineResources,
   visibleGpus,
   pinTrainerGpu,
@@ -32,6 +32,8 @@ export interface StartReplicasOptions {
   backend: string;
   /** The trainer's CLIP (its config sizes a replica) and where it came from (each helper loads the same). */
   clip: ClipModel;
+  /** The run's classes (a replica's size grows with them). */
+  classes: number;
   location: string;
   cacheDir?: string;
   /** GPU ids seen before this process pinned itself to the first (pinTrainerGpu). */
@@ -46,6 +48,7 @@ export function startReplicas(options: StartReplicasOptions): { plan: ReplicaPla
     backend: options.backend,
     config: options.clip.config,
     settings: options.settings,
+    classes: options.classes,
     machine: machineResources(options.gpus),
     transport: replicaTransport(options.backend),
   });

@@ -4,7 +4,7 @@
  *
  * - wasm and cpu backends (single-threaded in Node): one replica per core, bounded by memory:
  *   each replica holds its own frozen weights and its micro-batch's activations (a ViT-B/16
- *   replica on wasm needs about 3.5 GiB: the 4 GiB heap it fills at micro-batch 2, plus Node);
+ *   replica on wasm needs about 3.7 GiB: a 3.3 GiB heap at micro-batch 2, plus Node);
  * - tensorflow (tfjs-node-gpu): one replica per visible GPU, as child processes that each see one
  *   (`CUDA_VISIBLE_DEVICES`); on the CPU alone, 1 (TensorFlow uses every core itself).
  *
@@ -14,8 +14,8 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import type { ClipConfig } from '../../clip/types';
-import { clipTensorSpecs } from '../../clip/weights';
 import type { Settings } from '../../contracts/settings';
+import { fitMicroBatch, fixedTrainingBytes, frozenMatrixFloats, trainingBytesPerImage, wasmTrainingBudget, WASM_HEAP_BYTES, type MemoryRun } from '../../estimate';
 import { TrainerSettingsError } from '../errors';
 import type { ReplicaTransport } from './protocol';
 
@@ -28,38 +28,31 @@ export const REPLICA_TRANSPORT_ENV = 'SAGE_REPLICA_TRANSPORT';
  */
 export const JOB_CORES_ENV = 'SAGE_JOB_CORES';
 
-/** tfjs-backend-wasm's heap limit (SPEC section 5). */
-export const WASM_HEAP_BYTES = 4 * 2 ** 30;
-
 /**
  * What a replica costs besides its tensors: Node, V8 and tfjs's own JavaScript. Measured at
  * ViT-B/16 on wasm: process RSS 3,728 MiB against a wasm heap of 3,331 MiB (BENCHMARKS.md).
  */
 export const REPLICA_OVERHEAD_BYTES = 0.4 * 2 ** 30;
 
+/** The settings a replica's size depends on (a resolved Settings has them all). */
+export type ReplicaSizeSettings = MemoryRun & Pick<Settings, 'microBatchSize' | 'batchSize'>;
+
 /**
- * Heap bytes per training image ∝ L · (T·(d + I) + H·T²) float32 values (the residual stream,
- * the MLP and the attention maps of every block, kept for the backward pass, plus the
- * allocator's high-water mark). 24 makes ViT-B/16 (197 tokens) come to 1,343 MiB an image, just
- * above the 1,215 (LIFT) and 1,311 MiB (Sage) measured from the wasm heap at micro-batch 2.
+ * Host memory one replica needs, from the training memory model (src/estimate/memory.ts): its
+ * fixed tensors (frozen weights, W^zs, the trainable state) and one micro-batch's activations.
+ * On wasm the heap also holds XNNPACK's packed copies of the frozen matrices and never grows
+ * past its 4 GiB, and an unset micro-batch is the one the trainer will choose (what the heap
+ * holds); elsewhere an unset micro-batch is the whole batch. Plus REPLICA_OVERHEAD_BYTES.
  */
-const ACTIVATION_FACTOR = 24;
-
-/** float32 bytes of every frozen CLIP tensor (both towers and the projections), as a replica holds them. */
-export function frozenWeightBytes(config: ClipConfig): number {
-  return 4 * clipTensorSpecs(config).reduce((total, spec) => total + spec.shape.reduce((a, b) => a * b, 1), 0);
-}
-
-export function trainingBytesPerImage(vision: ClipConfig['vision']): number {
-  const tokens = (vision.imageSize / vision.patchSize) ** 2 + 1;
-  return 4 * ACTIVATION_FACTOR * vision.numLayers * (tokens * (vision.hiddenSize + vision.intermediateSize) + vision.numHeads * tokens * tokens);
-}
-
-/** Host memory one replica needs: weights plus one micro-batch of activations, capped on wasm by its heap. */
-export function replicaBytes(config: ClipConfig, settings: Pick<Settings, 'microBatchSize' | 'batchSize'>, backend: string): number {
-  const micro = settings.microBatchSize ?? settings.batchSize;
-  const tensors = frozenWeightBytes(config) + micro * trainingBytesPerImage(config.vision);
-  return (backend === 'wasm' ? Math.min(WASM_HEAP_BYTES, tensors) : tensors) + REPLICA_OVERHEAD_BYTES;
+export function replicaBytes(config: ClipConfig, settings: ReplicaSizeSettings, backend: string, classes: number): number {
+  const fixed = fixedTrainingBytes(config, settings, classes);
+  const perImage = trainingBytesPerImage(config, settings, classes);
+  if (backend !== 'wasm') return fixed + (settings.microBatchSize ?? settings.batchSize) * perImage + REPLICA_OVERHEAD_BYTES;
+  const fit = Math.max(1, fitMicroBatch(config, settings, classes, wasmTrainingBudget(config)));
+  const micro = settings.microBatchSize ?? Math.min(settings.batchSize, fit);
+  const matrices = frozenMatrixFloats(config);
+  const packed = 4 * (2 * matrices.vision + matrices.text);
+  return Math.min(WASM_HEAP_BYTES, fixed + micro * perImage + packed) + REPLICA_OVERHEAD_BYTES;
 }
 
 export interface MachineResources {
@@ -96,7 +89,9 @@ export function planReplicas(input: {
   requested: number | null;
   backend: string;
   config: ClipConfig;
-  settings: Pick<Settings, 'microBatchSize' | 'batchSize'>;
+  settings: ReplicaSizeSettings;
+  /** The run's classes (W^zs, the classifier and LIFT's bottleneck grow with them). */
+  classes: number;
   machine: MachineResources;
   transport?: ReplicaTransport;
 }): ReplicaPlan {
@@ -116,7 +111,7 @@ export function planReplicas(input: {
     return { count: 1, transport, reason: `1 (default on the tensorflow backend with ${gpus === 1 ? 'one GPU' : 'no GPU: TensorFlow already uses every core'})`, environments: [] };
   }
   if (requested !== null) return { count: requested, transport, reason: `${requested} (set by the replicas setting)`, environments: [] };
-  const each = replicaBytes(input.config, input.settings, backend);
+  const each = replicaBytes(input.config, input.settings, backend, input.classes);
   const fit = Math.max(1, Math.floor((0.9 * machine.availableBytes) / each));
   const count = Math.max(1, Math.min(machine.cores, fit));
   const bound = count === machine.cores ? `${machine.cores} core${machine.cores === 1 ? '' : 's'}` : `memory`;
