@@ -25,7 +25,7 @@ const log = new StructuredLog({ base: { service: 'trainer' } });
 
 async function main(): Promise<number> {
   if (process.argv[2] === 'doctor') {
-    const { runDoctorCommand } = await import('../src/trainer/doctor');
+    const { runDoctorCommand } = await import('../src/trainer');
     return runDoctorCommand(process.argv.slice(3));
   }
   const spec = jobSpecFromEnv();

@@ -5,9 +5,7 @@
  */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { systemClock } from '../../src/pipeline/context';
-import { jobStateChangeFromEvent, type BatchJobStateChangeEvent } from '../../src/pipeline/events';
-import { processJobStateChange, type JobStateChangeOutcome, type ProcessJobStateChangeDeps } from '../../src/pipeline/process-job-state-change';
+import { type BatchJobStateChangeEvent, jobStateChangeFromEvent, type JobStateChangeOutcome, processJobStateChange, type ProcessJobStateChangeDeps, systemClock } from '../../src/pipeline';
 import type { StructuredLog } from '../../src/pipeline/log';
 import { sharedS3Store } from '../commons/clients';
 import { bucketLocations } from '../commons/config';

@@ -6,9 +6,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { BatchJobSubmitter } from '../../src/pipeline/batch-submitter';
-import { randomIds, systemClock } from '../../src/pipeline/context';
-import { manifestUploadFromEvent, type S3ObjectCreatedEvent } from '../../src/pipeline/events';
-import { processManifestUpload, type ManifestUploadOutcome, type ProcessManifestUploadDeps } from '../../src/pipeline/process-manifest-upload';
+import { manifestUploadFromEvent, type ManifestUploadOutcome, processManifestUpload, type ProcessManifestUploadDeps, randomIds, type S3ObjectCreatedEvent, systemClock } from '../../src/pipeline';
 import type { StructuredLog } from '../../src/pipeline/log';
 import { sharedS3Store } from '../commons/clients';
 import { FUNCTION_ENV, bucketLocations, budgetFromEnv, requireEnv } from '../commons/config';

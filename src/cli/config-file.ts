@@ -14,9 +14,8 @@ import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml
 import { CliError } from '../common/errors';
 import { SettingsOverrides } from '../contracts/settings';
 import { formatProblems } from '../manifest/problems';
-import { parseJsonDocument, withPositions } from '../manifest/parse';
+import { parseJsonDocument, problemsFromIssues, withPositions } from '../manifest';
 import type { ManifestProblem } from '../manifest/schema';
-import { problemsFromIssues } from '../manifest/zod-problems';
 import { storeFor } from '../storage';
 
 /** A settings file is a handful of lines; anything near this is not one. */

@@ -5,7 +5,7 @@
  */
 import type { SettingsOverrides } from '../contracts/settings';
 import type { Manifest } from '../manifest/schema';
-import type { DomainName } from '../procedural/domain';
+import type { DomainName } from '../procedural';
 import { storeFor } from '../storage';
 
 export interface DemoSize {
@@ -41,7 +41,7 @@ export interface DemoDataset {
 
 /** Generates the dataset under `outDir` and writes its manifest with the demo's training settings and sweep. */
 export async function writeDemoDataset(outDir: string, size: DemoSize = DEMO_SIZE, weights?: string): Promise<DemoDataset> {
-  const { generateProceduralDataset } = await import('../procedural/dataset');
+  const { generateProceduralDataset } = await import('../procedural');
   const generated = await generateProceduralDataset({
     outDir,
     classes: size.classes,

@@ -45,7 +45,7 @@ async function runnerFor(flags: LocalRunFlags, output: CliOutput): Promise<JobRu
     if (flags.parallel > 1) env[JOB_CORES_ENV] = String(jobCoresShare(flags.parallel));
     return childProcessRunner({ write: (line) => output.err(line), env });
   }
-  const { runAnyJob } = await import('../trainer/dispatch');
+  const { runAnyJob } = await import('../trainer');
   const { jobSpecFromEnv } = await import('../contracts/job');
   return inProcessRunner(async (env) => {
     await runAnyJob(jobSpecFromEnv(env), { cacheDir: flags.cacheDir, workers: flags.workers, log: (line) => output.err(line) });
@@ -59,7 +59,7 @@ export function rowsOfRun(summary: Summary, runId: string): Summary {
 
 /** Runs the manifest locally; prints the table and the report's path; throws when a job failed or the manifest was refused. */
 export async function runManifestLocally(manifestUri: string, flags: LocalRunFlags, output: CliOutput): Promise<void> {
-  const { jobKind } = await import('../trainer/dispatch');
+  const { jobKind } = await import('../trainer');
   if ((await jobKind(manifestUri)) === 'predict') return runPredictManifestLocally(manifestUri, flags, output);
   const { loadManifest, ManifestValidationError } = await import('../manifest');
   // Validating the user's own file first gives problems with its line numbers; the pipeline validates its copy again.
@@ -89,7 +89,7 @@ export async function runManifestLocally(manifestUri: string, flags: LocalRunFla
     throw new CliRunFailedError(result.reason);
   }
   const { buildReportModel, methodsTable } = await import('../report');
-  const { loadRunMetrics } = await import('../pipeline/report-writer');
+  const { loadRunMetrics } = await import('../pipeline');
   const { silentLog } = await import('../pipeline');
   const { storeFor } = await import('../storage');
   const { localBuckets } = await import('../local/buckets');

@@ -97,7 +97,7 @@ export async function loadReportInput(inputs: readonly string[], name?: string):
     const uri = inputs[0]!;
     const summary = parseWith(Summary, await readJson(uri), uri, 'summary document');
     const root = resultsRootOf(uri, summary.manifestName);
-    const { loadRunMetrics } = await import('../pipeline/report-writer');
+    const { loadRunMetrics } = await import('../pipeline');
     const { silentLog } = await import('../pipeline');
     return { summary, metrics: await loadRunMetrics(await storeFor(root), root, summary, silentLog) };
   }

@@ -75,7 +75,7 @@ export function allRuns(manifest: Pick<Manifest, 'sweep'>): number[] {
 export async function parsedManifestAt(manifestUri: string): Promise<Manifest> {
   const { storeFor } = await import('../storage');
   const { readManifestBytes, decodeManifestBytes, ManifestValidationError } = await import('../manifest');
-  const { parseManifest } = await import('../manifest/parse');
+  const { parseManifest } = await import('../manifest');
   const store = await storeFor(manifestUri);
   if (!(await store.exists(manifestUri))) throw new CliInputError(`no manifest at ${manifestUri}`);
   const decoded = decodeManifestBytes(await readManifestBytes(store, manifestUri));

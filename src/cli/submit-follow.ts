@@ -14,7 +14,7 @@ import { cleanEtag, manifestKey, resultsKeys, uploadNameOf } from '../contracts/
 import type { SettingsOverrides } from '../contracts/settings';
 import { Summary, type SummaryRow } from '../contracts/summary';
 import type { ManifestProblem } from '../manifest/schema';
-import { UploadClaim } from '../pipeline/documents';
+import { UploadClaim } from '../pipeline';
 import { isObject, manifestReferences, withAbsoluteReferences, withSettingsLayer } from '../local/stage-manifest';
 import { isS3Uri, joinUri, type ObjectStore } from '../storage';
 import { CliInputError } from './exit-codes';

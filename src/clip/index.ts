@@ -1,5 +1,16 @@
 /** The CLIP runtime: load a Hugging Face CLIP folder and run it in TensorFlow.js. */
-export { initBackend, ClipBackendUnavailableError, type BackendName, type InitBackendOptions } from './backend';
+export {
+  initBackend,
+  deviceFacts,
+  diagnoseNativeBackend,
+  describeDiagnosis,
+  ClipBackendUnavailableError,
+  type BackendName,
+  type InitBackendOptions,
+  type NativeBackendDiagnosis,
+} from './backend';
+/** A CLIP with seeded random weights at any shape, held in memory: sage doctor and the benchmarks time real shapes with it. */
+export { randomClipModel } from './model';
 export { loadClip, ClipFolderError, type LoadClipOptions } from './loader';
 export { loadClipTokenizer, ClipTokenizerError, type LoadClipTokenizerOptions } from './tokenizer';
 export { parseClipConfig, ClipConfigError } from './config';

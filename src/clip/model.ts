@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { type TensorTable, tensorData } from './encoder';
 import { FrozenLinear } from './layers';
 import { TextTower } from './text';
+import type { SafetensorsEntry } from './safetensors';
+import { randomClipTensors } from './testing';
 import type { ClipConfig, ClipModel, EncodeImageOptions } from './types';
 import { VisionTower } from './vision';
 
@@ -55,4 +57,14 @@ export class ClipModelImpl implements ClipModel {
     this.text.dispose();
     this.projection.dispose();
   }
+}
+
+/**
+ * A CLIP at `config`'s shape with seeded random F32 weights (Hugging Face's init), held in memory:
+ * no folder is written, so sage doctor and the benchmarks can time ViT-B/16 shapes in seconds.
+ */
+export function randomClipModel(config: ClipConfig, seed = 0, fingerprint = `random-${seed}`): ClipModel {
+  const table = new Map<string, SafetensorsEntry>();
+  for (const [name, tensor] of Object.entries(randomClipTensors(config, seed))) table.set(name, { dtype: 'F32', shape: tensor.shape, data: tensor.data });
+  return new ClipModelImpl(config, table, { source: `random:${config.vision.hiddenSize}x${config.vision.numLayers}`, fingerprint });
 }

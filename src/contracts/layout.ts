@@ -19,7 +19,7 @@
  *                    checkpoints/<runId>/<sweepIndex>/   (resumable training state)
  *                    cuda-cache/                         (the CUDA JIT cache between jobs)
  */
-import { joinUri } from '../storage/uri';
+import { joinUri } from '../storage';
 
 /** Top-level prefixes of each bucket (with their trailing slash). */
 export const DATA_PREFIXES = { manifests: 'manifests/' } as const;

@@ -13,7 +13,7 @@
  *
  * Built from the job's own URIs (src/contracts/job.ts) and the bucket layout (layout.ts).
  */
-import { parseS3Uri } from '../storage/uri';
+import { parseS3Uri } from '../storage';
 import type { JobSpec } from './job';
 import { PipelineError } from '../common/errors';
 

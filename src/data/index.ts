@@ -4,7 +4,7 @@
  * (BatchSource, src/contracts/batches.ts).
  */
 export * from './ingest';
-export { openBatchSource, type OpenBatchSourceOptions, type LoaderBatchSource } from './loader/open';
+export { openBatchSource, openImageSource, type OpenBatchSourceOptions, type OpenImageSourceOptions, type LoaderBatchSource } from './loader/open';
 export type { LoaderStats, OnBadImage } from './loader/batcher';
 export { LoaderBadImageError, LoaderOptionsError, type BadImageReport, type BadImageReason } from './errors';
 export { ShardWriter, DEFAULT_SHARD_BYTES, SHARD_INDEX_NAME, ShardWriteError, type ShardWriterOptions, type ShardSample } from './shards/writer';

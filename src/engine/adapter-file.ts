@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip';
 import { ADAPTER_VERSION, AdapterHeader } from '../contracts/adapter';
 import { RUN_FILES } from '../contracts/layout';
-import { joinUri } from '../storage/uri';
+import { joinUri } from '../storage';
 import { EngineCheckpointError } from './errors';
 import { buildSageModel, type SageModel } from './model';
 import { assignVariables, entryWithShape, getSafetensors, parseHeaderJson, putSafetensors, variableValues, type StoreLocation } from './files';

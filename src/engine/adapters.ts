@@ -228,7 +228,7 @@ export function createSgAdapter(shape: SgAdapterShape): BlockAdapter {
   };
 }
 
-export { liftBottleneck, perBlockFormula } from '../estimate/parameters';
+export { liftBottleneck, perBlockFormula } from '../estimate';
 
 function sizeOf(variables: readonly NamedVariable[]): number {
   return variables.reduce((total, v) => total + v.variable.size, 0);

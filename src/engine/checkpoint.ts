@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { CHECKPOINT_HEADER_FILES, CHECKPOINT_VERSION, CheckpointHeader, type CheckpointGeneration, type LoopPosition } from '../contracts/checkpoint';
 import type { EpochMetrics } from '../contracts/metrics';
 import { trainingSettingsOf } from '../contracts/settings';
-import { basenameUri, joinUri } from '../storage/uri';
+import { basenameUri, joinUri } from '../storage';
 import { EngineCheckpointError } from './errors';
 import type { SageModel } from './model';
 import type { SgdMomentum } from './step';

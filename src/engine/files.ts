@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
 import { readSafetensors, writeSafetensors, type SafetensorsEntry, type SafetensorsInput } from '../clip';
-import type { ObjectStore } from '../storage/types';
+import type { ObjectStore } from '../storage';
 import type { NamedVariable } from './adapters';
 import { EngineCheckpointError } from './errors';
 

@@ -3,7 +3,8 @@
  * and the trainer), the item readers the data loader uses, and run settings per sweep entry.
  */
 export * from './schema';
-export { parseManifest, decodeManifestBytes, type ParseManifestResult } from './parse';
+export { parseManifest, decodeManifestBytes, parseJsonDocument, withPositions, type ParseManifestResult, type JsonDocumentResult } from './parse';
+export { problemsFromIssues, type IssueContext } from './zod-problems';
 export { validateManifest, type SplitCounts, type ValidateManifestOptions, type ValidationResult } from './validate';
 export { loadManifest, readManifestBytes, type LoadedManifest, type LoadManifestOptions } from './load';
 export { readItems, scanItems, ManifestItemsError, type ListedItemSource, type ManifestItem, type ReadItemsContext } from './items';

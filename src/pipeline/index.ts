@@ -4,15 +4,15 @@
  */
 export { processManifestUpload, defaultReferenceRoots } from './process-manifest-upload';
 export type { ManifestUpload, ManifestUploadOutcome, ProcessManifestUploadDeps, RejectionReport } from './process-manifest-upload';
-export { planRun, runEntriesOf, childJobId, type RunPlan, type RunPlanInput } from './run-planner';
+export { planRun, runEntriesOf, childJobId, estimateManifest, type RunPlan, type RunPlanInput } from './run-planner';
 export { UploadClaims, DEFAULT_LEASE_MS, type ClaimBudget, type ClaimResult } from './upload-claims';
 export { processJobStateChange } from './process-job-state-change';
 export type { JobStateChangeOutcome, ProcessJobStateChangeDeps } from './process-job-state-change';
 export { jobNameFor, type JobSubmission, type JobSubmitter, type SubmittedJob } from './job-submitter';
-export { jobStateChangeFromEvent, manifestUploadFromEvent, type JobStateChange, type JobRole } from './events';
+export { jobStateChangeFromEvent, manifestUploadFromEvent, type JobStateChange, type JobRole, type S3ObjectCreatedEvent, type BatchJobStateChangeEvent } from './events';
 export { randomIds, systemClock, type Clock, type IdSource, type PipelineContext, type PipelineLocations } from './context';
 export { StructuredLog, silentLog, serializeError, type PipelineLog } from './log';
 export { RunRecord, RunStatusDocument, UploadClaim } from './documents';
 export { mergeRows, readSummary, upsertSummaryRows } from './summary-store';
-export { reportUris, writeReports } from './report-writer';
+export { reportUris, writeReports, loadRunMetrics } from './report-writer';
 export * from './errors';

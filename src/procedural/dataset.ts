@@ -6,7 +6,7 @@
  * Every image is a pure function of (seed, split, class, index), so the output is deterministic
  * and a head class keeps the same images whatever the imbalance ratio.
  */
-import { longTailCounts } from '../data/ingest/long-tail';
+import { longTailCounts } from '../data';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';

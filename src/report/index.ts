@@ -6,4 +6,5 @@
 export { renderReportMarkdown, methodsTable } from './markdown';
 export { renderReportHtml } from './html';
 export { renderResultsCsv, RESULTS_CSV_COLUMNS } from './csv';
-export { buildReportModel, type ReportInput, type ReportModel, type ReportRun } from './model';
+export { buildReportModel, formatOverrides, type ReportInput, type ReportModel, type ReportRun } from './model';
+export { isPredictionSummary, renderPredictionCsv, renderPredictionHtml, renderPredictionMarkdown, type PredictionReportInput } from './predictions';

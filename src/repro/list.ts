@@ -1,5 +1,5 @@
 /** `sage repro --list`: every table, its datasets and its rows with the settings each row sets. */
-import { formatOverrides } from '../report/model';
+import { formatOverrides } from '../report';
 import { PAPER_DATASET_INFO } from './datasets';
 import { REPRO_TABLES, type ReproTable } from './tables';
 

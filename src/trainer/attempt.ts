@@ -5,10 +5,9 @@
  * progress.json after each checkpoint, so that the summary shows a run between attempts with its
  * epoch and step.
  */
-import type { CheckpointPoint } from '../engine/train';
-import type { ProgressReporter, TrainingLog, TrainingLogRecord } from '../engine/progress';
+import type { CheckpointPoint, ProgressReporter, TrainingLog, TrainingLogRecord } from '../engine';
 import type { TrainingProgress } from '../contracts/progress';
-import type { ObjectStore } from '../storage/types';
+import type { ObjectStore } from '../storage';
 import type { AttemptDeadline } from './deadline';
 
 /** The 1-based epoch and step of the step in progress (the next to finish). */

@@ -8,20 +8,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { deviceFacts, diagnoseNativeBackend, describeDiagnosis, initBackend } from '../clip/backend';
-import { ClipModelImpl } from '../clip/model';
-import type { SafetensorsEntry } from '../clip/safetensors';
-import { randomClipTensors } from '../clip/testing';
-import type { ClipConfig, ClipModel } from '../clip/types';
+import { deviceFacts, diagnoseNativeBackend, describeDiagnosis, initBackend, randomClipModel, type ClipConfig, type ClipModel } from '../clip';
 import { DOCTOR_VERSION, DoctorReport, type DoctorTraining } from '../contracts/doctor';
 import type { DeviceFacts } from '../contracts/metrics';
 import { resolveSettings } from '../contracts/settings';
-import { batchGradients, meanGradients, SgdMomentum } from '../engine/step';
-import { logitAdjustment } from '../engine/heads';
-import { buildSageModel } from '../engine/model';
-import { DEFAULT_GPUS } from '../estimate/gpus';
-import { fitMicroBatch, fixedTrainingBytes, trainingBytesPerImage } from '../estimate/memory';
-import { passesPerImage, visionForwardFlops } from '../estimate/work';
+import { batchGradients, createSageModel, logitAdjustment, meanGradients, SgdMomentum } from '../engine';
+import { DEFAULT_GPUS, fitMicroBatch, fixedTrainingBytes, passesPerImage, trainingBytesPerImage, visionForwardFlops } from '../estimate';
 import { deviceBudget } from './micro-batch';
 
 export const DOCTOR_SHAPES = {
@@ -54,11 +46,6 @@ function config(shape: DoctorShape): ClipConfig {
   };
 }
 
-function randomClip(c: ClipConfig): ClipModel {
-  const table = new Map<string, SafetensorsEntry>();
-  for (const [name, tensor] of Object.entries(randomClipTensors(c, 7))) table.set(name, { dtype: 'F32', shape: tensor.shape, data: tensor.data as Float32Array });
-  return new ClipModelImpl(c, table, { source: `random:${c.vision.hiddenSize}x${c.vision.numLayers}`, fingerprint: 'doctor' });
-}
 
 function wasmHeapBytes(): number | undefined {
   return (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length;
@@ -88,7 +75,7 @@ async function measureTraining(clip: ClipModel, method: 'lift' | 'sage', microBa
   const names = Array.from({ length: classes }, (_, i) => `class ${i}`);
   const settings = resolveSettings({ method, batchSize: microBatch, microBatchSize: microBatch });
   const zeroShot = tf.randomNormal([classes, clip.config.vision.hiddenSize], 0, 1, 'float32', 1) as tf.Tensor2D;
-  const model = buildSageModel({ clip, settings, classNames: names, zeroShotWeights: zeroShot });
+  const model = await createSageModel({ clip, settings, classNames: names, zeroShotWeights: zeroShot });
   zeroShot.dispose();
   const optimizer = new SgdMomentum(model.trainableVariables(), settings);
   const adjustment = tf.tensor1d(logitAdjustment(names.map((_, i) => Math.max(1, Math.floor(500 * 100 ** (-i / Math.max(1, classes - 1))))), settings));
@@ -181,7 +168,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const microBatches = options.microBatches ?? (onGpu ? [...new Set([1, Math.max(1, Math.floor(Math.min(...Object.values(automatic)) / 2)), Math.max(1, Math.min(...Object.values(automatic)))])] : [1, 2]);
   const steps = options.steps ?? 2;
   log(`${DOCTOR_SHAPES[shapeName].name}, ${classes} classes: building a random CLIP in memory`);
-  const clip = randomClip(c);
+  const clip = randomClipModel(c, 7, 'doctor');
   const training: DoctorTraining[] = [];
   try {
     for (const method of methods) {

@@ -10,7 +10,8 @@ export { consoleProgress, TrainingLogFile, abortOnTermination } from './progress
 export { TrainerSettingsError, TrainerStoppedError, TrainerDeadlineError, TrainerBackendError } from './errors';
 export { trainerExitCode, type TrainerExitCode } from './exit-codes';
 export { AttemptDeadline, MIN_MARGIN_SECONDS, type AttemptDeadlineOptions } from './deadline';
-export { planMicroBatch, deviceBudget, type MicroBatchPlan } from './micro-batch';
+export { planMicroBatch, planEvaluationBatch, deviceBudget, type MicroBatchPlan } from './micro-batch';
+export { runDoctor, runDoctorCommand, DOCTOR_SHAPES, type DoctorOptions, type DoctorShape } from './doctor';
 export { writeProgress } from './attempt';
 export { runAnyJob, jobKind, type AnyJobResult } from './dispatch';
 export { runPredictJob, streamPredictions, PREDICT_BATCH, type PredictJobOptions, type PredictJobResult, type StreamPredictionsOptions } from './predict-job';

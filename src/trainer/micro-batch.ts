@@ -10,7 +10,7 @@ import os from 'node:os';
 import type { ClipConfig } from '../clip/types';
 import type { DeviceFacts, MicroBatchBackoffRecord, MicroBatchChoice } from '../contracts/metrics';
 import type { Settings } from '../contracts/settings';
-import { fitEvaluationBatch, fitMicroBatch, fixedTrainingBytes, gpuTrainingBudget, inferenceBytesPerCrop, trainingBytesPerImage, wasmTrainingBudget } from '../estimate/memory';
+import { fitEvaluationBatch, fitMicroBatch, fixedTrainingBytes, gpuTrainingBudget, inferenceBytesPerCrop, trainingBytesPerImage, wasmTrainingBudget } from '../estimate';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;

@@ -8,9 +8,8 @@
  */
 import type { ClipModel } from '../clip/types';
 import type { ImageBatch } from '../contracts/batches';
-import type { DeviceFacts } from '../contracts/metrics';
+import { type DeviceFacts, MetricsDocument } from '../contracts/metrics';
 import { runChildFiles, RUN_FILES } from '../contracts/layout';
-import { MetricsDocument } from '../contracts/metrics';
 import {
   accumulate,
   newAccumulator,
@@ -70,7 +69,7 @@ export interface StreamPredictionsOptions {
 
 /** The top-k of every image of the source, in order. Resolves to the count labelled and the skipped ones. */
 export async function streamPredictions(options: StreamPredictionsOptions): Promise<{ images: number; skipped: BadImageReport[]; seconds: number; batchSize: number }> {
-  const { openImageSource } = await import('../data/loader/open');
+  const { openImageSource } = await import('../data');
   const { predict } = await import('../engine');
   const { model } = options;
   const batchSize = options.batchSize ?? (await predictionBatch(model, options.tte, options.log));
@@ -115,7 +114,7 @@ export function predictionBatchPlan(model: Pick<SageModel, 'settings' | 'classNa
 }
 
 async function predictionBatch(model: SageModel, tte: boolean, log?: (line: string) => void): Promise<number> {
-  const { deviceFacts } = await import('../clip/backend');
+  const { deviceFacts } = await import('../clip');
   const plan = predictionBatchPlan(model, tte, await deviceFacts());
   log?.(`inference: ${plan.detail}`);
   return plan.images;

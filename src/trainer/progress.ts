@@ -4,8 +4,8 @@
  * ObjectStore, and the AbortSignal that SIGTERM fires so training checkpoints and stops.
  */
 import cliProgress from 'cli-progress';
-import type { EpochProgress, ProgressReporter, TrainingLog, TrainingLogRecord } from '../engine/progress';
-import type { ObjectStore } from '../storage/types';
+import type { EpochProgress, ProgressReporter, TrainingLog, TrainingLogRecord } from '../engine';
+import type { ObjectStore } from '../storage';
 
 function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';

@@ -16,9 +16,9 @@ import { ZodError } from 'zod';
 import { attemptFromEnv, type AttemptContext, type JobSpec } from '../contracts/job';
 import { RUN_BEST_ADAPTER_DIR } from '../contracts/layout';
 import type { MetricsDocument, MicroBatchBackoffRecord } from '../contracts/metrics';
-import { passesPerImage } from '../estimate/work';
+import { passesPerImage } from '../estimate';
 import { resolveSettings, type Settings, type SettingsOverrides } from '../contracts/settings';
-import type { ProgressReporter } from '../engine/progress';
+import type { ProgressReporter } from '../engine';
 import { classNames as classNamesOf, loadManifest, resolveReference, sweepEntry, type Manifest } from '../manifest';
 import { isS3Uri, joinUri, storeFor } from '../storage';
 import { PositionLog, withDeadline, writeProgress } from './attempt';
@@ -75,7 +75,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
   const startedAt = new Date();
   // Heavy modules load here, not at import time, so the CLI's other commands stay fast.
   const { initBackend, loadClip, loadClipTokenizer, ClipBackendUnavailableError } = await import('../clip');
-  const { deviceFacts } = await import('../clip/backend');
+  const { deviceFacts } = await import('../clip');
   const { adaptiveGradients, buildMetricsDocument, createSageModel, evaluate, saveAdapter, trainSage } = await import('../engine');
   const { openBatchSource } = await import('../data');
   const { pinTrainerGpu, startReplicas } = await import('./parallel');

@@ -38,7 +38,7 @@ export function registerDoctor(program: Command, output: CliOutput): void {
     .option('--methods <list>', 'lift, sage or both', methodList)
     .option('--steps <n>', 'timed steps per method and micro-batch after a warm-up (default 2)', parsePositiveInteger)
     .action(async (flags: DoctorFlags) => {
-      const { runDoctor, DOCTOR_SHAPES } = await import('../../trainer/doctor');
+      const { runDoctor, DOCTOR_SHAPES } = await import('../../trainer');
       const { CliInputError } = await import('../exit-codes');
       if (!(flags.shape in DOCTOR_SHAPES)) throw new CliInputError(`--shape ${flags.shape}: expected one of ${Object.keys(DOCTOR_SHAPES).join(', ')}`);
       const report = await runDoctor({

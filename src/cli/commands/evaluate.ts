@@ -45,8 +45,8 @@ export function registerEvaluate(program: Command, output: CliOutput): void {
       try {
         const trainCounts = counts.train ?? names.map(() => 0);
         // Without --batch-size, as many images per pass as this device holds (every crop of a pass is in memory at once).
-        const { deviceFacts } = await import('../../clip/backend');
-        const { planEvaluationBatch } = await import('../../trainer/micro-batch');
+        const { deviceFacts } = await import('../../clip');
+        const { planEvaluationBatch } = await import('../../trainer');
         const crops = (flags.tte ?? model.settings.tte) ? 5 : 1;
         const batchSize = flags.batchSize ?? planEvaluationBatch(model.settings, clip.config, model.numClasses, await deviceFacts(), crops).images;
         const evaluation = await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts, tte: flags.tte, batchSize });

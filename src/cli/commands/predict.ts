@@ -96,10 +96,10 @@ export function registerPredict(program: Command, output: CliOutput): void {
       if (!['jsonl', 'csv', 'json'].includes(flags.format)) throw new CliInputError(`--format must be jsonl, csv or json, got ${JSON.stringify(flags.format)}`);
       const { initBackend, loadClip } = await import('../../clip');
       const { loadAdapter, readAdapterHeader, EngineCheckpointError } = await import('../../engine');
-      const { streamPredictions } = await import('../../trainer/predict-job');
+      const { streamPredictions } = await import('../../trainer');
       const { predictionCsvHeader, predictionCsvLine, predictionJsonLine } = await import('../../contracts/predictions');
       const { storeFor } = await import('../../storage');
-      const { jobKind } = await import('../../trainer/dispatch');
+      const { jobKind } = await import('../../trainer');
       const log = (line: string): void => output.err(line);
 
       // An inference manifest brings its adapter, weights, images and defaults.

@@ -262,8 +262,8 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
     .option('--weights <location>', 'CLIP weights folder (default: the mini-CLIP fixture)')
     .option('--json', 'print the result as JSON on stdout (docs/cli.md)')
     .action(async (flags: { out: string; classes: number; imbalance: number; maxPerClass: number; testPerClass: number; imageSize?: number; seed: number; domain: string; name?: string; weights?: string; json?: boolean }) => {
-      const { generateProceduralDataset, ProceduralDatasetOptionsError } = await import('../../procedural/dataset');
-      const { DOMAIN_NAMES, isDomainName } = await import('../../procedural/domain');
+      const { generateProceduralDataset, ProceduralDatasetOptionsError } = await import('../../procedural');
+      const { DOMAIN_NAMES, isDomainName } = await import('../../procedural');
       if (!isDomainName(flags.domain)) throw new CliInputError(`--domain must be one of ${DOMAIN_NAMES.join(', ')}, got '${flags.domain}'`);
       const domain = flags.domain;
       const generated = await generateProceduralDataset({

@@ -92,7 +92,7 @@ async function writeRepro(table: import('../../repro/tables').ReproTable, flags:
   const { checkBackbone } = await import('../../repro/backbone');
   const { describeSweep } = await import('../../repro/estimate');
   const { PAPER_DATASET_INFO } = await import('../../repro/datasets');
-  const { formatOverrides } = await import('../../report/model');
+  const { formatOverrides } = await import('../../report');
   const { withAbsoluteReferences } = await import('../../local/stage-manifest');
 
   const changes = toSettingsOverrides(changesFrom(flags));
@@ -158,7 +158,7 @@ async function sweepEstimateLines(
   counts: { train?: number[]; test?: number[] },
 ): Promise<string[] | undefined> {
   if (!('config' in backbone)) return undefined;
-  const { estimateManifest } = await import('../../pipeline/run-planner');
+  const { estimateManifest } = await import('../../pipeline');
   const { describeSweepEstimate } = await import('../../estimate');
   const { cliBudget } = await import('../budget');
   const { budget, from } = await cliBudget();

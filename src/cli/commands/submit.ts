@@ -81,7 +81,7 @@ export function registerSubmit(program: Command, output: CliOutput): void {
     const original = await source.getText(manifestUri);
     if (settings) {
       // The layer joins every sweep entry; a combination it makes invalid is named here rather than by the Lambda.
-      const { parseManifest } = await import('../../manifest/parse');
+      const { parseManifest } = await import('../../manifest');
       const parsed = parseManifest(original);
       if (parsed.ok) layers.runsWithLayer(parsed.manifest, settings, layers.allRuns(parsed.manifest));
     }
@@ -171,7 +171,7 @@ export async function reportOutcome(outcome: SubmitOutcome, output: CliOutput, d
  */
 async function dryRun(text: string, manifestUri: string, flags: SubmitFlags, output: CliOutput): Promise<void> {
   const { validateUpload, ManifestValidationError } = await import('../../manifest');
-  const { estimateManifest } = await import('../../pipeline/run-planner');
+  const { estimateManifest } = await import('../../pipeline');
   const { describeSweepEstimate, storedEstimate } = await import('../../estimate');
   const { cliBudget } = await import('../budget');
   const checked = await validateUpload(text, { manifestUri });

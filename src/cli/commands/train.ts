@@ -80,14 +80,14 @@ export function registerTrain(program: Command, output: CliOutput): void {
       printConfig(spec.manifestUri, await parsedManifestAt(spec.manifestUri), overrides, [spec.sweepIndex], output);
       return;
     }
-    const { runJob } = await import('../../trainer/run-job');
-    const { abortOnTermination } = await import('../../trainer/progress');
-    const { jobKind } = await import('../../trainer/dispatch');
+    const { runJob } = await import('../../trainer');
+    const { abortOnTermination } = await import('../../trainer');
+    const { jobKind } = await import('../../trainer');
     const kind = await jobKind(spec.manifestUri).catch(() => 'train' as const);
     if (kind === 'predict') {
       if (!flags.fromEnv) throw new CliInputError(`${spec.manifestUri} is an inference manifest ("kind": "predict"): run it with sage predict --manifest or sage run`);
       // The container's command for an inference slice (the local pipeline runs it too).
-      const { runPredictJob } = await import('../../trainer/predict-job');
+      const { runPredictJob } = await import('../../trainer');
       const { files } = await runPredictJob(spec, { ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}), ...(flags.workers !== undefined || workersFromEnv() !== undefined ? { workers: flags.workers ?? workersFromEnv()! } : {}), log: (line) => output.err(line) });
       output.out(`predictions: ${files.predictions}`);
       return;

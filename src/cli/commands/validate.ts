@@ -50,7 +50,7 @@ export function registerValidate(program: Command, output: CliOutput): void {
       const runs = Array.from({ length: sweepSize(manifest) }, (_, i) => methodLabel(resolveRunSettings(manifest, i)));
       const total = (values: readonly number[] | undefined): string => (values ? String(values.reduce((s, v) => s + v, 0)) : '?');
       // What the runs will cost on the GPUs the stack may launch (when the weights' config was read).
-      const { estimateManifest } = await import('../../pipeline/run-planner');
+      const { estimateManifest } = await import('../../pipeline');
       const { describeSweepEstimate, storedEstimate } = await import('../../estimate');
       const { cliBudget } = await import('../budget');
       const budget = result.clip ? await cliBudget() : undefined;

@@ -19,13 +19,10 @@
  * naming it; a dead helper rejects every later request at once, never a hang.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BackendName, ClipModel, PromptEncoder, TokenBatch } from '../../clip';
-import { encodePromptBatch } from '../../clip';
+import { type BackendName, type ClipModel, encodePromptBatch, type PromptEncoder, type TokenBatch } from '../../clip';
 import type { ImageBatch } from '../../contracts/batches';
 import { TrainerError } from '../../common/errors';
-import type { LogitSource } from '../../engine/logit-source';
-import { batchLogits, type SageModel } from '../../engine/model';
-import { batchGradients, checkTrainingBatch, type BatchGradients, type GradientSource, type StepContext } from '../../engine/step';
+import { batchGradients, type BatchGradients, batchLogits, checkTrainingBatch, type GradientSource, type LogitSource, type SageModel, type StepContext } from '../../engine';
 import { processLink, threadLink, type ReplicaLink } from './links';
 import { layoutSize, type ReplicaFault, type ReplicaReply, type ReplicaRequest, type ReplicaResult, type ReplicaTransport, type ValuesUpdate, type VariableLayout } from './protocol';
 

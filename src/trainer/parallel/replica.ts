@@ -8,8 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { encodePromptBatch, initBackend, loadClip, type ClipModel } from '../../clip';
 import type { ImageBatch } from '../../contracts/batches';
-import { batchLogits, buildSageModel, type SageModel } from '../../engine/model';
-import { GradientAccumulator, microBatchGradients } from '../../engine/step';
+import { batchLogits, createSageModel, GradientAccumulator, microBatchGradients, type SageModel } from '../../engine';
 import { layoutSize, type ReplicaFault, type ReplicaReply, type ReplicaRequest, type ReplicaResult, type SharedBuffers, type ValuesUpdate, type VariableLayout } from './protocol';
 
 interface Attached {
@@ -78,7 +77,7 @@ export function replicaHandler(send: (reply: ReplicaReply, transfer: ArrayBuffer
         const zeroShotWeights = tf.transpose(zeroShotWeightsT) as tf.Tensor2D;
         const textEmbeddings = request.textEmbeddings ? tf.tensor2d(request.textEmbeddings, [classes, model.config.projectionDim]) : undefined;
         try {
-          const built = buildSageModel({ clip: model, settings: request.settings, classNames: request.classNames, zeroShotWeights, zeroShotWeightsT, textEmbeddings });
+          const built = await createSageModel({ clip: model, settings: request.settings, classNames: request.classNames, zeroShotWeights, zeroShotWeightsT, textEmbeddings });
           const names = built.trainableVariables().map((v) => v.name);
           const expected = request.variables.map((v) => v.name);
           if (names.join('\n') !== expected.join('\n')) {
