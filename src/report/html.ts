@@ -5,10 +5,10 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { confusionMatrixChartSpec, groupBarsChartSpec, perClassChartSpec, renderChartSvg, trainingCurvesChartSpec } from './charts';
 import { PAPER_METRICS, type PaperMetric } from '../repro/paper';
-import { formatCount, formatDuration, formatHours, formatMillions, formatPaperDelta, formatPaperParameters, formatPaperValue, formatPercent, formatSetting, statusLabel } from './format';
+import { formatCount, formatMillions, formatPaperDelta, formatPaperParameters, formatPaperValue, formatPercent, statusLabel } from './format';
 import { divergenceLines } from './markdown';
 import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel, type ReportRun } from './model';
-import { batchLabel, estimateLabel, curvesCaption, FACTS_NOTE, groupsCaption, keptLabel, parametersFootnote, perClassCaption } from './notes';
+import { curvesCaption, FACTS_NOTE, groupsCaption, parametersFootnote, perClassCaption, RUN_FACT_COLUMNS, runFactCells, runFactsRuns } from './notes';
 import { reproCaption } from './repro';
 
 /** Above this many classes the per-class table starts folded. */
@@ -169,22 +169,12 @@ function perClassTableHtml(model: ReportModel): string {
 
 /** Per run: epochs, learning rate, batch, time, throughput, backend, GPU-hours and the weights kept. */
 function runFactsHtml(model: ReportModel): string {
-  const runs = model.runs.filter((r) => r.metrics || r.facts.estimatedGpuHours !== undefined);
+  const runs = runFactsRuns(model);
   if (runs.length === 0) return '';
-  const rows = runs.map((run) => {
-    const f = run.facts;
-    const cells = [
-      f.epochs === undefined ? '–' : String(f.epochs),
-      formatSetting(f.learningRate),
-      batchLabel(run),
-      f.trained ? formatDuration(f.trainSeconds) : '–',
-      formatDuration(f.evalSeconds),
-      f.imagesPerSecond === undefined ? '–' : f.imagesPerSecond.toFixed(1),
-    ];
-    return `<tr><td>${runName(run)}</td>${cells.map((c) => `<td class="num">${escapeHtml(c)}</td>`).join('')}<td>${escapeHtml(f.backend ?? '–')}</td><td class="num">${escapeHtml(estimateLabel(run))}</td><td class="num">${formatHours(f.actualGpuHours)}</td><td class="kept">${escapeHtml(keptLabel(run))}</td></tr>`;
-  });
-  const head =
-    '<tr><th>Method</th><th class="num">Epochs</th><th class="num">Learning rate</th><th class="num">Batch (micro)</th><th class="num">Train time</th><th class="num">Eval time</th><th class="num">Images/s</th><th>Backend</th><th class="num">GPU-h est.</th><th class="num">GPU-h actual</th><th>Weights</th></tr>';
+  // The weights column keeps its own class (it wraps); the other right-aligned columns are numbers.
+  const cellClass = RUN_FACT_COLUMNS.map((c) => (c.label === 'Weights' ? ' class="kept"' : c.align === 'r' ? ' class="num"' : ''));
+  const rows = runs.map((run) => `<tr><td>${runName(run)}</td>${runFactCells(run).map((cell, i) => `<td${cellClass[i]}>${escapeHtml(cell)}</td>`).join('')}</tr>`);
+  const head = `<tr><th>Method</th>${RUN_FACT_COLUMNS.map((c) => `<th${c.align === 'r' ? ' class="num"' : ''}>${escapeHtml(c.label)}</th>`).join('')}</tr>`;
   return `<h2>Runs</h2><div class="scroll"><table id="run-facts" class="facts"><thead>${head}</thead><tbody>${rows.join('\n')}</tbody></table></div><p class="footnote">${escapeHtml(FACTS_NOTE)}</p>`;
 }
 

@@ -1,8 +1,8 @@
 /** The report as markdown (`report.md`): the paper-style table, failures, and the per-class table. */
 import { PAPER_METRICS, type PaperMetric } from '../repro/paper';
-import { formatCount, formatDuration, formatHours, formatMillions, formatPaperDelta, formatPaperParameters, formatPaperValue, formatPercent, formatSetting, statusLabel } from './format';
+import { formatCount, formatMillions, formatPaperDelta, formatPaperParameters, formatPaperValue, formatPercent, statusLabel } from './format';
 import { buildReportModel, runsWithMetrics, type ReportInput, type ReportModel, type ReportRun } from './model';
-import { batchLabel, estimateLabel, FACTS_NOTE, keptLabel, parametersFootnote } from './notes';
+import { FACTS_NOTE, parametersFootnote, RUN_FACT_COLUMNS, runFactCells, runFactsRuns } from './notes';
 import { reproCaption } from './repro';
 
 /** Past this many classes the markdown lists only the first ones; the HTML report and metrics.json have all. */
@@ -91,26 +91,11 @@ export function methodsTable(model: ReportModel): string {
 }
 
 function runFacts(model: ReportModel): string[] {
-  const runs = model.runs.filter((r) => r.metrics || r.facts.estimatedGpuHours !== undefined);
+  const runs = runFactsRuns(model);
   if (runs.length === 0) return [];
-  const rows = runs.map((run) => {
-    const f = run.facts;
-    return [
-      run.label,
-      f.epochs === undefined ? '–' : String(f.epochs),
-      formatSetting(f.learningRate),
-      batchLabel(run),
-      f.trained ? formatDuration(f.trainSeconds) : '–',
-      formatDuration(f.evalSeconds),
-      f.imagesPerSecond === undefined ? '–' : f.imagesPerSecond.toFixed(1),
-      f.backend ?? '–',
-      estimateLabel(run),
-      formatHours(f.actualGpuHours),
-      keptLabel(run),
-    ];
-  });
-  const header = ['Method', 'Epochs', 'Learning rate', 'Batch (micro)', 'Train time', 'Eval time', 'Images/s', 'Backend', 'GPU-h est.', 'GPU-h actual', 'Weights'];
-  return ['## Runs', '', table(header, rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'l']), '', escapeMarkdownText(FACTS_NOTE), ''];
+  const rows = runs.map((run) => [run.label, ...runFactCells(run)]);
+  const header = ['Method', ...RUN_FACT_COLUMNS.map((c) => c.label)];
+  return ['## Runs', '', table(header, rows, ['l', ...RUN_FACT_COLUMNS.map((c) => c.align)]), '', escapeMarkdownText(FACTS_NOTE), ''];
 }
 
 function worstClasses(model: ReportModel): string[] {

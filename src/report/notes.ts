@@ -3,7 +3,7 @@
  * runs shown, the parameter footnote, and how a run's kept weights read. One place, so the
  * markdown and the HTML never disagree.
  */
-import { formatHours, formatPercent } from './format';
+import { formatDuration, formatHours, formatPercent, formatSetting } from './format';
 import type { ReportModel, ReportRun } from './model';
 
 /** The parameter footnote, naming only the divisors the table uses. */
@@ -71,4 +71,40 @@ export function estimateLabel(run: ReportRun): string {
   const { estimatedGpuHours, estimatedGpu } = run.facts;
   if (estimatedGpuHours === undefined) return '–';
   return `${formatHours(estimatedGpuHours)}${estimatedGpu ? ` (${estimatedGpu})` : ''}`;
+}
+
+/** The run-facts table of both formats: its columns after the method, how each aligns, and the runs it lists. */
+export const RUN_FACT_COLUMNS: readonly { label: string; align: 'l' | 'r' }[] = [
+  { label: 'Epochs', align: 'r' },
+  { label: 'Learning rate', align: 'r' },
+  { label: 'Batch (micro)', align: 'r' },
+  { label: 'Train time', align: 'r' },
+  { label: 'Eval time', align: 'r' },
+  { label: 'Images/s', align: 'r' },
+  { label: 'Backend', align: 'l' },
+  { label: 'GPU-h est.', align: 'r' },
+  { label: 'GPU-h actual', align: 'r' },
+  { label: 'Weights', align: 'l' },
+];
+
+/** Runs with something to say in the run-facts table: measured metrics or an estimate. */
+export function runFactsRuns(model: ReportModel): ReportRun[] {
+  return model.runs.filter((r) => r.metrics || r.facts.estimatedGpuHours !== undefined);
+}
+
+/** One run's cells of the run-facts table, in RUN_FACT_COLUMNS' order, as plain text (each format escapes them). */
+export function runFactCells(run: ReportRun): string[] {
+  const f = run.facts;
+  return [
+    f.epochs === undefined ? '–' : String(f.epochs),
+    formatSetting(f.learningRate),
+    batchLabel(run),
+    f.trained ? formatDuration(f.trainSeconds) : '–',
+    formatDuration(f.evalSeconds),
+    f.imagesPerSecond === undefined ? '–' : f.imagesPerSecond.toFixed(1),
+    f.backend ?? '–',
+    estimateLabel(run),
+    formatHours(f.actualGpuHours),
+    keptLabel(run),
+  ];
 }
