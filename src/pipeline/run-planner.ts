@@ -13,8 +13,8 @@ import { joinUri } from '../storage';
 import type { PipelineLocations } from './context';
 import { jobNameFor, type JobSubmission } from './job-submitter';
 
-export interface RunPlanInput {
-  manifest: Manifest;
+/** Where and when an accepted upload runs: what every plan of either kind is given. */
+interface UploadPlanInput {
   manifestUri: string;
   manifestEtag: string;
   runId: string;
@@ -23,6 +23,10 @@ export interface RunPlanInput {
   submittedAt: string;
   /** The roots the manifest's references were held to, passed on so the trainer holds them to the same. */
   referenceRoots?: readonly string[];
+}
+
+export interface RunPlanInput extends UploadPlanInput {
+  manifest: Manifest;
 }
 
 export interface RunPlan {
@@ -47,15 +51,9 @@ export function childJobId(jobId: string, arraySize: number, sweepIndex: number)
 }
 
 /** What every run of either kind shares: its locations, the job's environment, name and record. */
-interface CommonPlanInput {
+interface CommonPlanInput extends UploadPlanInput {
   manifestName: string;
   weights: string;
-  manifestUri: string;
-  manifestEtag: string;
-  runId: string;
-  locations: PipelineLocations;
-  submittedAt: string;
-  referenceRoots?: readonly string[];
   entries: RunEntry[];
   adapterUri?: string;
   kind?: 'predict';
@@ -105,14 +103,8 @@ export function planRun(input: RunPlanInput): RunPlan {
   return planCommon({ ...rest, manifestName: manifest.name, weights: manifest.weights, entries: runEntriesOf(manifest) });
 }
 
-export interface PredictPlanInput {
+export interface PredictPlanInput extends UploadPlanInput {
   validated: ValidatedPredict;
-  manifestUri: string;
-  manifestEtag: string;
-  runId: string;
-  locations: PipelineLocations;
-  submittedAt: string;
-  referenceRoots?: readonly string[];
 }
 
 /**
