@@ -32,16 +32,21 @@ const MAX_ARRAY_SIZE = 10_000;
 
 export class BatchJobSubmitter implements JobSubmitter {
   private readonly client: BatchClient;
+  private readonly submitClient: BatchClient;
 
   constructor(private readonly options: BatchJobSubmitterOptions) {
     this.client = options.client ?? new BatchClient(batchClientConfigFromEnv());
+    // SubmitJob is sent once: the SDK would resend a request whose answer was lost (a
+    // time-out), and Batch accepts a second job of the same name. A failure goes to the
+    // handler instead, which keeps its claim and run id, and its retry looks the job up by name.
+    this.submitClient = options.client ?? new BatchClient({ ...batchClientConfigFromEnv(), maxAttempts: 1 });
   }
 
   async submit(job: JobSubmission): Promise<SubmittedJob> {
     if (job.arraySize < 1 || job.arraySize > MAX_ARRAY_SIZE) {
       throw new BatchSubmitError(`array size must be 1..${MAX_ARRAY_SIZE} (Batch's limit), got ${job.arraySize} for run ${job.runId}`);
     }
-    const response = await this.client.send(
+    const response = await this.submitClient.send(
       new SubmitJobCommand({
         jobName: job.name,
         jobQueue: this.options.jobQueue,

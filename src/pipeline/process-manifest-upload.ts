@@ -123,7 +123,8 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
   const claim = claimed.claim;
   const runId = claim.runId!;
 
-  let submitted = false;
+  // Once SubmitJob is sent, Batch may hold the job whatever this process hears back.
+  let submitSent = false;
   try {
     const read = await readUpload(upload, manifestUri, deps.dataStore);
     if ('gone' in read) {
@@ -176,17 +177,19 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
     await deps.resultsStore.put(plan.recordUri, toJson(plan.record), { contentType: 'application/json' });
     // A handler that died after SubmitJob left a job under this very name: use it, never submit twice.
     const existing = claimed.previous ? await deps.submitter.find(plan.submission.name) : undefined;
+    submitSent = existing === undefined;
     const { jobId } = existing ?? (await deps.submitter.submit(plan.submission));
-    submitted = true;
     await claims.complete({ ...claim, state: 'submitted', jobName: plan.submission.name, jobId });
     await deps.resultsStore.put(plan.recordUri, toJson({ ...plan.record, jobId }), { contentType: 'application/json' });
     const summaryUri = summaryFiles(locations.results, plan.record.manifestName).summaryUri;
     log.info(existing ? 'found the job a previous handler submitted' : 'job submitted', { manifestUri, runId, jobId, jobName: plan.submission.name, arraySize: plan.submission.arraySize });
     return { outcome: 'submitted', runId, jobId, arraySize: plan.submission.arraySize, runRecordUri: plan.recordUri, summaryUri, tookOver: claimed.previous !== undefined };
   } catch (error) {
-    // Before submitting, give the claim back so the event's retry does the work; after, keep
-    // it: the retry's take-over finds the job by name once the lease has run out.
-    if (!submitted) await claims.release().catch(() => undefined);
+    // Before SubmitJob, give the claim back so the event's retry does the work afresh. From
+    // SubmitJob on (its answer lost, or a later write failing), keep the claim and its run id
+    // but end the lease: the retry takes it over at once and finds the job by name, if any.
+    if (!submitSent && !claimed.previous) await claims.release().catch(() => undefined);
+    else await claims.expire(claim).catch(() => undefined);
     throw error;
   }
 }

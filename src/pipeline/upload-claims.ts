@@ -1,8 +1,8 @@
 /**
  * Idempotency of one upload, shaped like Powertools' idempotency persistence layer: a claim
  * record written with If-None-Match (`claimed`, with an in-progress expiry), completed as
- * `submitted` or `rejected`, or released (deleted) when the handler fails in a way its retry
- * can repair.
+ * `submitted` or `rejected`, released (deleted) when the handler fails before anything left
+ * this process, or expired at once, keeping its run id, when it fails after SubmitJob was sent.
  *
  * The lease is the holder's own remaining time (Powertools' in-progress expiry): a handler
  * that dies (time-out, out of memory) cannot release its claim, but the claim is stale once
@@ -114,6 +114,18 @@ export class UploadClaims {
     const done: UploadClaim = { ...claim, completedAt: clock.now().toISOString() };
     delete done.expiresAt;
     this.etag = await store.put(claimUri, toJson(done), { contentType: 'application/json' });
+  }
+
+  /**
+   * Ends this delivery's lease now but keeps the claim and its run id: for a failure after
+   * SubmitJob was sent, when Batch may hold the job (a lost response, a time-out). The
+   * event's retry takes the claim over at once and looks the job up by its name before
+   * submitting, where a released claim would give the retry a new run id and a second job.
+   */
+  async expire(claim: UploadClaim): Promise<void> {
+    const { store, claimUri, clock } = this.options;
+    const expired: UploadClaim = { ...claim, state: 'claimed', expiresAt: new Date(clock.now().getTime() - CLOCK_SKEW_MS).toISOString() };
+    this.etag = await store.put(claimUri, toJson(expired), { ...(this.etag ? { ifMatch: this.etag } : {}), contentType: 'application/json' });
   }
 
   /** Gives the claim back so the event's retry does the work; only when this delivery holds it. */

@@ -16,12 +16,18 @@ export { MemoryObjectStore };
 export class RecordingSubmitter implements JobSubmitter {
   readonly jobs: JobSubmission[] = [];
   failNext = 0;
+  /** Batch takes the next job but its answer is lost (a time-out): the caller sees an error. */
+  loseAnswerNext = 0;
   async submit(job: JobSubmission): Promise<SubmittedJob> {
     if (this.failNext > 0) {
       this.failNext -= 1;
       throw new Error('SubmitJob throttled');
     }
     this.jobs.push(job);
+    if (this.loseAnswerNext > 0) {
+      this.loseAnswerNext -= 1;
+      throw new Error('SubmitJob timed out');
+    }
     return { jobId: `job-${this.jobs.length}` };
   }
   async find(name: string): Promise<SubmittedJob | undefined> {

@@ -150,14 +150,74 @@ describe('the estimate at validation', () => {
 });
 
 describe('manifest upload edge cases', () => {
-  it('gives the claim back when submitting fails, so the retried event submits once', async () => {
+  it('keeps the claim and its run id, expired, when SubmitJob fails, so the retried event takes it over and submits once', async () => {
     const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
+    const claimUri = `s3://results/claims/tiny/${upload.etag.replace(/"/g, '')}.json`;
     submitter.failNext = 1;
     await expect(processManifestUpload(upload, { ...deps, log: silentLog })).rejects.toThrow(/throttled/);
-    expect(store.keys('s3://results/claims/')).toEqual([]);
+    const kept = await store.json<UploadClaim>(claimUri);
+    expect(kept).toMatchObject({ state: 'claimed', runId: 'run-1' });
+    expect(Date.parse(kept.expiresAt!)).toBeLessThan(deps.clock.now().getTime());
     const retry = await processManifestUpload(upload, { ...deps, log: silentLog });
-    expect(retry.outcome).toBe('submitted');
+    expect(retry).toMatchObject({ outcome: 'submitted', runId: 'run-1', tookOver: true });
     expect(submitter.jobs).toHaveLength(1);
+  });
+
+  it('finds the job whose SubmitJob answer was lost instead of submitting it again', async () => {
+    const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
+    submitter.loseAnswerNext = 1;
+    await expect(processManifestUpload(upload, { ...deps, log: silentLog })).rejects.toThrow(/timed out/);
+    // Batch has the job; this delivery never heard so.
+    expect(submitter.jobs.map((job) => job.name)).toEqual(['sage-tiny-lt-run-1']);
+    const retry = await processManifestUpload(upload, { ...deps, log: silentLog });
+    expect(retry).toMatchObject({ outcome: 'submitted', runId: 'run-1', jobId: 'job-1', tookOver: true });
+    expect(submitter.jobs).toHaveLength(1);
+    expect(await store.json<UploadClaim>(`s3://results/claims/tiny/${upload.etag.replace(/"/g, '')}.json`)).toMatchObject({ state: 'submitted', jobId: 'job-1', runId: 'run-1' });
+    expect(await processManifestUpload(upload, { ...deps, log: silentLog })).toMatchObject({ outcome: 'duplicate' });
+  });
+
+  it('gives the claim back when the work fails before SubmitJob, so the retry starts afresh', async () => {
+    const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
+    const failing = new (class extends MemoryObjectStore {
+      override async put(...args: Parameters<MemoryObjectStore['put']>): Promise<string> {
+        if (args[0].endsWith('/run.json')) throw new Error('S3 put failed');
+        return store.put(...args);
+      }
+      override async get(...args: Parameters<MemoryObjectStore['get']>) {
+        return store.get(...args);
+      }
+      override async head(...args: Parameters<MemoryObjectStore['head']>) {
+        return store.head(...args);
+      }
+      override async delete(...args: Parameters<MemoryObjectStore['delete']>) {
+        return store.delete(...args);
+      }
+    })();
+    await expect(processManifestUpload(upload, { ...deps, resultsStore: failing, log: silentLog })).rejects.toThrow(/S3 put failed/);
+    expect(store.keys('s3://results/claims/')).toEqual([]);
+    expect(submitter.jobs).toEqual([]);
+    expect(await processManifestUpload(upload, { ...deps, log: silentLog })).toMatchObject({ outcome: 'submitted', runId: 'run-2', tookOver: false });
+  });
+
+  it('leases the claim for the invocation’s remaining time (Lambda’s getRemainingTimeInMillis)', async () => {
+    const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
+    const claims: UploadClaim[] = [];
+    const watching = new (class extends MemoryObjectStore {
+      override async put(...args: Parameters<MemoryObjectStore['put']>): Promise<string> {
+        if (args[0].includes('/claims/')) claims.push(JSON.parse(Buffer.from(args[1]).toString('utf8')) as UploadClaim);
+        return store.put(...args);
+      }
+      override async get(...args: Parameters<MemoryObjectStore['get']>) {
+        return store.get(...args);
+      }
+      override async head(...args: Parameters<MemoryObjectStore['head']>) {
+        return store.head(...args);
+      }
+    })();
+    const context = { ...lambdaContext(), getRemainingTimeInMillis: () => 42_000 };
+    await createValidateManifestHandler(() => ({ ...deps, resultsStore: watching }), capturingLog().log)(objectCreatedEvent('data', upload.key, upload.etag), context);
+    expect(claims[0]).toMatchObject({ state: 'claimed' });
+    expect(Date.parse(claims[0]!.expiresAt!) - deps.clock.now().getTime()).toBe(42_000);
   });
 
   it('reads a claim written before claims had a lease as leased for 15 minutes from its claim time', async () => {
