@@ -10,11 +10,11 @@
  * `manifests/<name>.rerun-<UTC time>.json`: a new claim key, so a new run, while the
  * manifest's bytes (and its `name`, which keys the summary) stay what they were.
  */
-import { cleanEtag, manifestKey, resultsKeys, uploadNameOf } from '../contracts/layout';
+import { cleanEtag, manifestKey, resultsKeys, summaryFiles, uploadNameOf } from '../contracts/layout';
 import type { SettingsOverrides } from '../contracts/settings';
 import { Summary, type SummaryRow } from '../contracts/summary';
-import type { ManifestProblem } from '../manifest/schema';
-import { UploadClaim } from '../pipeline';
+import { PROBLEM_CODES, type ManifestProblem, type ProblemCode } from '../manifest/schema';
+import { readDocument, RejectionReportSchema, UploadClaim } from '../pipeline';
 import { isObject, manifestReferences, withAbsoluteReferences, withSettingsLayer } from '../local/stage-manifest';
 import { isS3Uri, joinUri, type ObjectStore } from '../storage';
 import { CliInputError } from './exit-codes';
@@ -121,9 +121,16 @@ export async function findEarlierUpload(targets: SubmitTargets, text: string, up
   const info = await targets.dataStore.head(uri);
   if (!info || (await targets.dataStore.getText(uri)) !== text) return undefined;
   const etag = cleanEtag(info.etag);
-  const raw = await readJson(targets.resultsStore, joinUri(targets.resultsRoot, resultsKeys.claim(uploadName, etag))).catch(() => undefined);
-  const claim = raw === undefined ? undefined : UploadClaim.safeParse(raw);
-  return claim?.success ? { upload: { key, uri, etag, uploadName, manifestName: uploadName }, claim: claim.data } : undefined;
+  // A claim that cannot be read is no earlier run: the upload goes ahead as a new one.
+  const claim = (await readDocument(targets.resultsStore, joinUri(targets.resultsRoot, resultsKeys.claim(uploadName, etag)), UploadClaim).catch(() => null))?.value;
+  return claim ? { upload: { key, uri, etag, uploadName, manifestName: uploadName }, claim } : undefined;
+}
+
+const KNOWN_CODES: readonly string[] = PROBLEM_CODES;
+
+/** A stored problem as the validator's type: a code this version does not know is dropped, the text kept. */
+function asManifestProblem({ code, ...rest }: RejectionReportSchema['problems'][number]): ManifestProblem {
+  return { ...rest, ...(code !== undefined && KNOWN_CODES.includes(code) ? { code: code as ProblemCode } : {}) };
 }
 
 /** Uploads to `manifests/<uploadName>.json`; `manifestName` is the summary's name when the upload name is a rerun's. */
@@ -134,11 +141,6 @@ export async function uploadManifest(targets: SubmitTargets, text: string, uploa
   return { key, uri, etag, uploadName, manifestName };
 }
 
-async function readJson(store: ObjectStore, uri: string): Promise<unknown | undefined> {
-  if (!(await store.exists(uri))) return undefined;
-  return JSON.parse(await store.getText(uri)) as unknown;
-}
-
 /** Waits for the validation handler's claim of this upload to say `submitted` or `rejected`. */
 export async function awaitVerdict(targets: SubmitTargets, upload: UploadedManifest, options: FollowOptions): Promise<SubmitOutcome> {
   const sleep = options.sleep ?? defaultSleep;
@@ -146,16 +148,15 @@ export async function awaitVerdict(targets: SubmitTargets, upload: UploadedManif
   const deadline = Date.now() + options.validationTimeoutSeconds * 1000;
   options.onLine(`waiting for validation (${claimUri})`);
   for (;;) {
-    const raw = await readJson(targets.resultsStore, claimUri);
-    const claim = raw === undefined ? undefined : UploadClaim.safeParse(raw);
-    if (claim?.success && claim.data.state === 'rejected') {
-      const rejectionUri = claim.data.rejectionUri ?? joinUri(targets.resultsRoot, resultsKeys.rejection(upload.uploadName, upload.etag));
-      const report = (await readJson(targets.resultsStore, rejectionUri)) as { problems?: ManifestProblem[] } | undefined;
-      return { outcome: 'rejected', problems: report?.problems ?? [], rejectionUri };
+    const claim = (await readDocument(targets.resultsStore, claimUri, UploadClaim))?.value;
+    if (claim?.state === 'rejected') {
+      const rejectionUri = claim.rejectionUri ?? joinUri(targets.resultsRoot, resultsKeys.rejection(upload.uploadName, upload.etag));
+      const report = (await readDocument(targets.resultsStore, rejectionUri, RejectionReportSchema))?.value;
+      return { outcome: 'rejected', problems: (report?.problems ?? []).map(asManifestProblem), rejectionUri };
     }
-    if (claim?.success && claim.data.state === 'submitted' && claim.data.runId && claim.data.jobId) {
-      options.onLine(`validated: run ${claim.data.runId}, Batch job ${claim.data.jobId}`);
-      return { outcome: 'submitted', runId: claim.data.runId, jobId: claim.data.jobId, manifestName: upload.manifestName, claimedAt: claim.data.claimedAt };
+    if (claim?.state === 'submitted' && claim.runId && claim.jobId) {
+      options.onLine(`validated: run ${claim.runId}, Batch job ${claim.jobId}`);
+      return { outcome: 'submitted', runId: claim.runId, jobId: claim.jobId, manifestName: upload.manifestName, claimedAt: claim.claimedAt };
     }
     if (Date.now() >= deadline) {
       return { outcome: 'timed-out', stage: 'validation', detail: `no verdict at ${claimUri} after ${options.validationTimeoutSeconds} s: is the stack deployed and the upload notification on?` };
@@ -184,7 +185,7 @@ export function aggregationStalledLine(jobId: string, batchStatus: string, waite
  */
 export async function followRun(targets: SubmitTargets, run: { runId: string; jobId: string; manifestName: string }, options: FollowOptions): Promise<SubmitOutcome> {
   const sleep = options.sleep ?? defaultSleep;
-  const summaryUri = joinUri(targets.resultsRoot, resultsKeys.summaryPrefix(run.manifestName), 'summary.json');
+  const { summaryUri, htmlUri } = summaryFiles(targets.resultsRoot, run.manifestName);
   const deadline = options.runTimeoutSeconds > 0 ? Date.now() + options.runTimeoutSeconds * 1000 : Number.POSITIVE_INFINITY;
   const stallPolls = options.stallPolls ?? Math.max(2, Math.ceil(60 / Math.max(1, options.pollSeconds)));
   const seen = new Map<string, string>();
@@ -199,9 +200,8 @@ export async function followRun(targets: SubmitTargets, run: { runId: string; jo
   for (;;) {
     const batchStatus = options.jobStatus ? await options.jobStatus(run.jobId).catch(() => undefined) : undefined;
     if (batchStatus) note('job', batchStatus, `job ${run.jobId}: ${batchStatus}`);
-    const raw = await readJson(targets.resultsStore, summaryUri);
-    const parsed = raw === undefined ? undefined : Summary.safeParse(raw);
-    const rows = parsed?.success ? parsed.data.rows.filter((row) => row.runId === run.runId) : [];
+    const summary = (await readDocument(targets.resultsStore, summaryUri, Summary))?.value;
+    const rows = summary ? summary.rows.filter((row) => row.runId === run.runId) : [];
     if (rows.length === 0) note('rows', 'none', `run ${run.runId}: no summary rows yet (the aggregation function writes them from Batch's first state change)`);
     for (const row of rows) {
       const accuracy = row.accuracy ? `, top-1 ${(row.accuracy.all * 100).toFixed(1)}%` : '';
@@ -209,7 +209,7 @@ export async function followRun(targets: SubmitTargets, run: { runId: string; jo
     }
     if (rows.length > 0 && rows.every(isTerminal)) {
       const { runId, jobId, manifestName } = run;
-      return { outcome: 'finished', runId, jobId, manifestName, rows, summaryUri, reportUri: joinUri(targets.resultsRoot, resultsKeys.summaryPrefix(manifestName), 'report.html') };
+      return { outcome: 'finished', runId, jobId, manifestName, rows, summaryUri, reportUri: htmlUri };
     }
     if (batchStatus === 'SUCCEEDED' || batchStatus === 'FAILED') {
       const state = JSON.stringify(rows.map((row) => [row.sweepIndex, row.status, row.statusAt ?? null]));
