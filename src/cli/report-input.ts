@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { MetricsDocument } from '../contracts/metrics';
 import { DEFAULT_SETTINGS, Method, resolveSettings } from '../contracts/settings';
 import { Summary, type SummaryRow } from '../contracts/summary';
-import { resultsKeys } from '../contracts/layout';
+import { RUN_FILES, SUMMARY_FILES, resultsKeys } from '../contracts/layout';
 import type { ReportInput } from '../report';
 import { storeFor } from '../storage';
 import { CliInputError } from './exit-codes';
@@ -31,7 +31,7 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, uri: string, what: s
 
 /** The results root a summary lives in: the URI minus `summaries/<name>/summary.json`. */
 export function resultsRootOf(summaryUri: string, manifestName: string): string {
-  const suffix = `${resultsKeys.summaryPrefix(manifestName)}summary.json`;
+  const suffix = resultsKeys.summary(manifestName);
   const normalized = summaryUri.replace(/\\/g, '/');
   if (!normalized.endsWith(suffix)) throw new CliInputError(`${summaryUri} is not at summaries/${manifestName}/summary.json of a results bucket, so its runs' metrics cannot be found`);
   return summaryUri.slice(0, summaryUri.length - suffix.length);
@@ -83,17 +83,22 @@ export function summaryFromMetrics(documents: readonly MetricsDocument[], name: 
 }
 
 /** metrics.json files named directly, or found under a folder / prefix. */
+/** The last segment of a path or URI, lower-cased as the file names of layout.ts are. */
+function fileNameOf(uri: string): string {
+  return (uri.split(/[/\\]/).at(-1) ?? '').toLowerCase();
+}
+
 async function metricsUris(input: string): Promise<string[]> {
-  if (/metrics\.json$/i.test(input)) return [input];
+  if (fileNameOf(input) === RUN_FILES.metrics) return [input];
   const store = await storeFor(input);
   const prefix = /[/\\]$/.test(input) ? input : `${input}/`;
-  const found = (await store.list(prefix)).map((o) => o.uri).filter((uri) => /(^|[/\\])metrics\.json$/.test(uri));
+  const found = (await store.list(prefix)).map((o) => o.uri).filter((uri) => fileNameOf(uri) === RUN_FILES.metrics);
   if (found.length === 0) throw new CliInputError(`no summary.json or metrics.json at ${input}`);
   return found;
 }
 
 export async function loadReportInput(inputs: readonly string[], name?: string): Promise<ReportInput> {
-  if (inputs.length === 1 && /summary\.json$/i.test(inputs[0]!)) {
+  if (inputs.length === 1 && fileNameOf(inputs[0]!) === SUMMARY_FILES.summary) {
     const uri = inputs[0]!;
     const summary = parseWith(Summary, await readJson(uri), uri, 'summary document');
     const root = resultsRootOf(uri, summary.manifestName);

@@ -15,7 +15,7 @@ import type { SettingsOverrides } from '../contracts/settings';
 import { Summary, type SummaryRow } from '../contracts/summary';
 import { PROBLEM_CODES, type ManifestProblem, type ProblemCode } from '../manifest/schema';
 import { readDocument, RejectionReportSchema, UploadClaim } from '../pipeline';
-import { isObject, manifestReferences, withAbsoluteReferences, withSettingsLayer } from '../local/stage-manifest';
+import { isObject, manifestReferences, parseLooseJson, withAbsoluteReferences, withSettingsLayer } from '../local/stage-manifest';
 import { isS3Uri, joinUri, type ObjectStore } from '../storage';
 import { CliInputError } from './exit-codes';
 
@@ -71,15 +71,9 @@ export interface UploadedManifest {
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The upload's name: the manifest's own `name` when it has a usable one, else the file name. */
+/** The upload's name: layout's rule on the manifest text (its own `name` when usable, else the file name). */
 export function uploadNameFor(text: string, sourceUri: string): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch {
-    // Unparsable: the validator will say so; the file name still gives the upload a key.
-  }
-  return uploadNameOf(parsed, sourceUri);
+  return uploadNameOf(parseLooseJson(text), sourceUri);
 }
 
 /**
@@ -89,12 +83,7 @@ export function uploadNameFor(text: string, sourceUri: string): string {
  * does not parse goes up as it is, for the validator to report.
  */
 export function manifestForUpload(text: string, sourceUri: string, settings?: SettingsOverrides): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch {
-    return text;
-  }
+  const parsed = parseLooseJson(text);
   if (!isObject(parsed)) return text;
   const resolved = withAbsoluteReferences(parsed, sourceUri);
   const local = manifestReferences(resolved).filter(([, uri]) => !isS3Uri(uri));

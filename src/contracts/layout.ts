@@ -87,9 +87,6 @@ export const resultsKeys = {
   runRecord: (runId: string): string => `${RESULTS_PREFIXES.runs}${runId}/${RUN_RECORD_FILE}`,
   /** `runs/<runId>/`: the results URI handed to the trainer; each sweep child writes below it. */
   run: (runId: string): string => `${RESULTS_PREFIXES.runs}${runId}/`,
-  runPrefix: (runId: string, sweepIndex: number): string => `${RESULTS_PREFIXES.runs}${runId}/${sweepIndex}/`,
-  metrics: (runId: string, sweepIndex: number): string => `${resultsKeys.runPrefix(runId, sweepIndex)}${RUN_FILES.metrics}`,
-  status: (runId: string, sweepIndex: number): string => `${resultsKeys.runPrefix(runId, sweepIndex)}${RUN_FILES.status}`,
   rejection: (name: string, etag: string): string => `${RESULTS_PREFIXES.rejections}${name}/${cleanEtag(etag)}.json`,
   claim: (name: string, etag: string): string => `${RESULTS_PREFIXES.claims}${name}/${cleanEtag(etag)}.json`,
   summaryPrefix: (name: string): string => `${RESULTS_PREFIXES.summaries}${name}/`,

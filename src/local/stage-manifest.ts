@@ -6,7 +6,7 @@
  * `training`), so the staged manifest says what ran, and the run record, the report's
  * Settings column and results.csv show it; nothing else changes.
  */
-import { MANIFEST_PREFIX, uploadNameOf } from '../contracts/layout';
+import { manifestKey, uploadNameOf } from '../contracts/layout';
 import type { SettingsOverrides } from '../contracts/settings';
 import { resolveReference } from '../manifest/references';
 import { joinUri, storeFor } from '../storage';
@@ -92,16 +92,20 @@ export interface StageOptions {
   settings?: SettingsOverrides;
 }
 
+/** The manifest text as JSON (a leading BOM allowed), or undefined where it does not parse: the validator will say why, and the file name still gives the upload its key. */
+export function parseLooseJson(text: string): unknown {
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Copies the manifest at `sourceUri` into `<dataRoot>/manifests/`; unparsable text is copied as is, for the validator to report. */
 export async function stageManifest(sourceUri: string, dataRoot: string, options: StageOptions = {}): Promise<StagedManifest> {
   const text = await (await storeFor(sourceUri)).getText(sourceUri);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch {
-    parsed = undefined;
-  }
-  const key = `${MANIFEST_PREFIX}${uploadNameOf(parsed, sourceUri)}.json`;
+  const parsed = parseLooseJson(text);
+  const key = manifestKey(uploadNameOf(parsed, sourceUri));
   const uri = joinUri(dataRoot, key);
   const body = isObject(parsed) ? `${JSON.stringify(withSettingsLayer(withAbsoluteReferences(parsed, sourceUri), options.settings), null, 2)}\n` : text;
   const store = await storeFor(uri);

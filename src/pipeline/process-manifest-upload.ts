@@ -14,7 +14,7 @@
  * writes them from Batch's own state-change events, SUBMITTED onwards.
  */
 import { RejectionReport, type UploadClaim } from '../contracts/documents';
-import { RESULTS_PREFIXES, cleanEtag, isManifestKey, manifestNameFromKey, resultsKeys, summaryFiles } from '../contracts/layout';
+import { ARTIFACTS_PREFIXES, RESULTS_PREFIXES, cleanEtag, isManifestKey, manifestNameFromKey, resultsKeys, summaryFiles } from '../contracts/layout';
 import { MAX_MANIFEST_BYTES, validateUpload, type Manifest, type ManifestProblem, type UploadValidation } from '../manifest';
 import { ObjectNotFoundError, ObjectTooLargeError, joinUri, type ObjectStore } from '../storage';
 import type { IdSource, PipelineContext } from './context';
@@ -75,7 +75,7 @@ export type ManifestUploadOutcome =
 /** The pipeline's own roots: what a manifest read from the data bucket may name. */
 export function defaultReferenceRoots(locations: PipelineContext['locations']): string[] | undefined {
   if (!locations.data.startsWith('s3://') || !locations.artifacts.startsWith('s3://')) return undefined;
-  return [`${locations.data.replace(/\/+$/, '')}/`, `${joinUri(locations.artifacts, 'weights')}/`];
+  return [`${locations.data.replace(/\/+$/, '')}/`, `${joinUri(locations.artifacts, ARTIFACTS_PREFIXES.weights)}/`];
 }
 
 /** The manifest's bytes, or the problem that refuses it: the event's size, then a HEAD, then a bounded read. */
@@ -194,7 +194,10 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
   }
 }
 
-/** The refusal of a run that cannot fit its attempts, at the sweep entry (or `training`) it concerns. */
-function estimateProblems(hasSweep: boolean, estimate: SweepEstimate): ManifestProblem[] {
+/**
+ * The refusal of a run that cannot fit its attempts, at the sweep entry (or `training`) it concerns.
+ * Exported so `sage validate` and `sage submit --dry-run` refuse with the Lambda's own problems.
+ */
+export function estimateProblems(hasSweep: boolean, estimate: SweepEstimate): ManifestProblem[] {
   return estimate.problems.map((problem) => ({ path: hasSweep ? `sweep[${problem.sweepIndex}]` : 'training', message: problem.message, code: 'estimate' as const }));
 }

@@ -19,12 +19,14 @@ export function registerReport(program: Command, output: CliOutput): void {
       const { loadReportInput } = await import('../report-input');
       const { renderReportHtml, renderReportMarkdown, renderResultsCsv, methodsTable, buildReportModel } = await import('../../report');
       const { joinUri, storeFor } = await import('../../storage');
+      const { SUMMARY_FILES } = await import('../../contracts/layout');
       const input = await loadReportInput(inputs.map(parseLocation), flags.name);
       const store = await storeFor(flags.out);
-      const htmlUri = joinUri(flags.out, 'report.html');
+      // The same file names as a results bucket's summaries/<name>/ (layout.ts).
+      const htmlUri = joinUri(flags.out, SUMMARY_FILES.html);
       await store.put(htmlUri, await renderReportHtml(input), { contentType: 'text/html; charset=utf-8' });
-      await store.put(joinUri(flags.out, 'report.md'), renderReportMarkdown(input), { contentType: 'text/markdown; charset=utf-8' });
-      await store.put(joinUri(flags.out, 'results.csv'), renderResultsCsv(input), { contentType: 'text/csv; charset=utf-8' });
+      await store.put(joinUri(flags.out, SUMMARY_FILES.markdown), renderReportMarkdown(input), { contentType: 'text/markdown; charset=utf-8' });
+      await store.put(joinUri(flags.out, SUMMARY_FILES.csv), renderResultsCsv(input), { contentType: 'text/csv; charset=utf-8' });
       output.out(methodsTable(buildReportModel(input)));
       output.out(`\nreport: ${htmlUri}`);
     });
