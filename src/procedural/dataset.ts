@@ -54,6 +54,8 @@ export interface ProceduralDatasetOptions {
   training?: Manifest['training'];
   /** PNG encodes in flight (default 8). */
   concurrency?: number;
+  /** Called as images are written (about every 1% of a split) and at the end of each split. */
+  onProgress?: (progress: { split: 'train' | 'test'; written: number; total: number }) => void;
 }
 
 export interface ProceduralDataset {
@@ -130,6 +132,9 @@ async function writeSplit(store: ObjectStore, options: ProceduralDatasetOptions,
   const size = options.imageSize ?? DEFAULT_IMAGE_SIZE;
   const lines: string[] = [];
   const tasks: (() => Promise<void>)[] = [];
+  const total = plan.counts.reduce((sum, count) => sum + count, 0);
+  const step = Math.max(1, Math.ceil(total / 100));
+  let written = 0;
   plan.counts.forEach((count, classIndex) => {
     for (let i = 0; i < count; i++) {
       const relative = `${plan.split}/${classFolder(classIndex, names[classIndex] as string)}/${String(i).padStart(4, '0')}.png`;
@@ -137,6 +142,8 @@ async function writeSplit(store: ObjectStore, options: ProceduralDatasetOptions,
       tasks.push(async () => {
         const pixels = renderClassImage(classIndex, i, size, options.seed, plan.stream, options.domain);
         await store.put(joinUri(options.outDir, 'images', relative), await encodePng(pixels, size), { contentType: 'image/png' });
+        written++;
+        if (written % step === 0 || written === total) options.onProgress?.({ split: plan.split, written, total });
       });
     }
   });

@@ -54,6 +54,10 @@ describe('sage prepare', () => {
     expect(manifest.name).toBe('p3');
     expect(manifest.classes).toHaveLength(3);
     expect(manifest.description).toContain('tungsten domain'); // the CLI's default, like the demo's
+    // Its stages on stderr like every prepare's: a split's last line always comes, with its count.
+    const stages = io.stderr.filter((line) => line.startsWith('drawing '));
+    expect(stages).toContainEqual(expect.stringMatching(/^drawing train: 14\/14 images \(100%\), \d+\.\d+ s$/));
+    expect(stages).toContainEqual(expect.stringMatching(/^drawing test: 6\/6 images \(100%\), \d+\.\d+ s$/));
   });
 
   it('procedural exits 2 for an unknown --domain, naming the choices', async () => {
@@ -134,7 +138,7 @@ describe('sage prepare', () => {
     }
   });
 
-  it('prints a stage line at most every 2 s, with the ETA from the rate so far, and always the last one', () => {
+  it('prints a stage line at most every 2 s, with the ETA from the rate so far once there is one, and always the last one', () => {
     const lines: string[] = [];
     let now = 0;
     const progress = stageProgress({ out: () => {}, err: (line) => lines.push(line) }, () => now);
@@ -145,7 +149,8 @@ describe('sage prepare', () => {
     progress('copying train', 40, 100); // 40 in 4 s: 60 left at 10 a second
     now = 5000;
     progress('copying train', 100, 100);
-    expect(lines).toEqual(['copying train: 10/100 images (10%), 0.00 s, ETA 0.00 s', 'copying train: 40/100 images (40%), 4.00 s, ETA 6.00 s', 'copying train: 100/100 images (100%), 5.00 s']);
+    // No ETA on the first line: no time has passed, so there is no rate yet.
+    expect(lines).toEqual(['copying train: 10/100 images (10%), 0.00 s', 'copying train: 40/100 images (40%), 4.00 s, ETA 6.00 s', 'copying train: 100/100 images (100%), 5.00 s']);
   });
 
   it('cifar100-lt exits 2 without --archive', async () => {

@@ -52,7 +52,7 @@ function addOutputFlags(command: Command): Command {
 
 /**
  * One line per stage and at most one every 2 s within it: `train: 512/1,000 images (51%),
- * 12.3 s, ETA 11.8 s`. The ETA is the stage's own rate so far.
+ * 12.3 s, ETA 11.8 s`. The ETA is the stage's own rate so far, once it has one.
  */
 export function stageProgress(output: CliOutput, now: () => number = Date.now): (stage: string, done: number, total: number, unit?: string) => void {
   const started = new Map<string, number>();
@@ -65,7 +65,8 @@ export function stageProgress(output: CliOutput, now: () => number = Date.now): 
     const elapsed = (time - started.get(stage)!) / 1000;
     const count = `${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} ${unit}`;
     const percent = total > 0 ? ` (${Math.floor((done / total) * 100)}%)` : '';
-    const eta = done > 0 && done < total ? `, ETA ${formatSeconds((elapsed / done) * (total - done))}` : '';
+    // A rate needs items done and time passed: a stage's first line (at 0 s) has no ETA.
+    const eta = done > 0 && elapsed > 0 && done < total ? `, ETA ${formatSeconds((elapsed / done) * (total - done))}` : '';
     output.err(`${stage}: ${count}${percent}, ${formatSeconds(elapsed)}${eta}`);
   };
 }
@@ -266,6 +267,7 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
       const { DOMAIN_NAMES, isDomainName } = await import('../../procedural');
       if (!isDomainName(flags.domain)) throw new CliInputError(`--domain must be one of ${DOMAIN_NAMES.join(', ')}, got '${flags.domain}'`);
       const domain = flags.domain;
+      const progress = stageProgress(output);
       const generated = await generateProceduralDataset({
         outDir: flags.out,
         classes: flags.classes,
@@ -277,6 +279,7 @@ function registerPrepareProcedural(prepare: Command, output: CliOutput): void {
         domain,
         ...(flags.name ? { name: flags.name } : {}),
         ...(flags.weights ? { weights: flags.weights } : {}),
+        onProgress: (p) => progress(`drawing ${p.split}`, p.written, p.total),
       }).catch((error: unknown) => {
         throw error instanceof ProceduralDatasetOptionsError ? new CliInputError(error.message) : error;
       });
