@@ -12,7 +12,11 @@
  *
  * `docker run --gpus all <image> doctor [--json <file>] [...]` runs `sage doctor` instead: the
  * backend, the GPU, a matmul rate and training throughput (src/trainer/doctor.ts).
+ *
+ * The image runs Node 20: the AWS SDK's Node-version banner is switched off here as the CLI
+ * switches it off (src/cli/node-warnings.ts), or every job's log would open with it.
  */
+import { silenceAwsSdkNodeVersionWarning } from '../src/cli/node-warnings';
 import { jobSpecFromEnv, TRAINER_EXIT } from '../src/contracts/job';
 import { RUN_ROLE_ENV } from '../src/contracts/run-access';
 import { StructuredLog } from '../src/pipeline/log';
@@ -24,6 +28,8 @@ import { installRunStore } from './run-credentials';
 const log = new StructuredLog({ base: { service: 'trainer' } });
 
 async function main(): Promise<number> {
+  // Before any AWS client is made: the SDK reads the switch when a client is configured.
+  silenceAwsSdkNodeVersionWarning();
   if (process.argv[2] === 'doctor') {
     const { runDoctorCommand } = await import('../src/trainer');
     return runDoctorCommand(process.argv.slice(3));

@@ -2,7 +2,8 @@
  * The container's entrypoint, bundled as the Dockerfile bundles it and run as the container
  * runs it (`node trainer.mjs` with the job in its environment), on local folders standing in
  * for the buckets: SIGTERM mid-training leaves a checkpoint and exit code 143, and the
- * retried attempt resumes from it and writes the run's metrics.
+ * retried attempt resumes from it and writes the run's metrics. A job's first S3 call prints no
+ * AWS SDK Node-version banner.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { jobSpecToEnv, TRAINER_EXIT } from '../../src/contracts/job';
 import { MetricsDocument } from '../../src/contracts/metrics';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+const BANNER = 'NodeVersionSupportWarning';
+const SDK_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
 
 interface Attempt {
   code: number | null;
@@ -22,10 +25,15 @@ interface Attempt {
   stdout: string;
 }
 
-/** Runs the bundle; sends SIGTERM once stderr shows a training step when `interrupt` is set. */
-function runAttempt(bundle: string, env: Record<string, string>, interrupt: boolean, args: string[] = []): Promise<Attempt> {
+/**
+ * Runs the bundle; sends SIGTERM once stderr shows a training step when `interrupt` is set.
+ * `unset` names variables of the test's environment the child must not inherit.
+ */
+function runAttempt(bundle: string, env: Record<string, string>, interrupt: boolean, args: string[] = [], unset: string[] = []): Promise<Attempt> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bundle, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    for (const name of unset) delete childEnv[name];
+    const child = spawn(process.execPath, [bundle, ...args], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let stdout = '';
     let signalled = false;
@@ -120,6 +128,30 @@ describe('the container entrypoint on a spot reclaim', () => {
     const second = await runAttempt(bundle, { ...runEnv, SAGE_ATTEMPT_SECONDS: '86400', AWS_BATCH_JOB_ATTEMPT: '2' }, false);
     expect(second.code, second.stderr).toBe(TRAINER_EXIT.done);
     expect(existsSync(path.join(root, 'results', 'runs', 'run-75', '0', 'metrics.json'))).toBe(true);
+  });
+
+  it('prints no AWS SDK Node-version banner at its first S3 call, unless the switch is set to show it', async () => {
+    // A manifest in S3 behind an endpoint that refuses connections: the job makes its S3 client, then fails fast.
+    const s3Env = {
+      ...env,
+      SAGE_MANIFEST_URI: 's3://no-bucket/manifests/m.json',
+      SAGE_CUDA_CACHE_URI: '',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_MAX_ATTEMPTS: '1',
+    };
+    const silent = await runAttempt(bundle, s3Env, false, [], [SDK_SWITCH]);
+    const output = silent.stderr + silent.stdout;
+    expect(silent.code, output).not.toBe(TRAINER_EXIT.done);
+    // The job did reach S3 (its failure is the refused connection), so an SDK client was configured.
+    expect(output).toContain('ECONNREFUSED 127.0.0.1:9');
+    expect(output).not.toContain(BANNER);
+    // The control: with the switch set otherwise by the person, the same run prints the banner on Node < 22.
+    const shown = await runAttempt(bundle, { ...s3Env, [SDK_SWITCH]: 'false' }, false);
+    if (Number(process.versions.node.split('.')[0]) < 22) expect(shown.stderr).toContain(BANNER);
+    else expect(shown.stderr).not.toContain(BANNER);
   });
 
   it('runs sage doctor when given the doctor argument, on wasm here, saying so', async () => {
