@@ -33,7 +33,8 @@ export type LocalRunJson =
       /** This run's summary rows, in sweep order. */
       rows: SummaryRow[];
     }
-  | { outcome: 'rejected'; rejectionUri: string; problems: unknown[] }
+  /** `rejectionUri` only when the pipeline's validation refused the staged copy; the local check of the file itself writes none. */
+  | { outcome: 'rejected'; rejectionUri?: string; problems: unknown[] }
   | { outcome: 'not-submitted'; reason: string };
 
 async function runnerFor(flags: LocalRunFlags, output: CliOutput): Promise<JobRunner> {
@@ -57,19 +58,37 @@ export function rowsOfRun(summary: Summary, runId: string): Summary {
   return { ...summary, rows: summary.rows.filter((row) => row.runId === runId) };
 }
 
+function printJson(output: CliOutput, document: LocalRunJson): void {
+  output.out(JSON.stringify(document, null, 2));
+}
+
+/**
+ * Runs `check`; when it refuses the manifest and --json is on, prints the rejected document
+ * first, so a script gets one whichever check refused it (the local one, before anything is
+ * staged, has no rejection file), then rethrows for the problems on stderr and exit 2.
+ */
+async function rejectedAsJson<T>(flags: LocalRunFlags, output: CliOutput, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    const { ManifestValidationError } = await import('../manifest');
+    if (flags.json && error instanceof ManifestValidationError) printJson(output, { outcome: 'rejected', problems: [...error.problems] });
+    throw error;
+  }
+}
+
 /** Runs the manifest locally; prints the table and the report's path; throws when a job failed or the manifest was refused. */
 export async function runManifestLocally(manifestUri: string, flags: LocalRunFlags, output: CliOutput): Promise<void> {
   const { jobKind } = await import('../trainer');
-  if ((await jobKind(manifestUri)) === 'predict') return runPredictManifestLocally(manifestUri, flags, output);
+  if ((await rejectedAsJson(flags, output, () => jobKind(manifestUri))) === 'predict') return runPredictManifestLocally(manifestUri, flags, output);
   const { loadManifest, ManifestValidationError } = await import('../manifest');
   // Validating the user's own file first gives problems with its line numbers; the pipeline validates its copy again.
-  const { manifest } = await loadManifest(manifestUri, { checkStorage: true });
+  const { manifest } = await rejectedAsJson(flags, output, () => loadManifest(manifestUri, { checkStorage: true }));
   if (flags.settings) {
     // The layer joins every sweep entry: a combination it makes invalid is the flags' problem, named here.
     const { runsWithLayer, allRuns } = await import('./settings-layer');
     runsWithLayer(manifest, flags.settings, allRuns(manifest));
   }
-  const printJson = (document: LocalRunJson): void => output.out(JSON.stringify(document, null, 2));
   const { runLocalPipeline } = await import('../local/pipeline');
   const { consoleLog } = await import('../local/console-log');
   const result = await runLocalPipeline({
@@ -81,11 +100,11 @@ export async function runManifestLocally(manifestUri: string, flags: LocalRunFla
     ...(flags.settings ? { settings: flags.settings } : {}),
   });
   if (result.outcome === 'rejected') {
-    if (flags.json) printJson({ outcome: 'rejected', rejectionUri: result.rejectionUri, problems: result.problems });
+    if (flags.json) printJson(output, { outcome: 'rejected', rejectionUri: result.rejectionUri, problems: result.problems });
     throw new ManifestValidationError(result.problems, manifestUri);
   }
   if (result.outcome === 'not-submitted') {
-    if (flags.json) printJson({ outcome: 'not-submitted', reason: result.reason });
+    if (flags.json) printJson(output, { outcome: 'not-submitted', reason: result.reason });
     throw new CliRunFailedError(result.reason);
   }
   const { buildReportModel, methodsTable } = await import('../report');
@@ -96,7 +115,7 @@ export async function runManifestLocally(manifestUri: string, flags: LocalRunFla
   const resultsRoot = localBuckets(flags.buckets).results;
   const summary = rowsOfRun(result.summary, result.runId);
   if (flags.json) {
-    printJson({
+    printJson(output, {
       outcome: 'finished',
       runId: result.runId,
       manifestName: result.manifestName,
@@ -121,19 +140,27 @@ export async function runManifestLocally(manifestUri: string, flags: LocalRunFla
 async function runPredictManifestLocally(manifestUri: string, flags: LocalRunFlags, output: CliOutput): Promise<void> {
   const { readManifestBytes, validateUpload, ManifestValidationError } = await import('../manifest');
   const { storeFor, joinUri } = await import('../storage');
-  const { RESULTS_PREFIXES, runPredictionFiles } = await import('../contracts/layout');
+  const { resultsKeys, runPredictionFiles } = await import('../contracts/layout');
   if (flags.settings) throw new CliInputError('settings flags (--epochs, --set, --config ...) apply to training manifests; an inference manifest has topK, tte and sliceSize fields');
   // The user's own file first, for problems with its line numbers.
-  const checked = await validateUpload(await readManifestBytes(await storeFor(manifestUri), manifestUri), { manifestUri, checkStorage: true });
-  if (!checked.result.ok) throw new ManifestValidationError(checked.result.problems, manifestUri);
+  await rejectedAsJson(flags, output, async () => {
+    const checked = await validateUpload(await readManifestBytes(await storeFor(manifestUri), manifestUri), { manifestUri, checkStorage: true });
+    if (!checked.result.ok) throw new ManifestValidationError(checked.result.problems, manifestUri);
+  });
   const { runLocalPipeline } = await import('../local/pipeline');
   const { consoleLog } = await import('../local/console-log');
   const { localBuckets } = await import('../local/buckets');
   const result = await runLocalPipeline({ manifestUri, bucketsRoot: flags.buckets, runner: await runnerFor(flags, output), concurrency: flags.parallel, log: consoleLog((line) => output.err(line)) });
-  if (result.outcome === 'rejected') throw new ManifestValidationError(result.problems, manifestUri);
-  if (result.outcome === 'not-submitted') throw new CliRunFailedError(result.reason);
+  if (result.outcome === 'rejected') {
+    if (flags.json) printJson(output, { outcome: 'rejected', rejectionUri: result.rejectionUri, problems: result.problems });
+    throw new ManifestValidationError(result.problems, manifestUri);
+  }
+  if (result.outcome === 'not-submitted') {
+    if (flags.json) printJson(output, { outcome: 'not-submitted', reason: result.reason });
+    throw new CliRunFailedError(result.reason);
+  }
   const rows = result.summary.rows.filter((row) => row.runId === result.runId).sort((a, b) => a.sweepIndex - b.sweepIndex);
-  const files = runPredictionFiles(`${joinUri(localBuckets(flags.buckets).results, RESULTS_PREFIXES.runs, result.runId)}/`);
+  const files = runPredictionFiles(joinUri(localBuckets(flags.buckets).results, resultsKeys.run(result.runId)));
   const images = rows.reduce((sum, row) => sum + (row.predictions?.images ?? 0), 0);
   const skipped = rows.reduce((sum, row) => sum + (row.predictions?.skipped ?? 0), 0);
   if (flags.json) {

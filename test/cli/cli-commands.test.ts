@@ -1,6 +1,7 @@
 /**
  * The `sage` command as a person runs it (bin/sage.mjs in a child process): exit codes,
- * the validation problems, and a whole local run on a tiny procedural dataset.
+ * the validation problems, `--json` documents (evaluate, run on a refused manifest),
+ * `train --weights`, and a whole local run on a tiny procedural dataset.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -8,7 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdapterHeader } from '../../src/contracts/adapter';
+import { MetricsDocument } from '../../src/contracts/metrics';
 import { Summary } from '../../src/contracts/summary';
+import type { LocalRunJson } from '../../src/cli/local-run';
 import { MINI_CLIP_FIXTURE } from '../../src/procedural/dataset';
 import { writeTinyClip, writeTinyDataset } from './fixtures';
 
@@ -64,6 +68,68 @@ describe('sage (child process)', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('classes  4');
     expect(result.stdout).toContain('runs     3 (zero-shot, lift, sage)');
+  });
+
+  it('evaluate --json prints the metrics document: the accuracy the training run measured, and its own counts agree', async () => {
+    const dataset = await writeTinyDataset(path.join(root, 'evaluate'), weights, { name: 'evaluate' });
+    const out = path.join(root, 'evaluate-out');
+    const trained = await sage(['train', dataset, '--out', out, '--workers', '0', '--replicas', '1', '--json'], root);
+    expect(trained.code, trained.stderr).toBe(0);
+    const trainMetrics = MetricsDocument.parse(JSON.parse(await readFile(path.join(out, '0', 'metrics.json'), 'utf8')));
+
+    const result = await sage(['evaluate', dataset, '--adapter', path.join(out, '0'), '--workers', '0', '--json'], root);
+    expect(result.code, result.stderr).toBe(0);
+    // stdout is the document and nothing else.
+    const metrics = MetricsDocument.parse(JSON.parse(result.stdout));
+    expect(metrics.dataset).toMatchObject({ name: 'evaluate', numClasses: 4, testCount: 12 });
+    // The same weights on the same test split: what the run measured after its last epoch.
+    expect(metrics.accuracy).toEqual(trainMetrics.accuracy);
+    expect(metrics.perClass.map((c) => c.accuracy)).toEqual(trainMetrics.perClass.map((c) => c.accuracy));
+    // Counted independently from the confusion matrix (rows: label, columns: prediction).
+    const matrix = metrics.confusion!.matrix!;
+    const correct = matrix.reduce((sum, row, label) => sum + row[label]!, 0);
+    const total = matrix.flat().reduce((sum, n) => sum + n, 0);
+    expect(total).toBe(12);
+    expect(metrics.accuracy.all).toBeCloseTo(correct / total, 12);
+    matrix.forEach((row, label) => expect(metrics.perClass[label]!.accuracy).toBeCloseTo(row[label]! / row.reduce((a, b) => a + b, 0), 12));
+  });
+
+  it('train --weights trains on the folder given, not the manifest\'s; a missing folder exits 2 naming it', async () => {
+    // The manifest names weights that are not there: only --weights can make this run train.
+    const missingInManifest = path.join(root, 'no-clip-here');
+    const dataset = await writeTinyDataset(path.join(root, 'weights-flag'), missingInManifest, { name: 'weights-flag' });
+    const nowhere = path.join(root, 'nowhere');
+    const refused = await sage(['train', dataset, '--out', path.join(root, 'weights-refused'), '--weights', nowhere, '--workers', '0'], root);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain(nowhere);
+
+    const out = path.join(root, 'weights-out');
+    const result = await sage(['train', dataset, '--out', out, '--weights', weights, '--workers', '0', '--replicas', '1', '--json'], root);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toContain(missingInManifest);
+    const document = JSON.parse(result.stdout) as { metricsUri: string; metrics: unknown };
+    expect(document.metricsUri).toBe(path.join(out, '0', 'metrics.json'));
+    MetricsDocument.parse(document.metrics);
+    // The adapter records the CLIP it was trained on: the folder --weights named.
+    const header = AdapterHeader.parse(JSON.parse(await readFile(path.join(out, '0', 'adapter.json'), 'utf8')));
+    expect(path.resolve(header.clip.source)).toBe(path.resolve(weights));
+  });
+
+  it('run --json on a manifest the local check refuses prints the rejected document on stdout and exits 2', async () => {
+    const good = await writeTinyDataset(path.join(root, 'refused'), weights, { name: 'refused' });
+    const bad = path.join(root, 'refused', 'dataset', 'bad.json');
+    const manifestJson = JSON.parse(await readFile(good, 'utf8')) as Record<string, unknown>;
+    await writeFile(bad, JSON.stringify({ ...manifestJson, training: { epochs: 0 } }, null, 2));
+    const buckets = path.join(root, 'refused-buckets');
+    const result = await sage(['run', bad, '--buckets', buckets, '--json'], root);
+    expect(result.code, result.stderr).toBe(2);
+    const document = JSON.parse(result.stdout) as LocalRunJson;
+    expect(document.outcome).toBe('rejected');
+    if (document.outcome !== 'rejected') throw new Error('unreachable');
+    expect(document.rejectionUri).toBeUndefined(); // refused before anything was staged
+    expect(document.problems).toContainEqual(expect.objectContaining({ path: 'training.epochs', message: expect.stringMatching(/>= ?1/) }));
+    // The problems still go to stderr for a person, and nothing ran.
+    expect(result.stderr).toMatch(/^training\.epochs \(line \d+/m);
   });
 
   it('run takes a manifest through the local pipeline: three rows, a report, exit 0; report and predict use its output', async () => {

@@ -74,6 +74,9 @@ describe('inference through the local pipeline and sage predict', () => {
       [2, 'SUCCEEDED', '10-13'],
     ]);
     const runDir = path.join(buckets, 'results', 'runs', summary.rows[0]!.runId);
+    // The lines printed name the joined files where they are.
+    expect(run.out).toContain(`predictions: ${path.join(runDir, 'predictions.jsonl')}`);
+    expect(run.out).toContain(`             ${path.join(runDir, 'predictions.csv')}`);
     const joined = (await readFile(path.join(runDir, 'predictions.jsonl'), 'utf8')).trim().split('\n');
     expect(joined).toHaveLength(12);
     for (const line of joined) expect(PredictionRecord.parse(JSON.parse(line)).top).toHaveLength(3);
