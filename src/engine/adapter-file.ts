@@ -7,10 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip';
-import { ADAPTER_VERSION, AdapterHeader } from '../contracts/adapter';
+import { ADAPTER_VERSION, AdapterHeader, adapterClipMismatch, adapterClipShapeOf } from '../contracts/adapter';
 import { RUN_FILES } from '../contracts/layout';
 import { joinUri } from '../storage';
-import { EngineCheckpointError } from './errors';
+import { EngineCheckpointError, EngineInputError } from './errors';
 import { buildSageModel, type SageModel } from './model';
 import { assignVariables, entryWithShape, getSafetensors, parseHeaderJson, putSafetensors, variableValues, type StoreLocation } from './files';
 
@@ -28,13 +28,12 @@ export async function saveAdapter(model: SageModel, folder: StoreLocation): Prom
   zeroShot.dispose();
   if (model.textEmbeddings) tensors['zero_shot.text_embeddings'] = { shape: [...model.textEmbeddings.shape], data: (await model.textEmbeddings.data()) as Float32Array };
   await putSafetensors({ store: folder.store, uri: joinUri(folder.uri, TENSORS_NAME) }, tensors, { format: 'sage-adapter' });
-  const vision = model.clip.config.vision;
   const header: AdapterHeader = {
     version: ADAPTER_VERSION,
     format: 'sage-adapter',
     settings: model.settings,
     classNames: [...model.classNames],
-    clip: { source: model.clip.source, hiddenSize: vision.hiddenSize, numLayers: vision.numLayers, imageSize: vision.imageSize, projectionDim: model.clip.config.projectionDim },
+    clip: { source: model.clip.source, ...adapterClipShapeOf(model.clip.config) },
     parameters: model.parameterReport(),
     savedAt: new Date().toISOString(),
   };
@@ -48,16 +47,18 @@ export async function readAdapterHeader(folder: StoreLocation): Promise<AdapterH
   return parseHeaderJson(await folder.store.getText(uri), uri, { what: 'adapter header', format: 'sage-adapter', version: ADAPTER_VERSION, schema: AdapterHeader });
 }
 
-/** Reads an adapter saved by saveAdapter into a model on `clip` (which must have the same shape). */
+/**
+ * Reads an adapter saved by saveAdapter into a model on `clip`, which must have the shape the
+ * header records: a mismatch is bad input naming both sides (a ViT-B/32 under a ViT-B/16
+ * adapter would otherwise load and predict nonsense, or fail in tf naming one side).
+ */
 export async function loadAdapter(folder: StoreLocation, options: { clip: ClipModel }): Promise<SageModel> {
   const { clip } = options;
   const header = await readAdapterHeader(folder);
   const vision = clip.config.vision;
-  if (header.clip.hiddenSize !== vision.hiddenSize || header.clip.numLayers !== vision.numLayers) {
-    throw new EngineCheckpointError(
-      `adapter at ${folder.uri} was trained on a CLIP with width ${header.clip.hiddenSize} and ${header.clip.numLayers} blocks (${header.clip.source}); the CLIP given has ${vision.hiddenSize} and ${vision.numLayers}`,
-    );
-  }
+  const mismatch = adapterClipMismatch(header.clip, adapterClipShapeOf(clip.config), `the CLIP given (${clip.source}) has`);
+  // EngineInputError: bad input (exit 2), the files themselves are sound.
+  if (mismatch) throw new EngineInputError(`adapter at ${folder.uri}: ${mismatch}`);
   const tensorsUri = joinUri(folder.uri, TENSORS_NAME);
   const tensors = await getSafetensors({ store: folder.store, uri: tensorsUri });
   const numClasses = header.classNames.length;

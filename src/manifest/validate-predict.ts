@@ -3,21 +3,23 @@
  * every problem at once, references held to the policy, bounded reads. Beyond the schema:
  * the adapter's header parses and its tensors have the class count and width it claims; the
  * CLIP weights are a CLIP folder (checkWeights of validate.ts) of the shape the adapter was
- * trained on; the images can be listed and counted, a seeded sample of them exists.
+ * trained on; the images can be listed and counted, a seeded sample of them exists, and their
+ * slices fit one Batch array job. A schema failure does not stop the checks of the fields that pass.
  */
 import type { ClipConfig } from '../clip/config';
 import { readSafetensorsHeader, SafetensorsFormatError, type SafetensorsHeaderEntry } from '../clip/safetensors';
-import { AdapterHeader } from '../contracts/adapter';
+import { AdapterHeader, adapterClipMismatch, adapterClipShapeOf } from '../contracts/adapter';
+import { MAX_ARRAY_SIZE } from '../contracts/job';
 import { RUN_FILES } from '../contracts/layout';
 import { collectStream, joinUri, storeFor, type ObjectStore } from '../storage';
 import { unreadableFileReason } from './items';
 import { decodeUtf8 } from './lines';
 import { checkSchemaOf, parseJsonDocument, withPositions } from './parse';
-import { listPredictImages, type PredictImagesListing } from './predict-images';
+import { listPredictImages, sliceCount, type PredictImagesListing } from './predict-images';
 import { DEFAULT_PROBLEMS_PER_CODE, ProblemCollector } from './problems';
 import { ManifestReferenceError, referencePolicyFor, resolveReference, type ReferencePolicy } from './references';
 import { Reservoir, mapConcurrently } from './sampling';
-import { MAX_PREDICT_IMAGES, PredictManifest, type ManifestProblem } from './schema';
+import { MAX_PREDICT_IMAGES, PREDICT_DEFAULTS, PredictManifest, type ManifestProblem } from './schema';
 import { checkWeightsFolder } from './validate';
 
 export interface ValidatePredictOptions {
@@ -130,13 +132,9 @@ function checkAdapterFits(header: AdapterHeader, tensors: Map<string, Safetensor
     if (fit !== tensors.has('fit.s1')) add('adapter', `adapter.json's settings say FIT is ${fit ? 'on' : 'off'}, but adapter.safetensors ${tensors.has('fit.s1') ? 'holds' : 'lacks'} FIT's scales`);
   }
   if (clip) {
-    const trainedOn = header.clip;
-    const given = { hiddenSize: clip.vision.hiddenSize, numLayers: clip.vision.numLayers, imageSize: clip.vision.imageSize, projectionDim: clip.projectionDim };
-    const differing = (Object.keys(given) as (keyof typeof given)[]).filter((key) => trainedOn[key] !== given[key]);
-    if (differing.length > 0) {
-      const describe = (shape: typeof given): string => differing.map((key) => `${key} ${shape[key]}`).join(', ');
-      add('weights', `the adapter was trained on a CLIP with ${describe(trainedOn)} (${trainedOn.source}); the weights given have ${describe(given)}`);
-    }
+    // The same comparison loadAdapter makes, so validation and the job refuse the same pairs.
+    const mismatch = adapterClipMismatch(header.clip, adapterClipShapeOf(clip), 'the weights given have');
+    if (mismatch) add('weights', mismatch);
   }
 }
 
@@ -157,38 +155,76 @@ async function checkSampledImages(listing: PredictImagesListing, options: Valida
   for (const problem of found) if (problem) problems.add(problem);
 }
 
+/** A field of a document that failed the schema, when it passes on its own. */
+function section<T>(schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } }, value: unknown): T | undefined {
+  const result = schema.safeParse(value);
+  return result.success ? result.data : undefined;
+}
+
+/**
+ * The slice count against Batch's array limit: refused here, with the sliceSize that fits,
+ * rather than by SubmitJob after the run is recorded.
+ */
+function checkSliceCount(imageCount: number, sliceSize: number, problems: ProblemCollector): void {
+  const slices = sliceCount(imageCount, sliceSize);
+  if (slices <= MAX_ARRAY_SIZE) return;
+  const fits = Math.ceil(imageCount / MAX_ARRAY_SIZE);
+  const n = (value: number): string => value.toLocaleString('en-US');
+  problems.add({
+    path: 'sliceSize',
+    message: `expected at most ${n(MAX_ARRAY_SIZE)} slices (AWS Batch's array job limit), got ${n(slices)} (${n(imageCount)} images in slices of ${n(sliceSize)}); set sliceSize to at least ${n(fits)}`,
+    code: 'limit',
+  });
+}
+
 export async function validatePredictManifest(text: string, options: ValidatePredictOptions = {}): Promise<PredictValidationResult> {
   const document = parseJsonDocument(text);
   if (!document.ok) return document;
   const problems = new ProblemCollector(DEFAULT_PROBLEMS_PER_CODE);
   const checked = checkSchemaOf(PredictManifest, document.value);
-  if (!checked.ok) return { ok: false, problems: withPositions(text, checked.problems) };
-  const manifest = checked.value;
+  if (!checked.ok) problems.addAll(checked.problems);
+  const raw = document.value;
+  if (!checked.ok && (raw === null || typeof raw !== 'object' || Array.isArray(raw))) return { ok: false, problems: withPositions(text, problems.list()) };
+  // A valid document is used as parsed; otherwise each of adapter, weights and images that
+  // passes on its own is still checked, so one upload reports every problem (as validate.ts does).
+  const fields = raw as Record<string, unknown>;
+  const shape = PredictManifest.shape;
+  const adapterRef = checked.ok ? checked.value.adapter : section(shape.adapter, fields.adapter);
+  const weightsRef = checked.ok ? checked.value.weights : section(shape.weights, fields.weights);
+  const imagesSource = checked.ok ? checked.value.images : section(shape.images, fields.images);
+  // An absent sliceSize is the default; one the schema refused is not checked further.
+  const sliceSize = fields.sliceSize === undefined ? PREDICT_DEFAULTS.sliceSize : section(shape.sliceSize, fields.sliceSize);
   let policy: ReferencePolicy;
   try {
     policy = referencePolicyFor(options.manifestUri, options.referenceRoots);
   } catch (error) {
-    return { ok: false, problems: [{ path: '', message: (error as Error).message, code: 'reference' }] };
+    problems.add({ path: '', message: (error as Error).message, code: 'reference' });
+    return { ok: false, problems: withPositions(text, problems.list()) };
   }
   const checkStorage = options.checkStorage ?? true;
   const adapterPolicy = options.adapterRoots && policy.roots ? { ...policy, roots: [...policy.roots, ...options.adapterRoots.map((root) => (root.endsWith('/') ? root : `${root}/`))] } : policy;
-  const adapter = await readAdapter(manifest.adapter, adapterPolicy, options, problems);
-  const clip = await checkWeightsFolder(manifest.weights, { manifestUri: options.manifestUri, policy, checkStorage, storeFor: async (uri) => options.store ?? (await storeFor(uri)) }, (problem) => problems.add(problem));
+  const adapter = adapterRef === undefined ? undefined : await readAdapter(adapterRef, adapterPolicy, options, problems);
+  const clip =
+    weightsRef === undefined
+      ? undefined
+      : await checkWeightsFolder(weightsRef, { manifestUri: options.manifestUri, policy, checkStorage, storeFor: async (uri) => options.store ?? (await storeFor(uri)) }, (problem) => problems.add(problem));
   if (adapter) checkAdapterFits(adapter.header, adapter.tensors, clip, problems);
-  const listed = await listPredictImages(manifest.images, { ...(options.manifestUri ? { manifestUri: options.manifestUri } : {}), policy, ...(options.store ? { store: options.store } : {}) });
+  const listed = imagesSource === undefined ? { problems: [] } : await listPredictImages(imagesSource, { ...(options.manifestUri ? { manifestUri: options.manifestUri } : {}), policy, ...(options.store ? { store: options.store } : {}) });
   problems.addAll(listed.problems);
-  const imageCount = listed.listing ? (listed.listing.kind === 'listed' ? listed.listing.images.length : listed.listing.count) : 0;
-  if (listed.listing && imageCount === 0) problems.add({ path: 'images', message: 'expected at least one image to label, got none', code: 'empty-class' });
+  const listing = listed.listing;
+  const imageCount = listing ? (listing.kind === 'listed' ? listing.images.length : listing.count) : 0;
+  if (listing && imageCount === 0) problems.add({ path: 'images', message: 'expected at least one image to label, got none', code: 'empty-class' });
   if (imageCount > MAX_PREDICT_IMAGES) problems.add({ path: 'images', message: `expected at most ${MAX_PREDICT_IMAGES.toLocaleString('en-US')} images, got ${imageCount.toLocaleString('en-US')}`, code: 'limit' });
-  if (checkStorage && listed.listing) await checkSampledImages(listed.listing, options, problems);
-  if (problems.size > 0 || !adapter || !listed.listing) return { ok: false, problems: withPositions(text, problems.list()) };
+  else if (listing && sliceSize !== undefined) checkSliceCount(imageCount, sliceSize, problems);
+  if (checkStorage && listing) await checkSampledImages(listing, options, problems);
+  if (!checked.ok || problems.size > 0 || !adapter || !listing) return { ok: false, problems: withPositions(text, problems.list()) };
   return {
     ok: true,
     kind: 'predict',
-    manifest,
+    manifest: checked.value,
     adapterUri: adapter.uri,
     adapter: adapter.header,
-    images: listed.listing,
+    images: listing,
     imageCount,
     ...(clip ? { clip } : {}),
     warnings: [],
