@@ -62,6 +62,14 @@ export function attemptFromEnv(env: NodeJS.ProcessEnv = process.env): AttemptCon
   return context;
 }
 
+/**
+ * Most children one AWS Batch array job may have (Batch's own limit). Validation refuses an
+ * inference manifest whose slices would need more (a training sweep's schema limit,
+ * MAX_SWEEP_ENTRIES, is below it), so the refusal is a rejection report and not a SubmitJob
+ * failure after the run record is written.
+ */
+export const MAX_ARRAY_SIZE = 10_000;
+
 export const JobSpec = z.object({
   runId: z.string().min(1),
   manifestUri: z.string().min(1),

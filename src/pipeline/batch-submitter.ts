@@ -3,7 +3,7 @@
  * pipeline and the engine never load it.
  */
 import { BatchClient, ListJobsCommand, SubmitJobCommand, type BatchClientConfig } from '@aws-sdk/client-batch';
-import { JOB_RETRY_RULES } from '../contracts/job';
+import { JOB_RETRY_RULES, MAX_ARRAY_SIZE } from '../contracts/job';
 import type { JobSubmission, JobSubmitter, SubmittedJob } from './job-submitter';
 import { PipelineError } from '../common/errors';
 
@@ -27,8 +27,6 @@ export function batchClientConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
   const endpoint = env.AWS_ENDPOINT_URL_BATCH ?? env.AWS_ENDPOINT_URL;
   return { region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1', ...(endpoint ? { endpoint } : {}) };
 }
-
-const MAX_ARRAY_SIZE = 10_000;
 
 export class BatchJobSubmitter implements JobSubmitter {
   private readonly client: BatchClient;

@@ -9,7 +9,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../../src/clip/safetensors';
 import { randomClipTensors } from '../../src/clip/testing';
-import { sliceCount, sliceRange, validateUpload, type ManifestProblem, type PredictManifest, type ValidatedPredict } from '../../src/manifest';
+import type { AdapterHeader } from '../../src/contracts/adapter';
+import { MAX_ARRAY_SIZE } from '../../src/contracts/job';
+import { Manifest, MAX_SWEEP_ENTRIES, sliceCount, sliceRange, validateUpload, type ManifestProblem, type PredictManifest, type ValidatedPredict } from '../../src/manifest';
 import { LocalObjectStore } from '../../src/storage';
 import { tinyAdapterFiles } from '../helpers/tiny-adapter';
 import { TINY_CLIP_CONFIG, tinyClipFiles } from '../helpers/tiny-clip';
@@ -96,16 +98,72 @@ describe('an inference manifest', () => {
     ]);
   });
 
+  it('refuses weights of another patch size than the adapter header records, naming both; an older header without it still fits', async () => {
+    // ViT-B/16 against ViT-B/32: only the patch size differs (and with it the positions).
+    const older = JSON.parse(tinyAdapterFiles(CLASSES).header) as AdapterHeader;
+    expect(older.clip.patchSize).toBeUndefined();
+    const header: AdapterHeader = { ...older, clip: { ...older.clip, patchSize: 8, intermediateSize: 16 } };
+    await write('run/0/adapter.json', JSON.stringify(header));
+    expect((await validate(manifest())).ok).toBe(true);
+    const coarser = { ...TINY_CLIP_CONFIG, vision: { ...TINY_CLIP_CONFIG.vision, patchSize: 4 } };
+    const { toHfConfigJson } = await import('../../src/clip/config');
+    await write('weights/config.json', JSON.stringify(toHfConfigJson(coarser)));
+    await write('weights/model.safetensors', writeSafetensors(randomClipTensors(coarser, 2)));
+    const refused = await validate(manifest());
+    expect(!refused.ok && refused.problems).toEqual([
+      expect.objectContaining({ path: 'weights', code: 'adapter', message: 'the adapter was trained on a CLIP with patchSize 8 (tiny); the weights given have patchSize 4' }),
+    ]);
+    // The header written before patchSize was recorded is not compared on it.
+    await write('run/0/adapter.json', tinyAdapterFiles(CLASSES).header);
+    expect((await validate(manifest())).ok).toBe(true);
+    await write('run/0/adapter.json', JSON.stringify({ ...header, clip: { ...header.clip, patchSize: 4, intermediateSize: 32 } }));
+    const wider = await validate(manifest());
+    expect(!wider.ok && wider.problems.map((p) => p.message)).toEqual(['the adapter was trained on a CLIP with intermediateSize 32 (tiny); the weights given have intermediateSize 16']);
+  });
+
   it('refuses a missing adapter, an empty folder and an unknown field, all at once', async () => {
     await rm(path.join(dir, 'run'), { recursive: true });
     await mkdir(path.join(dir, 'empty'));
+    // A schema error does not hide the rest: adapter and images pass the schema on their own and are checked.
     const refused = await validate({ ...manifest({ images: { folder: 'empty' } }), topk: 3 });
-    expect(!refused.ok && refused.problems.map((p) => p.path)).toEqual(['topk']);
+    expect(!refused.ok && refused.problems.map((p) => [p.path, p.code])).toEqual([
+      ['topk', 'unknown-field'],
+      ['adapter', 'adapter'],
+      ['images', 'empty-class'],
+    ]);
+    // A field the schema refuses is not checked further; the others still are.
+    const broken = await validate({ ...manifest({ images: { folder: 'empty' } }), weights: 7 });
+    expect(!broken.ok && broken.problems.map((p) => p.path)).toEqual(['weights', 'adapter', 'images']);
     const second = await validate(manifest({ images: { folder: 'empty' } }));
     expect(!second.ok && second.problems.map((p) => [p.path, p.code])).toEqual([
       ['adapter', 'adapter'],
       ['images', 'empty-class'],
     ]);
+  });
+
+  it(`refuses more slices than a Batch array job may have (${MAX_ARRAY_SIZE.toLocaleString('en-US')}), naming the smallest sliceSize that fits`, async () => {
+    const shardsOf = (count: number): string => JSON.stringify({ version: 1, format: 'webdataset', shards: [{ uri: 'a.tar', count, classCounts: { '0': count } }] });
+    const count = 2 * MAX_ARRAY_SIZE + 1;
+    await write('shards/index.json', shardsOf(count));
+    const refused = await validate(manifest({ images: { shards: 'shards/index.json' }, sliceSize: 2 }));
+    expect(!refused.ok && refused.problems.map((p) => [p.path, p.code])).toEqual([['sliceSize', 'limit']]);
+    const message = !refused.ok ? refused.problems[0]!.message : '';
+    expect(message).toContain(`got ${sliceCount(count, 2).toLocaleString('en-US')}`);
+    const smallest = Number(/at least ([\d,]+)$/.exec(message)?.[1]?.replace(/,/g, ''));
+    // The smallest that fits: it does, one less does not.
+    expect(sliceCount(count, smallest)).toBeLessThanOrEqual(MAX_ARRAY_SIZE);
+    expect(sliceCount(count, smallest - 1)).toBeGreaterThan(MAX_ARRAY_SIZE);
+    expect((await validate(manifest({ images: { shards: 'shards/index.json' }, sliceSize: smallest }))).ok).toBe(true);
+    // Exactly the limit is accepted.
+    await write('shards/index.json', shardsOf(2 * MAX_ARRAY_SIZE));
+    expect((await validate(manifest({ images: { shards: 'shards/index.json' }, sliceSize: 2 }))).ok).toBe(true);
+  });
+
+  it('keeps a training sweep within the same array limit', () => {
+    expect(MAX_SWEEP_ENTRIES).toBeLessThanOrEqual(MAX_ARRAY_SIZE);
+    const sweep = Array.from({ length: MAX_SWEEP_ENTRIES + 1 }, () => ({}));
+    expect(Manifest.shape.sweep.safeParse(sweep).success).toBe(false);
+    expect(Manifest.shape.sweep.safeParse(sweep.slice(1)).success).toBe(true);
   });
 
   it('slices the images into array children the same way everywhere', () => {
