@@ -123,6 +123,12 @@ function sliceLine(row: SummaryRow): string {
   return `#${row.sweepIndex} (${String(row.overrides.images ?? '')}): ${row.status}${counts ? `, ${counts}` : ''}`;
 }
 
+/** Bin `i` of the top-1 histogram: [i/SCORE_BINS, (i+1)/SCORE_BINS), the last closed (a score of 1 falls in it, as accumulate counts it). */
+function scoreBinLabel(i: number): string {
+  const edge = (k: number): string => (k / SCORE_BINS).toFixed(2);
+  return `[${edge(i)}, ${edge(i + 1)}${i === SCORE_BINS - 1 ? ']' : ')'}`;
+}
+
 export function renderPredictionMarkdown(input: PredictionReportInput): string {
   const merged = merge(input);
   const name = escapeMarkdownText(input.summary.manifestName);
@@ -132,6 +138,9 @@ export function renderPredictionMarkdown(input: PredictionReportInput): string {
   lines.push(`${merged.images.toLocaleString('en-US')} images labelled (top ${merged.topK}${merged.tte ? ', five-crop TTE' : ''}) on ${merged.backend}, ${merged.skipped.length} skipped.`, '');
   lines.push('## Predicted classes', '', '| Class | Images | % of images | % of training images |', '|---|---:|---:|---:|');
   for (const row of classRows(merged).slice(0, 100)) lines.push(`| ${escapeMarkdownText(row.name).replace(/\|/g, '\\|')} | ${row.predicted} | ${row.share} | ${row.trainShare} |`);
+  // report.html's histogram as a table: every bin, so two reports line up row by row.
+  lines.push('', '## Top-1 score', '', 'Images by the probability of their predicted class.', '', '| Score | Images |', '|---|---:|');
+  merged.histogram.forEach((count, i) => lines.push(`| ${scoreBinLabel(i)} | ${count} |`));
   lines.push('', `## The ${LEAST_CONFIDENT} least confident images`, '', '| Image | Predicted | Score |', '|---|---|---:|');
   for (const item of merged.leastConfident) lines.push(`| ${escapeMarkdownText(item.key).replace(/\|/g, '\\|')} | ${escapeMarkdownText(item.name)} | ${item.score.toFixed(3)} |`);
   if (merged.skipped.length > 0) {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main';
+import { createRandomClip } from '../../src/clip/testing';
 import { jobSpecFromEnv } from '../../src/contracts/job';
 import { PredictionRecord } from '../../src/contracts/predictions';
 import { Summary } from '../../src/contracts/summary';
@@ -87,6 +88,19 @@ describe('inference through the local pipeline and sage predict', () => {
     expect(report).toContain('Inference report: label-tiny');
     expect(report).toContain('zz/broken.png');
     expect(report).toContain('data-chart="predicted-shares"');
+    // report.md's top-1 score table, merged over the 3 slices, against a count of the joined predictions.
+    const markdown = await readFile(path.join(buckets, 'results', 'summaries', 'label-tiny', 'report.md'), 'utf8');
+    const table = markdown.split('## Top-1 score')[1]?.split('\n## ')[0] ?? '';
+    const rows = [...table.matchAll(/^\| \[(\d\.\d\d), (\d\.\d\d)[)\]] \| (\d+) \|$/gm)].map((m) => ({ from: Number(m[1]), to: Number(m[2]), count: Number(m[3]) }));
+    expect(rows).toHaveLength(20);
+    expect(rows.map((row) => row.from)).toEqual(Array.from({ length: 20 }, (_, i) => Number((i / 20).toFixed(2))));
+    const expected = new Array<number>(20).fill(0);
+    for (const line of joined) {
+      const score = PredictionRecord.parse(JSON.parse(line)).top[0]!.score;
+      expected[rows.findIndex((row, i) => score >= row.from && (score < row.to || (i === 19 && score <= row.to)))]! += 1;
+    }
+    expect(rows.map((row) => row.count)).toEqual(expected);
+    expect(expected.reduce((a, b) => a + b, 0)).toBe(12);
 
     // The same adapter and images through the CLI: the same lines, in the same order.
     const cliOut = path.join(root, 'cli.jsonl');
@@ -97,6 +111,28 @@ describe('inference through the local pipeline and sage predict', () => {
     // And from the manifest itself.
     const fromManifest = await sage(['predict', manifestUri]);
     expect(fromManifest.out.split('\n')).toEqual(joined);
+  });
+
+  it('refuses weights of another patch size than the adapter was trained on (exit 2), naming both sides, from flags and from a manifest', async () => {
+    // The trained CLIP with 4 px patches instead of 8: width, blocks, image size and projection all equal.
+    const coarser = await createRandomClip(
+      path.join(root, 'clip-patch4'),
+      { vision: { imageSize: 32, patchSize: 4, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 2 }, text: { hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 2 }, projectionDim: 16 },
+      1,
+    );
+    const bothSides = /trained on a CLIP with patchSize 8 \(.+\); the CLIP given \(.+clip-patch4\) has patchSize 4/;
+    const refused = await sage(['predict', unlabelled, '--adapter', adapter, '--weights', coarser.dir]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(bothSides);
+    expect(refused.out).toBe('');
+    const manifestUri = path.join(root, 'label-patch4.json');
+    await writeFile(manifestUri, JSON.stringify({ version: 1, kind: 'predict', name: 'label-patch4', adapter, weights: coarser.dir, images: { folder: unlabelled } }));
+    const fromManifest = await sage(['predict', manifestUri]);
+    expect(fromManifest.code).toBe(2);
+    expect(fromManifest.err).toMatch(bothSides);
+    const validated = await sage(['validate', manifestUri]);
+    expect(validated.code).toBe(2);
+    expect(`${validated.out}\n${validated.err}`).toMatch(/trained on a CLIP with patchSize 8 \(.+\); the weights given have patchSize 4/);
   });
 
   it('stops at an unreadable image with --strict (exit 2), and takes globs and list files', async () => {

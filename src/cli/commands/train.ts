@@ -85,7 +85,7 @@ export function registerTrain(program: Command, output: CliOutput): void {
     const { jobKind } = await import('../../trainer');
     const kind = await jobKind(spec.manifestUri).catch(() => 'train' as const);
     if (kind === 'predict') {
-      if (!flags.fromEnv) throw new CliInputError(`${spec.manifestUri} is an inference manifest ("kind": "predict"): run it with sage predict --manifest or sage run`);
+      if (!flags.fromEnv) throw new CliInputError(`${spec.manifestUri} is an inference manifest ("kind": "predict"): label its images with sage predict ${spec.manifestUri}, or run it through the pipeline with sage run ${spec.manifestUri}`);
       // The container's command for an inference slice (the local pipeline runs it too).
       const { runPredictJob } = await import('../../trainer');
       const { files } = await runPredictJob(spec, { ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}), ...(flags.workers !== undefined || workersFromEnv() !== undefined ? { workers: flags.workers ?? workersFromEnv()! } : {}), log: (line) => output.err(line) });
