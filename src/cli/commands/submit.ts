@@ -171,7 +171,7 @@ export async function reportOutcome(outcome: SubmitOutcome, output: CliOutput, d
  */
 async function dryRun(text: string, manifestUri: string, flags: SubmitFlags, output: CliOutput): Promise<void> {
   const { validateUpload, ManifestValidationError } = await import('../../manifest');
-  const { estimateManifest } = await import('../../pipeline');
+  const { estimateManifest, estimateProblems } = await import('../../pipeline');
   const { describeSweepEstimate, storedEstimate } = await import('../../estimate');
   const { cliBudget } = await import('../budget');
   const checked = await validateUpload(text, { manifestUri });
@@ -188,12 +188,14 @@ async function dryRun(text: string, manifestUri: string, flags: SubmitFlags, out
   const result = checked.result;
   const { budget, from } = await cliBudget();
   const estimate = result.clip ? estimateManifest(result.manifest, result.clip, result.counts, budget) : undefined;
+  // A run the budget cannot hold (time or GPU memory) is refused as the validation function refuses it: its problems, exit 2, never "valid".
+  const problems = estimate && !estimate.fits ? estimateProblems(result.manifest.sweep !== undefined, estimate) : undefined;
   if (flags.json) {
-    output.out(JSON.stringify({ outcome: estimate && !estimate.fits ? 'would-be-refused' : 'valid', dryRun: true, budgetFrom: from, ...(estimate ? { estimate: storedEstimate(estimate) } : {}) }, null, 2));
+    output.out(JSON.stringify({ outcome: problems ? 'would-be-refused' : 'valid', dryRun: true, budgetFrom: from, ...(problems ? { problems } : {}), ...(estimate ? { estimate: storedEstimate(estimate) } : {}) }, null, 2));
   } else {
-    output.err(`valid: ${manifestUri}; nothing uploaded (--dry-run)`);
+    output.err(`${problems ? 'would be refused' : 'valid'}: ${manifestUri}; nothing uploaded (--dry-run)`);
     output.out(`estimate (${from}):`);
     for (const line of estimate ? describeSweepEstimate(estimate) : ["none: the weights' config.json could not be read"]) output.out(`  ${line}`);
   }
-  if (estimate && !estimate.fits) throw new CliInputError(`the validation function would refuse this manifest: ${estimate.problems.map((p) => `#${p.sweepIndex}: ${p.message}`).join('; ')}`);
+  if (problems) throw new ManifestValidationError(problems, manifestUri);
 }

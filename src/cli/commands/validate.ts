@@ -50,11 +50,22 @@ export function registerValidate(program: Command, output: CliOutput): void {
       const runs = Array.from({ length: sweepSize(manifest) }, (_, i) => methodLabel(resolveRunSettings(manifest, i)));
       const total = (values: readonly number[] | undefined): string => (values ? String(values.reduce((s, v) => s + v, 0)) : '?');
       // What the runs will cost on the GPUs the stack may launch (when the weights' config was read).
-      const { estimateManifest } = await import('../../pipeline');
+      const { estimateManifest, estimateProblems } = await import('../../pipeline');
       const { describeSweepEstimate, storedEstimate } = await import('../../estimate');
       const { cliBudget } = await import('../budget');
       const budget = result.clip ? await cliBudget() : undefined;
       const estimate = budget && result.clip ? estimateManifest(manifest, result.clip, counts, budget.budget) : undefined;
+      if (estimate && budget && !estimate.fits) {
+        // The upload Lambda refuses a run the budget cannot hold (time or GPU memory): so does validate, with its problems and the figures.
+        const problems = estimateProblems(manifest.sweep !== undefined, estimate);
+        if (flags.json) output.out(JSON.stringify({ ok: false, manifestUri, problems, budgetFrom: budget.from, estimate: storedEstimate(estimate) }, null, 2));
+        else {
+          output.out(`estimate (${budget.from})`);
+          for (const line of describeSweepEstimate(estimate)) output.out(`  ${line}`);
+          for (const warning of warnings) output.err(`warning: ${warning.path || '(manifest)'}: ${warning.message}`);
+        }
+        throw new ManifestValidationError(problems, manifestUri);
+      }
       if (flags.json) {
         output.out(JSON.stringify({ ok: true, manifestUri, name: manifest.name, classes: manifest.classes.length, counts, runs, warnings, ...(estimate ? { estimate: storedEstimate(estimate) } : {}) }, null, 2));
         return;
