@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { mulberry32 } from '../src/common/mulberry32';
+import { mulberry32 } from '../src/common/random';
 import { MetricsDocument } from '../src/contracts/metrics';
 import { ShardWriter } from '../src/data/shards/writer';
 import { LocalObjectStore } from '../src/storage';

@@ -18,7 +18,7 @@ import { ARTIFACTS_PREFIXES, DATA_PREFIXES, RESULTS_PREFIXES, RUN_FILES, RUN_REC
 import { GpuBatch } from './constructs/gpu-batch';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { SecureBucket } from './constructs/secure-bucket';
-import { readPipelineSettings, type PipelineSettings } from './settings';
+import { readPipelineSettings, settingsBudget, type PipelineSettings } from './settings';
 
 export interface SagePipelineStackProps extends StackProps {
   /** Settings; default: read from CDK context (infra/settings.ts). */
@@ -79,13 +79,7 @@ export class SagePipelineStack extends Stack {
         ...bucketEnv,
         [FUNCTION_ENV.jobQueue]: this.batch.jobQueue.jobQueueArn,
         [FUNCTION_ENV.jobDefinition]: this.batch.jobDefinition.jobDefinitionArn,
-        [FUNCTION_ENV.estimateBudget]: budgetToEnv({
-          instanceTypes: settings.instanceTypes,
-          gpus: Object.fromEntries(settings.instanceTypes.map((type) => [type, settings.gpus[type]!])),
-          jobTimeoutMinutes: settings.jobTimeoutMinutes,
-          spotRetries: settings.spotRetries,
-          maxAttempts: settings.jobAttempts,
-        }),
+        [FUNCTION_ENV.estimateBudget]: budgetToEnv(settingsBudget(settings)),
       },
     });
     this.aggregateFunction = new PipelineFunction(this, 'AggregateMetrics', {

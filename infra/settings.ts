@@ -5,7 +5,7 @@
  */
 import type { Node } from 'constructs';
 import { z } from 'zod';
-import { BATCH_MAX_ATTEMPTS, DEFAULT_BUDGET, DEFAULT_GPUS, GpuTable } from '../src/estimate';
+import { BATCH_MAX_ATTEMPTS, DEFAULT_BUDGET, DEFAULT_GPUS, GpuTable, type AttemptBudget } from '../src/estimate';
 import { PipelineError } from '../src/common/errors';
 
 const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
@@ -24,9 +24,14 @@ export const PipelineSettings = z.object({
   spot: bool.default(true),
   /** Highest spot price as a percentage of on-demand. */
   spotBidPercentage: int(1, 100).default(100),
-  /** vCPUs and memory (MiB) the training container reserves; it always gets 1 GPU. */
+  /** vCPUs and memory (MiB) the training container reserves. */
   jobVcpus: int(1, 192).default(4),
   jobMemoryMiB: int(1024, 2_000_000).default(14_336),
+  /**
+   * GPUs the training container reserves; the trainer runs one data-parallel replica per GPU it
+   * sees (SPEC section 7). Every type of instanceTypes must have that many. 8: the most an EC2 instance has.
+   */
+  jobGpus: int(1, 8).default(DEFAULT_BUDGET.jobGpus ?? 1),
   /** Hard limit on one attempt of a job; a longer run checkpoints before it and continues in the next attempt. */
   jobTimeoutMinutes: int(5, 14 * 24 * 60).default(DEFAULT_BUDGET.jobTimeoutMinutes),
   /**
@@ -89,5 +94,27 @@ export function readPipelineSettings(node: Pick<Node, 'tryGetContext'>): Pipelin
   if (unknown.length > 0) {
     throw new PipelineSettingsError(`invalid CDK context:\n  ${CONTEXT_PREFIX}gpus: no entry for ${unknown.join(', ')} of ${CONTEXT_PREFIX}instanceTypes (the estimate needs each type's throughput and price)`);
   }
+  // Batch never places a job on an instance with fewer GPUs than it reserves: such a type would only ever idle.
+  const tooFew = parsed.data.instanceTypes.filter((type) => parsed.data.gpus[type]!.gpus < parsed.data.jobGpus);
+  if (tooFew.length > 0) {
+    const has = tooFew.map((type) => `${type} has ${parsed.data.gpus[type]!.gpus}`).join(', ');
+    throw new PipelineSettingsError(`invalid CDK context:\n  ${CONTEXT_PREFIX}jobGpus: ${parsed.data.jobGpus} GPUs per job, but ${has} (${CONTEXT_PREFIX}gpus): drop ${tooFew.length > 1 ? 'them' : 'it'} from ${CONTEXT_PREFIX}instanceTypes or lower ${CONTEXT_PREFIX}jobGpus`);
+  }
   return parsed.data;
+}
+
+/**
+ * The estimate's budget from the settings: what the stack hands the validation function
+ * (ESTIMATE_BUDGET) and what `sage validate` / `submit --dry-run` should estimate with, so both
+ * agree. The GPU table keeps only the types the queue may launch.
+ */
+export function settingsBudget(settings: PipelineSettings): Required<AttemptBudget> {
+  return {
+    instanceTypes: settings.instanceTypes,
+    gpus: Object.fromEntries(settings.instanceTypes.map((type) => [type, settings.gpus[type]!])),
+    jobTimeoutMinutes: settings.jobTimeoutMinutes,
+    spotRetries: settings.spotRetries,
+    maxAttempts: settings.jobAttempts,
+    jobGpus: settings.jobGpus,
+  };
 }

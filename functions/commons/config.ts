@@ -10,7 +10,7 @@ export const FUNCTION_ENV = {
   jobQueue: 'JOB_QUEUE',
   jobDefinition: 'JOB_DEFINITION',
   logLevel: 'LOG_LEVEL',
-  /** JSON: the estimate's budget (instance types, GPU table without sources, timeout, attempts). */
+  /** JSON: the estimate's budget (instance types, GPU table without sources, timeout, attempts, GPUs per job). */
   estimateBudget: 'ESTIMATE_BUDGET',
 } as const;
 
@@ -21,12 +21,15 @@ const BudgetJson = z.object({
   jobTimeoutMinutes: z.number().int().positive(),
   spotRetries: z.number().int().nonnegative(),
   maxAttempts: z.number().int().positive(),
+  /** sage:jobGpus: the job definition's GPU count, which the estimate divides the compute by. */
+  jobGpus: z.number().int().positive(),
 });
 
 /** The estimate's budget in the form the function's environment carries it (4 KB for all variables: no sources). */
 export function budgetToEnv(budget: AttemptBudget): string {
   const gpus = Object.fromEntries(Object.entries(budget.gpus).map(([type, spec]) => [type, { ...spec, source: undefined, measuredBy: undefined }]));
-  return JSON.stringify({ ...budget, gpus });
+  // Always written, so the function estimates with the GPUs the job definition reserves.
+  return JSON.stringify({ ...budget, gpus, jobGpus: budget.jobGpus ?? 1 });
 }
 
 /** ESTIMATE_BUDGET, parsed; undefined when the variable is unset (then no estimate is made). */

@@ -121,7 +121,8 @@ export class GpuBatch extends Construct {
       image,
       cpu: settings.jobVcpus,
       memory: Size.mebibytes(settings.jobMemoryMiB),
-      gpu: 1,
+      // One replica per GPU the container sees (src/trainer/parallel/replica-count.ts).
+      gpu: settings.jobGpus,
       jobRole: this.jobRole,
       environment: {
         AWS_REGION: Stack.of(this).region,

@@ -10,7 +10,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { storeFor } from '../storage';
 import { defaultClipCacheDir } from './folder';
-import { type ClipLog, formatSeconds, percent, silentLog, StageProgress } from './progress';
+import { l2NormalizeRows } from './layers';
+import { type ClipLog, formatSeconds, percent, silentClipLog, StageProgress } from './progress';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { fillTemplate, type TemplateMode, templatesFor } from './templates';
 import type { ClipModel, ClipTokenizer } from './types';
@@ -69,13 +70,11 @@ export function classifierCacheKey(model: ClipModel, classNames: readonly string
   return createHash('sha256').update(identity).digest('hex').slice(0, 24);
 }
 
-const l2Normalise = (x: tf.Tensor2D): tf.Tensor2D => tf.div(x, tf.norm(x, 'euclidean', 1, true));
-
 /** The L2-normalised projected text features of one batch: `[rows, projectionDim]`. */
 export function encodePromptBatch(model: ClipModel, batch: TokenBatch): tf.Tensor2D {
   return tf.tidy(() => {
     const ids = tf.tensor2d(batch.ids, [batch.rows, batch.contextLength], 'int32');
-    return l2Normalise(model.encodeText(ids));
+    return l2NormalizeRows(model.encodeText(ids));
   });
 }
 
@@ -120,7 +119,7 @@ async function textClassifier(
     const all = tf.concat(chunks, 0); // [classes*templates, projectionDim]
     const perClass = tf.mean(tf.reshape(all, [classNames.length, templates.length, model.config.projectionDim]), 1) as tf.Tensor2D; // [classes, projectionDim]
     tf.dispose(chunks);
-    return l2Normalise(perClass);
+    return l2NormalizeRows(perClass);
   });
   log(`text classifier: ${prompts.length} prompts encoded in ${formatSeconds(progress.elapsed())}`);
   return result;
@@ -138,7 +137,7 @@ export async function zeroShotClassifier(
 ): Promise<ZeroShotClassifier> {
   const mode = options.templates ?? 'ensemble60';
   const cacheDir = options.cacheDir === undefined ? path.join(defaultClipCacheDir(), 'classifiers') : options.cacheDir;
-  const log = options.log ?? silentLog;
+  const log = options.log ?? silentClipLog;
   const cacheUri = cacheDir === null ? null : `${cacheDir.replace(/\/+$/, '')}/zero-shot-${classifierCacheKey(model, classNames, mode)}.safetensors`;
   const store = cacheUri ? await storeFor(cacheUri) : null;
   let textEmbeddings: tf.Tensor2D;
@@ -160,6 +159,6 @@ export async function zeroShotClassifier(
     }
   }
   // t·P with P = visual_projection.weight [projectionDim, visionHidden]: back into the space of f.
-  const weights = tf.tidy(() => l2Normalise(tf.matMul(textEmbeddings, model.visualProjection)));
+  const weights = tf.tidy(() => l2NormalizeRows(tf.matMul(textEmbeddings, model.visualProjection)));
   return { weights, textEmbeddings, cacheUri, fromCache };
 }

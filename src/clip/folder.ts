@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isS3Uri, joinUri, storeFor, type ObjectInfo } from '../storage';
-import { type ClipLog, formatMegabytes, formatSeconds, percent, silentLog, StageProgress } from './progress';
+import { type ClipLog, formatMegabytes, formatSeconds, percent, silentClipLog, StageProgress } from './progress';
 
 /** The files a Hugging Face CLIP folder may hold; which of them are required is up to the caller. */
 export const CLIP_FOLDER_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt'] as const;
@@ -43,7 +43,7 @@ async function readEtags(file: string): Promise<Record<string, string>> {
  * Resolves a CLIP location to a local folder, downloading from S3 into `cacheDir` when
  * needed; each download reports its size, each quarter of it and its time to `log`.
  */
-export async function localClipFolder(location: string, cacheDir = defaultClipCacheDir(), log: ClipLog = silentLog): Promise<LocalClipFolder> {
+export async function localClipFolder(location: string, cacheDir = defaultClipCacheDir(), log: ClipLog = silentClipLog): Promise<LocalClipFolder> {
   const store = await storeFor(location);
   if (!isS3Uri(location)) {
     const dir = path.resolve(location);

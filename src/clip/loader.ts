@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseClipConfig } from './config';
 import { localClipFolder } from './folder';
 import { ClipModelImpl } from './model';
-import { type ClipLog, formatMegabytes, formatSeconds, percent, silentLog, StageProgress } from './progress';
+import { type ClipLog, formatMegabytes, formatSeconds, percent, silentClipLog, StageProgress } from './progress';
 import { readSafetensorsFile, type SafetensorsEntry, type SafetensorsFileSummary } from './safetensors';
 import type { ClipConfig, ClipModel } from './types';
 import { checkClipTensors } from './weights';
@@ -76,7 +76,7 @@ async function readWeights(file: string, source: string, log: ClipLog): Promise<
 }
 
 export async function loadClip(location: string, options: LoadClipOptions = {}): Promise<ClipModel> {
-  const log = options.log ?? silentLog;
+  const log = options.log ?? silentClipLog;
   const started = performance.now();
   const folder = await localClipFolder(location, options.cacheDir, log);
   const configText = (await readRequired(folder.dir, 'config.json', location)).toString('utf8');

@@ -7,7 +7,7 @@
 /** Receives one line of text per call (no trailing newline). */
 export type ClipLog = (line: string) => void;
 
-export const silentLog: ClipLog = () => {};
+export const silentClipLog: ClipLog = () => {};
 
 /** `0.42 s`, `12.3 s`, `4m05s`. */
 export function formatSeconds(seconds: number): string {

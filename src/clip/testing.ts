@@ -11,7 +11,7 @@ import { writeSafetensorsFile, type SafetensorsInput, type SafetensorsSpec } fro
 import { type BpeParts, bytesToUnicode, clipTokenizerJson, END_OF_TEXT, START_OF_TEXT } from './tokenizer-json';
 import type { ClipConfig, ClipTextConfig, ClipVisionConfig } from './types';
 import { clipTensorSpecs, type TensorSpec } from './weights';
-import { mulberry32 } from '../common/mulberry32';
+import { mulberry32 } from '../common/random';
 
 export interface RandomClipOptions {
   vision?: Partial<ClipVisionConfig>;

@@ -42,7 +42,7 @@ function fmix32(value: number): number {
 }
 
 /**
- * The data pipeline's seed hash: folds each part's low and high 32 bits (parts up to 2^53)
+ * The data loader's seed hash: folds each part's low and high 32 bits (parts up to 2^53)
  * through murmur3's fmix32 with a distinct odd multiplier, so (1, 2) and (2, 1) differ.
  * Callers pass non-negative integers (seed, epoch, item index, a stream tag).
  */
@@ -105,7 +105,7 @@ export interface Rng {
   fork(): Rng;
 }
 
-/** A mulberry32 generator with the draws the data pipeline and the procedural world need. */
+/** A mulberry32 generator with the draws the data loader and the procedural world need. */
 export function createRng(seed: number): Rng {
   const next = mulberry32(seed);
   let spare = Number.NaN;

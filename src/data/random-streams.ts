@@ -1,5 +1,5 @@
 /**
- * Tags that keep the data pipeline's independent random streams of one (seed, epoch) apart:
+ * Tags that keep the data loader's independent random streams of one (seed, epoch) apart:
  * the epoch order must not correlate with the augmentation draws of any item. Each stream's
  * seed is `mixSeedWide(seed, ..., tag)` (src/common/random.ts).
  */

@@ -11,6 +11,7 @@ import { EstimateError } from '../common/errors';
 export const GpuSpec = z.object({
   /** The accelerator, for people: "T4", "A10G". */
   gpu: z.string().min(1),
+  /** GPUs of the instance type; a job uses min(sage:jobGpus, gpus) of them, one data-parallel replica each. */
   gpus: z.number().int().positive(),
   /** GPU memory per GPU in GiB (for the micro-batch). */
   memoryGiB: z.number().positive(),
@@ -43,7 +44,7 @@ export const DEFAULT_GPUS: GpuTable = {
   'g5.xlarge': { gpu: 'A10G', gpus: 1, memoryGiB: 24, peakTflops: 31.2, efficiency: 0.3, onDemandUsdPerHour: 1.006, spotUsdPerHour: 0.4, startupMinutes: 35, source: `NVIDIA A10 datasheet (31.2 TFLOP/s FP32, 24 GB); ${PRICES}; ${ASSUMED}; ${JIT}` },
   'g5.2xlarge': { gpu: 'A10G', gpus: 1, memoryGiB: 24, peakTflops: 31.2, efficiency: 0.3, onDemandUsdPerHour: 1.212, spotUsdPerHour: 0.48, startupMinutes: 35, source: `NVIDIA A10 datasheet; ${PRICES}; ${ASSUMED}; ${JIT}` },
   'g6.xlarge': { gpu: 'L4', gpus: 1, memoryGiB: 24, peakTflops: 30.3, efficiency: 0.3, onDemandUsdPerHour: 0.805, spotUsdPerHour: 0.32, startupMinutes: 35, source: `NVIDIA L4 datasheet (30.3 TFLOP/s FP32, 24 GB); ${PRICES}; ${ASSUMED}; ${JIT}` },
-  'g5.12xlarge': { gpu: 'A10G', gpus: 4, memoryGiB: 24, peakTflops: 31.2, efficiency: 0.3, onDemandUsdPerHour: 5.672, spotUsdPerHour: 2.27, startupMinutes: 35, source: `NVIDIA A10 datasheet; 4 GPUs used by data-parallel workers; ${PRICES}; ${ASSUMED}; ${JIT}` },
+  'g5.12xlarge': { gpu: 'A10G', gpus: 4, memoryGiB: 24, peakTflops: 31.2, efficiency: 0.3, onDemandUsdPerHour: 5.672, spotUsdPerHour: 2.27, startupMinutes: 35, source: `NVIDIA A10 datasheet; 4 GPUs, of which a job uses sage:jobGpus (default 1), one data-parallel replica each; ${PRICES}; ${ASSUMED}; ${JIT}` },
 };
 
 export class GpuTableError extends EstimateError {

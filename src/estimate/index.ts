@@ -7,7 +7,7 @@
 export { runWork, visionForwardFlops, textForwardFlops, passesPerImage, type RunShape, type RunWork, type TowerShapes } from './work';
 export { DEFAULT_GPUS, GpuSpec, GpuTable, GpuTableError, parseGpuTable } from './gpus';
 export { estimateSweep, describeSweepEstimate, storedEstimate, DEFAULT_BUDGET, type EntryEstimate, type SweepEstimate, type SweepRun, type StoredEstimate } from './sweep';
-export { estimateRun, describeEstimate, formatHours, formatUsd, EstimateBudgetError, BATCH_MAX_ATTEMPTS, CHECKPOINT_MARGIN_MINUTES, type AttemptBudget, type InstanceEstimate, type RunEstimate } from './estimate';
+export { estimateRun, describeEstimate, formatHours, formatUsd, dataParallelSpeedup, EstimateBudgetError, BATCH_MAX_ATTEMPTS, CHECKPOINT_MARGIN_MINUTES, DATA_PARALLEL_EFFICIENCY, type AttemptBudget, type InstanceEstimate, type RunEstimate } from './estimate';
 export { liftBottleneck, perBlockFormula, type AdapterKind } from './parameters';
 export {
   trainingBytesPerImage,

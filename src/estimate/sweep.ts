@@ -15,6 +15,7 @@ export const DEFAULT_BUDGET: AttemptBudget = {
   jobTimeoutMinutes: 12 * 60,
   spotRetries: 3,
   maxAttempts: 10,
+  jobGpus: 1,
 };
 
 export interface EntryEstimate {
@@ -63,7 +64,7 @@ export function describeSweepEstimate(sweep: SweepEstimate, limit = 20): string[
   const lines = sweep.entries.slice(0, limit).map((entry) => `#${entry.sweepIndex} ${entry.method}: ${describeEstimate(entry.estimate)}`);
   if (sweep.entries.length > limit) lines.push(`... and ${sweep.entries.length - limit} more runs`);
   if (sweep.entries.length > 1) {
-    lines.push(`all ${sweep.entries.length} runs: ${formatHours(sweep.totals.hours)} of GPU time at most, ${formatUsd(sweep.totals.onDemandUsd)} on demand, ${formatUsd(sweep.totals.spotUsd)} spot`);
+    lines.push(`all ${sweep.entries.length} runs: ${formatHours(sweep.totals.hours)} of instance time at most, ${formatUsd(sweep.totals.onDemandUsd)} on demand, ${formatUsd(sweep.totals.spotUsd)} spot`);
   }
   lines.push(`attempts per job: ${sweep.attempts} (spot reclaims and "to be continued" exits retry)`);
   for (const problem of sweep.problems) lines.push(`#${problem.sweepIndex} does not fit: ${problem.message}`);
@@ -87,7 +88,8 @@ export function storedEstimate(sweep: SweepEstimate): StoredEstimate {
       sweepIndex: entry.sweepIndex,
       method: entry.method,
       flops: entry.estimate.work.totalFlops,
-      byInstance: entry.estimate.byInstance.map((e) => ({ ...e, attempts: Number.isFinite(e.attempts) ? e.attempts : -1, microBatch: Math.min(e.microBatch, 1_000_000) })),
+      // The stored form (StoredEstimateSchema) predates the GPU count and does not carry it.
+      byInstance: entry.estimate.byInstance.map(({ gpus: _gpus, ...e }) => ({ ...e, attempts: Number.isFinite(e.attempts) ? e.attempts : -1, microBatch: Math.min(e.microBatch, 1_000_000) })),
     })),
   };
 }

@@ -3,7 +3,7 @@
  * reproducible random subset when there are many, chosen in one pass over a stream of
  * unknown length (reservoir sampling) so a million-item split is never held in memory.
  */
-import { mulberry32 } from '../common/mulberry32';
+import { mulberry32 } from '../common/random';
 
 /** mulberry32: uniform floats in [0, 1) from a seed. */
 export const seededRandom = mulberry32;

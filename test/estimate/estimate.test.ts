@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_GPUS, estimateRun, passesPerImage, runWork, textForwardFlops, visionForwardFlops, type AttemptBudget, type TowerShapes } from '../../src/estimate';
+import { DEFAULT_GPUS, describeEstimate, estimateRun, estimateSweep, passesPerImage, runWork, storedEstimate, textForwardFlops, visionForwardFlops, type AttemptBudget, type TowerShapes } from '../../src/estimate';
 
 const VIT_B16: TowerShapes = {
   vision: { hiddenSize: 768, intermediateSize: 3072, numLayers: 12, imageSize: 224, patchSize: 16 },
@@ -102,5 +102,59 @@ describe('GPU memory in the estimate', () => {
     const estimate = estimateRun(VIT_B16, SAGE, { trainImages: 100, testImages: 100, classes: 100 }, budget({ instanceTypes: ['g4dn.xlarge', 'p0.tiny'], gpus: { ...DEFAULT_GPUS, 'p0.tiny': tiny } }));
     expect(estimate.fits).toBe(false);
     expect(estimate.problem).toMatch(/^one training image needs about [\d.]+ GiB of GPU memory \(weights and state included\), more than p0\.tiny \(T4, 1\.5 GiB\) holds: drop it from sage:instanceTypes/);
+  });
+});
+
+describe('GPUs per job (sage:jobGpus)', () => {
+  const counts = { trainImages: 10_847, testImages: 10_000, classes: 100 };
+  const fourGpus = (jobGpus: number) => budget({ instanceTypes: ['g5.12xlarge'], jobGpus });
+
+  it('divides the compute, not the start-up, by 1 + 0.9 per extra GPU: 3.7× on four, by hand', () => {
+    const one = estimateRun(VIT_B16, SAGE, counts, fourGpus(1)).byInstance[0]!;
+    const four = estimateRun(VIT_B16, SAGE, counts, fourGpus(4)).byInstance[0]!;
+    const computeHoursOnOne = runWork(VIT_B16, SAGE, counts).totalFlops / (31.2e12 * 0.3) / 3600;
+    // g5.12xlarge: A10G, 31.2 TFLOP/s at 0.30, 35 minutes' start-up, $5.672 an hour.
+    expect(one.gpus).toBe(1);
+    expect(one.hours).toBeCloseTo(computeHoursOnOne + 35 / 60, 9);
+    expect(four.gpus).toBe(4);
+    expect(four.hours).toBeCloseTo(computeHoursOnOne / 3.7 + 35 / 60, 9);
+    expect(four.onDemandUsd).toBeCloseTo((computeHoursOnOne / 3.7 + 35 / 60) * 5.672, 9);
+    // Without the setting a budget means one GPU, as before it existed.
+    const { jobGpus: _unset, ...legacy } = fourGpus(1);
+    expect(estimateRun(VIT_B16, SAGE, counts, legacy).byInstance[0]!.hours).toBe(one.hours);
+    expect(describeEstimate(estimateRun(VIT_B16, SAGE, counts, fourGpus(4)))).toContain('on g5.12xlarge (4 × A10G, micro-batch up to');
+  });
+
+  it('uses the GPUs the job asks for, not all the type has: two of four give 1.9×', () => {
+    const two = estimateRun(VIT_B16, SAGE, counts, fourGpus(2)).byInstance[0]!;
+    const computeHoursOnOne = runWork(VIT_B16, SAGE, counts).totalFlops / (31.2e12 * 0.3) / 3600;
+    expect(two.gpus).toBe(2);
+    expect(two.hours).toBeCloseTo(computeHoursOnOne / 1.9 + 35 / 60, 9);
+  });
+
+  it('lets a long run need fewer attempts on four GPUs (iNaturalist 2018, 20 epochs: about 28 compute hours on one A10G)', () => {
+    const inat = { ...SAGE, epochs: 20 };
+    const inatCounts = { trainImages: 437_513, testImages: 24_426, classes: 8142 };
+    const long = (jobGpus: number) => estimateRun(VIT_B16, inat, inatCounts, budget({ instanceTypes: ['g5.12xlarge'], jobGpus, jobTimeoutMinutes: 720 })).byInstance[0]!;
+    const computeMinutes = runWork(VIT_B16, inat, inatCounts).totalFlops / (31.2e12 * 0.3) / 60;
+    const usable = 720 - 35 - 5;
+    expect(long(1).attempts).toBe(Math.ceil(computeMinutes / usable) + 3);
+    expect(long(4).attempts).toBe(Math.ceil(computeMinutes / 3.7 / usable) + 3);
+    expect([long(1).attempts, long(4).attempts]).toEqual([3 + 3, 1 + 3]);
+  });
+
+  it('refuses a run when a type the queue may pick has fewer GPUs than the job asks for, naming the type and the setting', () => {
+    const estimate = estimateRun(VIT_B16, SAGE, counts, budget({ instanceTypes: ['g5.12xlarge', 'g4dn.xlarge', 'g5.xlarge'], jobGpus: 4 }));
+    expect(estimate.fits).toBe(false);
+    expect(estimate.problem).toBe('the job asks for 4 GPUs (sage:jobGpus), more than g4dn.xlarge (1 × T4), g5.xlarge (1 × A10G) has: drop them from sage:instanceTypes or lower sage:jobGpus');
+    // Each type is still priced with the GPUs it has.
+    expect(estimate.byInstance.map((e) => e.gpus)).toEqual([4, 1, 1]);
+    const sweep = estimateSweep(VIT_B16, [{ ...SAGE, sweepIndex: 0, label: 'sage' }], counts, budget({ instanceTypes: ['g5.12xlarge', 'g4dn.xlarge'], jobGpus: 4 }));
+    expect(sweep.fits).toBe(false);
+    expect(sweep.problems[0]!.message).toMatch(/more than g4dn\.xlarge \(1 × T4\) has: drop it from sage:instanceTypes or lower sage:jobGpus$/);
+    // The stored form keeps its schema's fields.
+    expect(Object.keys(storedEstimate(sweep).entries[0]!.byInstance[0]!)).not.toContain('gpus');
+    // Four GPUs on a four-GPU type fit.
+    expect(estimateRun(VIT_B16, SAGE, counts, fourGpus(4)).fits).toBe(true);
   });
 });

@@ -3,6 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { App } from 'aws-cdk-lib';
 import { stackAcknowledgements } from '../../infra/nag';
 import { SagePipelineStack } from '../../infra/sage-pipeline-stack';
+import { PipelineSettingsError, readPipelineSettings, settingsBudget } from '../../infra/settings';
+import { budgetFromEnv, budgetToEnv } from '../../functions/commons/config';
 import { resourcesOfType, synthPipeline, type SynthResult } from './synth';
 
 // One synth (with cdk-nag) serves every test in this file: synthesizing takes tens of seconds.
@@ -104,7 +106,7 @@ describe('the synthesized pipeline stack', () => {
     }
   });
 
-  it('defines a one-GPU training job retried on spot reclaims and on "to be continued" exits (75), and nothing else', () => {
+  it('defines a one-GPU training job (the default of sage:jobGpus) retried on spot reclaims and on "to be continued" exits (75), and nothing else', () => {
     synth.template.hasResourceProperties('AWS::Batch::JobDefinition', {
       ContainerProperties: Match.objectLike({
         ResourceRequirements: Match.arrayWith([{ Type: 'MEMORY', Value: '14336' }, { Type: 'GPU', Value: '1' }]),
@@ -143,8 +145,8 @@ describe('the synthesized pipeline stack', () => {
   it('hands the validation function the estimate budget: instance types, their throughput and prices, timeout and attempts', () => {
     const [, props] = resourcesOfType(synth.json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ValidateManifest'))!;
     const variables = (props.Environment as { Variables: Record<string, string> }).Variables;
-    const budget = JSON.parse(variables.ESTIMATE_BUDGET!) as { instanceTypes: string[]; gpus: Record<string, { peakTflops: number; source?: string }>; jobTimeoutMinutes: number; spotRetries: number; maxAttempts: number };
-    expect(budget).toMatchObject({ instanceTypes: ['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge', 'g5.2xlarge'], jobTimeoutMinutes: 720, spotRetries: 3, maxAttempts: 10 });
+    const budget = JSON.parse(variables.ESTIMATE_BUDGET!) as { instanceTypes: string[]; gpus: Record<string, { peakTflops: number; source?: string }>; jobTimeoutMinutes: number; spotRetries: number; maxAttempts: number; jobGpus: number };
+    expect(budget).toMatchObject({ instanceTypes: ['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge', 'g5.2xlarge'], jobTimeoutMinutes: 720, spotRetries: 3, maxAttempts: 10, jobGpus: 1 });
     expect(budget.gpus['g4dn.xlarge']).toMatchObject({ gpu: 'T4', peakTflops: 8.1 });
     expect(budget.gpus['g4dn.xlarge']!.source).toBeUndefined();
     // Lambda allows 4 KB of environment in all.
@@ -188,6 +190,49 @@ describe('the synthesized pipeline stack', () => {
 
   it('keeps its overall shape (snapshot; hashes masked)', () => {
     expect(withoutHashes(synth.json)).toMatchSnapshot();
+  });
+});
+
+describe('GPUs per job (sage:jobGpus)', () => {
+  const contextOf = (values: Record<string, unknown>) => ({ tryGetContext: (key: string) => values[key] });
+
+  it('reserves the GPUs the context asks for in the job definition and hands the same count to the validation function', () => {
+    const { json } = synthPipeline({ context: { 'sage:jobGpus': '4', 'sage:instanceTypes': 'g5.12xlarge' } });
+    const [[, definition]] = resourcesOfType(json, 'AWS::Batch::JobDefinition');
+    const requirements = (definition.ContainerProperties as { ResourceRequirements: { Type: string; Value: string }[] }).ResourceRequirements;
+    expect(requirements.filter((r) => r.Type === 'GPU')).toEqual([{ Type: 'GPU', Value: '4' }]);
+    const [, validate] = resourcesOfType(json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ValidateManifest'))!;
+    const variables = (validate.Environment as { Variables: Record<string, string> }).Variables;
+    const budget = budgetFromEnv(variables)!;
+    expect(budget).toMatchObject({ instanceTypes: ['g5.12xlarge'], jobGpus: 4 });
+    expect(budget.gpus['g5.12xlarge']).toMatchObject({ gpus: 4, gpu: 'A10G' });
+  });
+
+  it('defaults to one, and the function reads back the budget the stack writes', () => {
+    const settings = readPipelineSettings(contextOf({}));
+    expect(settings.jobGpus).toBe(1);
+    const four = readPipelineSettings(contextOf({ 'sage:jobGpus': 4, 'sage:instanceTypes': ['g5.12xlarge'] }));
+    expect(budgetFromEnv({ ESTIMATE_BUDGET: budgetToEnv(settingsBudget(four)) })).toEqual({
+      ...settingsBudget(four),
+      gpus: { 'g5.12xlarge': { ...four.gpus['g5.12xlarge']!, source: 'the stack settings (sage:gpus)' } },
+    });
+  });
+
+  it('refuses a bad count, and an instance type with fewer GPUs, naming the setting and the type', () => {
+    for (const bad of [0, 9, 1.5, 'four']) {
+      expect(() => readPipelineSettings(contextOf({ 'sage:jobGpus': bad }))).toThrow(PipelineSettingsError);
+      expect(() => readPipelineSettings(contextOf({ 'sage:jobGpus': bad }))).toThrow(/sage:jobGpus: /);
+    }
+    const read = () => readPipelineSettings(contextOf({ 'sage:jobGpus': 4, 'sage:instanceTypes': 'g5.12xlarge,g5.xlarge' }));
+    expect(read).toThrow(PipelineSettingsError);
+    expect(read).toThrow('sage:jobGpus: 4 GPUs per job, but g5.xlarge has 1 (sage:gpus): drop it from sage:instanceTypes or lower sage:jobGpus');
+    // The default types all have one GPU.
+    expect(() => readPipelineSettings(contextOf({ 'sage:jobGpus': 2 }))).toThrow(/but g4dn\.xlarge has 1, g4dn\.2xlarge has 1, g5\.xlarge has 1, g5\.2xlarge has 1 .*drop them/);
+  });
+
+  it('refuses an ESTIMATE_BUDGET without the GPU count', () => {
+    const { jobGpus: _jobGpus, ...old } = JSON.parse(budgetToEnv(settingsBudget(readPipelineSettings(contextOf({}))))) as Record<string, unknown>;
+    expect(() => budgetFromEnv({ ESTIMATE_BUDGET: JSON.stringify(old) })).toThrow(/ESTIMATE_BUDGET \(invalid/);
   });
 });
 
