@@ -41,10 +41,15 @@ export function formatPaperDelta(ours: number | null | undefined, paper: PaperVa
  * A row's state for people: `SUCCEEDED`, `SUCCEEDED (diverged)` when its loss diverged, and
  * `RUNNING (epoch 3/10, step 40/85)` or `RUNNABLE (...)` while a run is between attempts.
  */
+const PRE_RUNNING = new Set(['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING']);
+
 export function statusLabel(run: { row: { status: string; progress?: { epoch: number; epochs: number; step: number; stepsPerEpoch: number } }; diverged?: unknown }): string {
   const { status, progress } = run.row;
   if (run.diverged) return `${status} (diverged)`;
-  if (progress && (status === 'RUNNING' || status === 'RUNNABLE')) return `${status} (epoch ${progress.epoch + 1}/${progress.epochs}, step ${progress.step}/${progress.stepsPerEpoch})`;
+  const at = progress ? `epoch ${progress.epoch + 1}/${progress.epochs}, step ${progress.step}/${progress.stepsPerEpoch}` : '';
+  if (progress && status === 'RUNNING') return `RUNNING (${at})`;
+  // A run with a checkpoint that Batch is starting again (the next attempt): still running, between attempts.
+  if (progress && PRE_RUNNING.has(status)) return `RUNNING (between attempts: Batch ${status}; ${at})`;
   return status;
 }
 

@@ -81,8 +81,8 @@ describe('progress.json reaches the summary row between attempts', () => {
     expect(row.status).toBe('RUNNABLE');
     expectProgressOf(row, first);
     expect(row.progress).toMatchObject({ epoch: 2, epochs: 10, step: 40, stepsPerEpoch: 85 });
-    // What a person reads in the report between attempts: the position, after Batch's state word.
-    expect(await store.getText('s3://results/summaries/tiny-lt/report.md')).toContain('RUNNABLE (epoch 3/10, step 40/85)');
+    // What a person reads in the report between attempts: running, Batch's state word and the position.
+    expect(await store.getText('s3://results/summaries/tiny-lt/report.md')).toContain('RUNNING (between attempts: Batch RUNNABLE; epoch 3/10, step 40/85)');
 
     await stateEvent(env, 'STARTING', '2026-11-29T11:02:00Z');
     row = await rowOf();

@@ -161,7 +161,7 @@ describe('report.md with hostile names, diverged and running runs', () => {
     const markdown = renderReportMarkdown(input);
     const rows = markdownRows(markdown, 'Method');
     expect(rows[1]![1]).toBe('SUCCEEDED (diverged)');
-    expect(rows.at(-1)![1]).toBe('RUNNABLE (epoch 3/10, step 40/85)');
+    expect(rows.at(-1)![1]).toBe('RUNNING (between attempts: Batch RUNNABLE; epoch 3/10, step 40/85)');
     expect(markdown).toContain('## Diverged runs');
     expect(markdown).toMatch(/reached 41\.50 at epoch 2, step 7, more than 10× the first step's 3\.900/);
     const html = await renderReportHtml(input);
