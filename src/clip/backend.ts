@@ -7,7 +7,10 @@
  * A job that needs one backend (`required`: the container's SAGE_REQUIRED_BACKEND=tensorflow)
  * tries only that one, and when it does not load the error says why: the import's own error,
  * whether a GPU is visible (nvidia-smi, /dev/nvidia*), and which CUDA, cuBLAS and cuDNN
- * libraries are on the library path. `deviceFacts()` describes what was loaded for metrics.json.
+ * libraries are on the library path. Loading is not enough: libtensorflow opens the CUDA libraries
+ * only when it starts, and without them (or with a too-old driver) it runs on its CPU kernels under
+ * the same `tensorflow` name, so a required backend must also be seen to take the GPU's memory.
+ * `deviceFacts()` describes what was loaded for metrics.json.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -179,7 +182,61 @@ export function describeDiagnosis(diagnosis: NativeBackendDiagnosis): string {
   ].join('\n');
 }
 
-async function tryNative(probe: BackendProbe, notes: string[], failures: NativeBackendDiagnosis['imports']): Promise<boolean> {
+/**
+ * How much nvidia-smi's memory.used must rise on a GPU for TensorFlow to count as running on it.
+ * tfjs-node creates its TensorFlow context with default options (no allow_growth; the image sets no
+ * TF_FORCE_GPU_ALLOW_GROWTH), so TF's BFC allocator reserves most of the GPU at its first allocation:
+ * gigabytes. Even with growth allowed, the CUDA 11 context alone takes some 300 MiB. An idle GPU's reading
+ * moves by a few MiB. 256 MiB lies well between the two.
+ */
+export const GPU_MEMORY_RISE_MIB = 256;
+/** Side of the square matMul that makes TensorFlow place an op (and allocate) on its device; small, for it runs on the CPU where the check fails. */
+const PLACEMENT_PROBE_SIZE = 256;
+
+function formatMiB(value: number): string {
+  return Number.isFinite(value) ? String(value) : '?';
+}
+
+/**
+ * Whether the native backend that just started really runs on a GPU: after one op that forces device
+ * placement, some GPU's memory.used must have risen by GPU_MEMORY_RISE_MIB since before TensorFlow
+ * loaded. The memory, not nvidia-smi's process list, because inside a container the PID namespace hides
+ * the processes. Returns undefined when it does, else why not, with the figures.
+ */
+function gpuNotInUse(probe: BackendProbe, before: GpuInfo[]): string | undefined {
+  if (before.length === 0) return 'nvidia-smi listed no GPU before TensorFlow loaded';
+  try {
+    const product = tf.tidy(() => tf.matMul(tf.ones([PLACEMENT_PROBE_SIZE, PLACEMENT_PROBE_SIZE]), tf.ones([PLACEMENT_PROBE_SIZE, PLACEMENT_PROBE_SIZE])));
+    try {
+      product.dataSync();
+    } finally {
+      product.dispose();
+    }
+  } catch (error) {
+    return `its first op (a ${PLACEMENT_PROBE_SIZE}×${PLACEMENT_PROBE_SIZE} matMul) failed: ${firstLines(error, 1)}`;
+  }
+  let after: GpuInfo[];
+  try {
+    after = queryGpus(probe);
+  } catch (error) {
+    return `nvidia-smi failed after its first op (${firstLines(error, 1)})`;
+  }
+  const rises = before.map((gpu) => {
+    const now = after.find((g) => g.index === gpu.index);
+    return { gpu, now, rise: now ? now.usedMiB - gpu.usedMiB : Number.NaN };
+  });
+  if (rises.some((r) => r.rise >= GPU_MEMORY_RISE_MIB)) return undefined;
+  const figures = rises
+    .map(({ gpu, now, rise }) => `GPU ${gpu.index} ${gpu.name}: ${formatMiB(gpu.usedMiB)} → ${now ? formatMiB(now.usedMiB) : 'no longer listed'} MiB used of ${formatMiB(gpu.memoryMiB)} (${Number.isFinite(rise) ? `+${rise}` : '?'} MiB)`)
+    .join('; ');
+  return `after a ${PLACEMENT_PROBE_SIZE}×${PLACEMENT_PROBE_SIZE} matMul nvidia-smi's memory.used rose by less than the ${GPU_MEMORY_RISE_MIB} MiB a CUDA context and TensorFlow's allocator take (${figures})`;
+}
+
+/**
+ * Loads the native binding. With `expectGpu` (a job that requires tensorflow) it must also be seen on the
+ * GPU; TensorFlow that loaded but runs on the CPU is refused here, without trying the CPU-only binding.
+ */
+async function tryNative(probe: BackendProbe, notes: string[], failures: NativeBackendDiagnosis['imports'], expectGpu: boolean): Promise<boolean> {
   // Before TensorFlow loads: afterwards nvidia-smi shows its own reservation as used.
   try {
     gpusAtStart = queryGpus(probe);
@@ -189,6 +246,12 @@ async function tryNative(probe: BackendProbe, notes: string[], failures: NativeB
   for (const specifier of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     const result = await tryImport(probe, specifier);
     if (result.ok && (await tf.setBackend('tensorflow').catch(() => false))) {
+      const cpuOnly = expectGpu ? gpuNotInUse(probe, gpusAtStart) : undefined;
+      if (cpuOnly !== undefined) {
+        notes.push(`TensorFlow loaded (${specifier}) but runs on the CPU: ${cpuOnly}; TensorFlow's own log above says which library it could not load ("Could not load dynamic library …")`);
+        failures.push({ specifier, error: 'loaded and started, but on the CPU (no GPU in use)' });
+        return false;
+      }
       notes.push(`via ${specifier}`);
       nativePackage = specifier;
       return true;
@@ -221,7 +284,8 @@ async function select(options: InitBackendOptions): Promise<string> {
   const notes: string[] = [];
   const failures: NativeBackendDiagnosis['imports'] = [];
   const attempts: Record<BackendName, () => Promise<boolean>> = {
-    tensorflow: () => tryNative(probe, notes, failures),
+    // Only a job's requirement expects a GPU: a laptop's tfjs-node (CPU) is a fine choice in the automatic order.
+    tensorflow: () => tryNative(probe, notes, failures, options.required === 'tensorflow'),
     wasm: () => tryWasm(notes),
     cpu: async () => tf.setBackend('cpu'),
   };

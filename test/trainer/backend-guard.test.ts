@@ -4,7 +4,8 @@
  * the CUDA / cuBLAS / cuDNN libraries found), on a machine made to look like a broken GPU host:
  * a fake nvidia-smi on PATH, a library folder with the CUDA runtime but no cuDNN, and a
  * tfjs-node-gpu import that fails as it does when libcudnn.so.8 is missing. Without the
- * requirement the automatic order still ends on wasm here.
+ * requirement the automatic order still ends on wasm here. TensorFlow that loads but runs on the CPU
+ * (how a missing cuDNN shows in the field) is tested in backend-gpu-check.test.ts.
  */
 import { readdirSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
