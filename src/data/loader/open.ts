@@ -8,12 +8,12 @@ import { imagesRootUri, imageUri, resolveReference } from '../../manifest/refere
 import { storeFor, type ObjectStore } from '../../storage';
 import { DecodePool } from '../decode/pool';
 import { LoaderOptionsError, type BadImageReport } from '../errors';
-import { readShardIndex } from '../shards/format';
+import { readShardIndex, ShardIndexError } from '../shards/format';
 import type { ResizedCropOptions } from '../transforms/geometry';
 import type { ItemStream } from './item-stream';
 import { ListItemStream, type ListedItem } from './list-source';
 import { DecodedBatchSource, type OnBadImage } from './batcher';
-import { ShardItemStream } from './shard-source';
+import { ShardItemStream, shardSpan } from './shard-source';
 
 export interface OpenBatchSourceOptions {
   manifest: Manifest;
@@ -111,8 +111,9 @@ export interface OpenImageSourceOptions {
 
 /**
  * Unlabelled images for inference, through the same decode pool and test transforms as
- * evaluation. Listed images come in listing order; shards in index order, the range's
- * items served by skipping (the caller passes `skip: range.start` and stops at the range's end).
+ * evaluation. Listed images come in listing order; shards in index order, the stream opened at
+ * the shard that holds range.start and limited to the shards the range reaches (the caller passes
+ * the returned `skip`, the range's items before it in that shard, and stops after `count` items).
  */
 export async function openImageSource(options: OpenImageSourceOptions): Promise<{ source: LoaderBatchSource; skip: number; count: number }> {
   const { images, imageSize } = options;
@@ -128,10 +129,16 @@ export async function openImageSource(options: OpenImageSourceOptions): Promise<
   } else {
     const store = options.store ?? (await storeFor(images.indexUri));
     const index = await readShardIndex(images.indexUri, store);
-    item = new ShardItemStream(index, images.indexUri, store);
-    const range = options.range ?? { start: 0, end: images.count };
-    skip = range.start;
-    count = range.end - range.start;
+    const total = index.shards.reduce((sum, shard) => sum + shard.count, 0);
+    // The range was cut from the listing's count: an index rewritten since would put it over other images.
+    if (total !== images.count) throw new ShardIndexError(`shard index ${images.indexUri} now holds ${total} images, but it held ${images.count} when the images were listed`);
+    const range = options.range ?? { start: 0, end: total };
+    // Open the stream at the shard holding range.start (from the index's counts), so a slice
+    // reads its own shards rather than downloading and parsing every earlier one to skip them.
+    const span = shardSpan(index, range);
+    item = new ShardItemStream({ ...index, shards: span.shards }, images.indexUri, store, { firstIndex: span.firstIndex });
+    skip = span.skip;
+    count = Math.max(0, Math.min(total, range.end) - Math.min(total, range.start));
   }
   const pool = await DecodePool.open({ workers: options.workers });
   const source = new DecodedBatchSource(item, pool, {

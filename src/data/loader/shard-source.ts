@@ -6,13 +6,19 @@
 import type { ObjectStore } from '../../storage';
 import { createRng, mixSeedWide, permutation, shuffleInPlace, type Rng } from '../../common/random';
 import { RNG_STREAM } from '../random-streams';
-import { shardUri, type DataShardIndex } from '../shards/format';
+import { shardUri, type DataShardEntry, type DataShardIndex } from '../shards/format';
 import { readShards, ShardFormatError, type ShardReadOptions } from '../shards/reader';
 import type { EpochOrder, ItemStream, SourceItem } from './item-stream';
 
 export interface ShardSourceOptions extends ShardReadOptions {
   /** Samples held by the shuffle buffer; default 1000. */
   shuffleBuffer?: number;
+  /**
+   * Source-order index of the first shard's first sample, for a stream over the later shards
+   * of an index (shardSpan): items keep the index (and so the augmentation seed) they have in
+   * the whole index. Default 0.
+   */
+  firstIndex?: number;
 }
 
 export const DEFAULT_SHUFFLE_BUFFER = 1000;
@@ -34,10 +40,50 @@ async function* bufferShuffle<T>(source: AsyncIterable<T>, size: number, rng: Rn
   yield* buffer;
 }
 
+/** Which shards of an index hold the items [start, end), as shardSpan finds them. */
+export interface ShardSpan {
+  /** The shards to read, in index order (empty for an empty range). */
+  shards: DataShardEntry[];
+  /** Position in the index of shards[0]. */
+  first: number;
+  /** Source-order index of shards[0]'s first sample. */
+  firstIndex: number;
+  /** Samples of shards[0] before `start`: what is left to skip once the stream opens there. */
+  skip: number;
+}
+
+/**
+ * The shards that hold items [start, end) of an index in source (index) order, found from the
+ * index's per-shard counts, so no tar before the range is downloaded or parsed: an inference
+ * slice over shards reads its own shards, not every earlier one. The range is clamped to the index.
+ */
+export function shardSpan(index: DataShardIndex, range: { start: number; end: number }): ShardSpan {
+  const total = index.shards.reduce((sum, shard) => sum + shard.count, 0);
+  const start = Math.max(0, Math.min(total, range.start));
+  const end = Math.max(start, Math.min(total, range.end));
+  if (start === end) return { shards: [], first: 0, firstIndex: start, skip: 0 };
+  let at = 0;
+  let first = -1;
+  let firstIndex = 0;
+  const shards: DataShardEntry[] = [];
+  for (const [s, shard] of index.shards.entries()) {
+    if (at >= end) break;
+    // The first shard is the one whose samples reach past `start` (empty shards before it are passed over).
+    if (first < 0 && at + shard.count > start) {
+      first = s;
+      firstIndex = at;
+    }
+    if (first >= 0) shards.push(shard);
+    at += shard.count;
+  }
+  return { shards, first, firstIndex, skip: start - firstIndex };
+}
+
 export class ShardItemStream implements ItemStream {
   private readonly uris: string[];
   /** Source-order index of each shard's first sample. */
   private readonly starts: number[] = [];
+  private readonly firstIndex: number;
   readonly count: number;
 
   constructor(
@@ -53,6 +99,7 @@ export class ShardItemStream implements ItemStream {
       total += shard.count;
     }
     this.count = total;
+    this.firstIndex = options.firstIndex ?? 0;
   }
 
   async labels(): Promise<Int32Array> {
@@ -93,7 +140,7 @@ export class ShardItemStream implements ItemStream {
       }
       seen[record.shard]++;
       const image = record.image;
-      yield { index: this.starts[shard]! + record.position, key: record.key, label: record.label, load: () => Promise.resolve(image) };
+      yield { index: this.firstIndex + this.starts[shard]! + record.position, key: record.key, label: record.label, load: () => Promise.resolve(image) };
     }
     seen.forEach((count, i) => {
       const expected = this.index.shards[shardOrder[i]!]!.count;
