@@ -9,7 +9,8 @@
 import type { ClipModel } from '../clip/types';
 import type { ImageBatch } from '../contracts/batches';
 import { type DeviceFacts, MetricsDocument } from '../contracts/metrics';
-import { runChildFiles, RUN_FILES } from '../contracts/layout';
+import { RunRecord } from '../contracts/documents';
+import { runChildFiles, RUN_FILES, RUN_RECORD_FILE } from '../contracts/layout';
 import {
   accumulate,
   newAccumulator,
@@ -35,7 +36,7 @@ import {
   validatePredictManifest,
   type PredictImagesListing,
 } from '../manifest';
-import { joinUri, storeFor, type ObjectStore } from '../storage';
+import { joinUri, ObjectNotFoundError, storeFor, type ObjectStore } from '../storage';
 import { TrainerBackendError, TrainerSettingsError } from './errors';
 import { planEvaluationBatch } from './micro-batch';
 
@@ -153,6 +154,52 @@ async function adapterTrainCounts(adapterUri: string, classes: number): Promise<
   }
 }
 
+/** A run record is a few kilobytes per slice; anything larger is not one. */
+const MAX_RUN_RECORD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The child's slice against what validation planned. Validation wrote the run record
+ * (run.json in the job's results folder, runs/<runId>/) before submitting the job, with the
+ * image count it validated and each slice's range. The child lists the folder, prefix or
+ * index again, so images added or removed since would shift every slice silently; this
+ * refuses that, naming both counts. A job without a record of its run (started by hand with
+ * --from-env) is not checked, and says so.
+ */
+async function checkPlannedSlice(spec: JobSpec, imageCount: number, range: { start: number; end: number }, log: (line: string) => void): Promise<void> {
+  const uri = joinUri(spec.resultsUri, RUN_RECORD_FILE);
+  let text: string;
+  try {
+    text = await (await storeFor(uri)).getText(uri, { maxBytes: MAX_RUN_RECORD_BYTES });
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
+    log(`inference ${spec.runId}: no run record at ${uri}, so the image count is not checked against validation's`);
+    return;
+  }
+  let parsed: ReturnType<typeof RunRecord.safeParse>;
+  try {
+    parsed = RunRecord.safeParse(JSON.parse(text));
+  } catch (error) {
+    throw new TrainerSettingsError(`the run record ${uri} is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (!parsed.success) throw new TrainerSettingsError(`the run record ${uri} is not a run record: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  const record = parsed.data;
+  if (record.runId !== spec.runId || record.kind !== 'predict' || record.images === undefined) {
+    log(`inference ${spec.runId}: the run record at ${uri} holds no image count of this inference run, so the count is not checked against validation's`);
+    return;
+  }
+  if (record.images !== imageCount) {
+    throw new TrainerSettingsError(
+      `the images of ${spec.manifestUri} number ${imageCount} now, but validation counted ${record.images} (run record ${uri}): ` +
+        `images were added or removed since, so slice #${spec.sweepIndex} would label another range than the one planned; upload the manifest again to label the images as they are now`,
+    );
+  }
+  const planned = record.entries.find((entry) => entry.sweepIndex === spec.sweepIndex)?.overrides.images;
+  const actual = `${range.start}-${range.end}`;
+  if (typeof planned === 'string' && planned !== actual) {
+    throw new TrainerSettingsError(`slice #${spec.sweepIndex} was planned as images ${planned}, but the manifest now slices it as ${actual} (run record ${uri}); upload the manifest again`);
+  }
+}
+
 /** One slice of an inference manifest, as the Batch container runs it: writes the slice's predictions and summary. */
 export async function runPredictJob(spec: JobSpec, options: PredictJobOptions = {}): Promise<PredictJobResult> {
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
@@ -183,6 +230,7 @@ export async function runPredictJob(spec: JobSpec, options: PredictJobOptions = 
   const topK = manifest.topK ?? PREDICT_DEFAULTS.topK;
   const tte = manifest.tte ?? PREDICT_DEFAULTS.tte;
   const range = sliceRange(validated.imageCount, manifest.sliceSize ?? PREDICT_DEFAULTS.sliceSize, spec.sweepIndex);
+  await checkPlannedSlice(spec, validated.imageCount, range, log);
   log(`inference ${spec.runId} slice #${spec.sweepIndex}: images ${range.start}-${range.end} of ${validated.imageCount} with ${validated.adapterUri}, backend ${backend}`);
 
   const clip = await loadClip(weightsUri, { ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}), log });
