@@ -29,12 +29,27 @@ export class EngineOutOfMemoryError extends EngineError {
  * - wasm: the module aborts ("Aborted(...)", a WebAssembly.RuntimeError) or traps on the null
  *   pointer malloc returned ("memory access out of bounds");
  * - JavaScript (the cpu backend, any typed array): RangeError "Array buffer allocation failed".
+ *
+ * An error that carries one as its `cause` (at most MAX_CAUSE_DEPTH links down) is one too: a
+ * helper replica's out-of-memory reaches the trainer as a TrainerReplicaError caused by it.
  */
 export function isOutOfMemoryError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
+  let current = error;
+  for (let depth = 0; depth <= MAX_CAUSE_DEPTH && current instanceof Error; depth++) {
+    if (isOwnOutOfMemory(current)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/** Causes followed by isOutOfMemoryError below the error itself (so a cycle ends). */
+export const MAX_CAUSE_DEPTH = 8;
+
+function isOwnOutOfMemory(error: Error): boolean {
   const text = `${error.name}: ${error.message}`;
   if (/\bOOM\b|resource ?exhausted|out of memory/i.test(text)) return true;
-  if (error instanceof RangeError) return /allocation failed|array buffer length|invalid typed array length/i.test(error.message);
+  // By name too: an error revived from another thread or process keeps its name.
+  if (error instanceof RangeError || error.name === 'RangeError') return /allocation failed|array buffer length|invalid typed array length/i.test(error.message);
   // WebAssembly.RuntimeError (the TypeScript lib here has no WebAssembly value to test instanceof against).
   if (error.name === 'RuntimeError') return /memory access out of bounds|^Aborted\(/i.test(error.message);
   return false;

@@ -16,7 +16,9 @@
  * it is split into W equal parts so every replica has work.
  *
  * A helper that fails a request, throws or exits rejects the request with TrainerReplicaError
- * naming it; a dead helper rejects every later request at once, never a hang.
+ * naming it (a helper's own error is its cause, so an out-of-memory in a helper is recognised
+ * and backed off from as one in the trainer's thread); a dead helper rejects every later
+ * request at once, never a hang.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, type ClipModel, encodePromptBatch, type PromptEncoder, type TokenBatch } from '../../clip';
@@ -24,7 +26,7 @@ import type { ImageBatch } from '../../contracts/batches';
 import { TrainerError } from '../../common/errors';
 import { batchGradients, type BatchGradients, batchLogits, checkTrainingBatch, type GradientSource, type LogitSource, type SageModel, type StepContext } from '../../engine';
 import { processLink, threadLink, type ReplicaLink } from './links';
-import { layoutSize, type ReplicaFault, type ReplicaReply, type ReplicaRequest, type ReplicaResult, type ReplicaTransport, type ValuesUpdate, type VariableLayout } from './protocol';
+import { layoutSize, reviveError, type ReplicaFault, type ReplicaReply, type ReplicaRequest, type ReplicaResult, type ReplicaTransport, type ValuesUpdate, type VariableLayout } from './protocol';
 
 /** A helper replica failed: its index, the transport, and why (its own error, or how it ended). */
 export class TrainerReplicaError extends TrainerError {
@@ -131,7 +133,8 @@ export class ReplicaPool {
     helper.pending.delete(reply.id);
     if (helper.pending.size === 0) helper.link.hold(false);
     if (reply.ok) pending.resolve(reply.result);
-    else pending.reject(new TrainerReplicaError(helper.index, this.size, pending.during, `${reply.error.name}: ${reply.error.message}`, { cause: Object.assign(new Error(reply.error.message), { name: reply.error.name }) }));
+    // The helper's own error as the cause, its class, name, message and causes revived: isOutOfMemoryError follows causes.
+    else pending.reject(new TrainerReplicaError(helper.index, this.size, pending.during, `${reply.error.name}: ${reply.error.message}`, { cause: reviveError(reply.error) }));
   }
 
   private died(helper: Helper, reason: string): void {
@@ -370,11 +373,16 @@ export class ReplicaPool {
     }
   }
 
-  /** Tests: makes helper `index` fail its next step ('throw': an error inside it; 'exit': the helper ends). */
-  async injectFault(index: number, fault: ReplicaFault): Promise<void> {
+  /**
+   * Tests: sets helper `index`'s fault (protocol.ts: 'throw' or 'exit' in its next step, an
+   * allocator that refuses large tensors, null for none), replacing the one before. Answers the
+   * helper's live tensors before the change and the allocations it refused so far.
+   */
+  async injectFault(index: number, fault: ReplicaFault): Promise<{ tensors: number; refused: number }> {
     const helper = this.helpers[index - 1];
     if (!helper) throw new RangeError(`no helper replica ${index}; the pool has 1..${this.size - 1}`);
-    await this.request(helper, 'fault injection', { type: 'fault', id: this.nextId++, fault }, []);
+    const result = (await this.request(helper, 'fault injection', { type: 'fault', id: this.nextId++, fault }, [])) as Extract<ReplicaResult, { type: 'fault' }>;
+    return { tensors: result.tensors, refused: result.refused };
   }
 
   async close(): Promise<void> {

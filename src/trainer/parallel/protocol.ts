@@ -44,8 +44,24 @@ export interface ValuesUpdate {
   values: Float32Array | null;
 }
 
-/** Tests make a helper fail on purpose: throw inside its next step, or exit in the middle of it. */
-export type ReplicaFault = 'throw' | 'exit';
+/**
+ * Tests make a helper fail on purpose: throw inside its next step, or exit in the middle of it;
+ * `out-of-memory`: from now on its backend refuses, inside a gradient pass, every tensor above
+ * `limitBytes` with JavaScript's `RangeError: Array buffer allocation failed`, as an allocator
+ * would when memory is short; null clears the fault.
+ */
+export type ReplicaFault = 'throw' | 'exit' | { type: 'out-of-memory'; limitBytes: number } | null;
+
+/**
+ * An error as it crosses to the trainer: structured clone and IPC would drop its class, and
+ * the trainer needs its name, message and causes (the out-of-memory recogniser reads them).
+ */
+export interface ReplicaErrorInfo {
+  name: string;
+  message: string;
+  stack?: string;
+  cause?: ReplicaErrorInfo;
+}
 
 export type ReplicaRequest =
   | { type: 'start'; id: number; start: ReplicaStart }
@@ -91,9 +107,54 @@ export type ReplicaResult =
       gradients: Float32Array | null;
     }
   | { type: 'logits'; logits: Float32Array; n: number; classes: number }
-  | { type: 'fault' };
+  | {
+      type: 'fault';
+      /** The helper's live tensors (tf.memory()) when the request arrived: tests check a failed step left none. */
+      tensors: number;
+      /** Allocations its out-of-memory fault refused so far. */
+      refused: number;
+    };
 
-export type ReplicaReply = { id: number; ok: true; result: ReplicaResult } | { id: number; ok: false; error: { name: string; message: string } };
+export type ReplicaReply = { id: number; ok: true; result: ReplicaResult } | { id: number; ok: false; error: ReplicaErrorInfo };
+
+/** Causes followed when an error is sent (a cycle or a long chain ends there). */
+const MAX_CAUSES = 8;
+
+/** A helper's error (or anything it threw) as it travels, with its chain of causes. */
+export function serialiseError(error: unknown, depth = 0): ReplicaErrorInfo {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const info: ReplicaErrorInfo = { name: e.name, message: e.message };
+  if (e.stack) info.stack = e.stack;
+  if (e.cause !== undefined && depth < MAX_CAUSES) info.cause = serialiseError(e.cause, depth + 1);
+  return info;
+}
+
+const WebAssemblyErrors = (globalThis as unknown as { WebAssembly?: Record<'RuntimeError' | 'CompileError' | 'LinkError', ErrorConstructor | undefined> }).WebAssembly;
+/** The built-in classes an error is revived as, by name (so `instanceof RangeError` holds on the trainer's side too). */
+const BUILT_IN_ERRORS: Record<string, ErrorConstructor | undefined> = {
+  Error,
+  RangeError,
+  TypeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+  RuntimeError: WebAssemblyErrors?.RuntimeError,
+  CompileError: WebAssemblyErrors?.CompileError,
+  LinkError: WebAssemblyErrors?.LinkError,
+};
+
+/** The trainer's copy of a helper's error: a built-in class where the name is one, else an Error of that name; the helper's stack; its causes. */
+export function reviveError(info: ReplicaErrorInfo): Error {
+  const cause = info.cause ? reviveError(info.cause) : undefined;
+  const Class = BUILT_IN_ERRORS[info.name] ?? Error;
+  const error = new Class(info.message);
+  // As `new Error(message, { cause })` would set it (WebAssembly's classes may not take the option).
+  if (cause !== undefined) Object.defineProperty(error, 'cause', { value: cause, writable: true, configurable: true });
+  if (error.name !== info.name) error.name = info.name;
+  if (info.stack) error.stack = info.stack;
+  return error;
+}
 
 /** Floats in the variables, laid end to end in order. */
 export function layoutSize(variables: readonly VariableLayout[]): number {

@@ -8,8 +8,31 @@
 import * as tf from '@tensorflow/tfjs';
 import { encodePromptBatch, initBackend, loadClip, type ClipModel } from '../../clip';
 import type { ImageBatch } from '../../contracts/batches';
-import { batchLogits, createSageModel, GradientAccumulator, microBatchGradients, type SageModel } from '../../engine';
-import { layoutSize, type ReplicaFault, type ReplicaReply, type ReplicaRequest, type ReplicaResult, type SharedBuffers, type ValuesUpdate, type VariableLayout } from './protocol';
+import { batchLogits, createSageModel, GradientAccumulator, microBatchGradients, releaseAbandonedTape, type SageModel } from '../../engine';
+import { layoutSize, serialiseError, type ReplicaFault, type ReplicaReply, type ReplicaRequest, type ReplicaResult, type SharedBuffers, type ValuesUpdate, type VariableLayout } from './protocol';
+
+type AllocatorFault = Extract<ReplicaFault, { type: 'out-of-memory' }>;
+
+/**
+ * Tests: the backend's `write` refuses, inside a gradient pass (while tfjs has a tape, where a
+ * real out-of-memory hits), tensors above the limit, as test/engine/out-of-memory.test.ts does
+ * on the trainer's thread. Returns how to take it off again.
+ */
+function refuseLargeTensors(fault: AllocatorFault, refused: () => void): () => void {
+  const backend = tf.backend() as unknown as { write: (values: unknown, shape: number[], dtype: string) => unknown };
+  const state = (tf.engine() as unknown as { state: { activeTape: unknown[] | null } }).state;
+  const original = backend.write;
+  backend.write = function (this: unknown, values, shape, dtype) {
+    if (state.activeTape && 4 * shape.reduce((a, b) => a * b, 1) > fault.limitBytes) {
+      refused();
+      throw new RangeError('Array buffer allocation failed');
+    }
+    return original.call(this, values, shape, dtype);
+  };
+  return () => {
+    backend.write = original;
+  };
+}
 
 interface Attached {
   model: SageModel;
@@ -22,7 +45,9 @@ interface Attached {
 export function replicaHandler(send: (reply: ReplicaReply, transfer: ArrayBuffer[]) => void, exit: (code: number) => void): (request: ReplicaRequest) => void {
   let clip: ClipModel | null = null;
   let attached: Attached | null = null;
-  let fault: ReplicaFault | null = null;
+  let fault: 'throw' | 'exit' | null = null;
+  let clearAllocatorFault: (() => void) | null = null;
+  let refused = 0;
   // Requests are handled strictly in order, each after the one before has replied.
   let queue: Promise<void> = Promise.resolve();
 
@@ -122,6 +147,11 @@ export function replicaHandler(send: (reply: ReplicaReply, transfer: ArrayBuffer
           tf.dispose(sums);
           const gradients = state.shared ? null : target;
           return { result: { type: 'step', lossSum, correct, count: n, gradients }, transfer: gradients ? [gradients.buffer as ArrayBuffer] : [] };
+        } catch (error) {
+          // A failed pass leaves its saved tensors on tfjs's tape (out-of-memory.ts). This helper lives on, and
+          // after an out-of-memory the trainer has it redo the step at half the micro-batch: not with them still held.
+          releaseAbandonedTape();
+          throw error;
         } finally {
           accumulator.dispose();
           adjustment.dispose();
@@ -136,9 +166,16 @@ export function replicaHandler(send: (reply: ReplicaReply, transfer: ArrayBuffer
         logits.dispose();
         return { result: { type: 'logits', logits: values, n: request.n, classes }, transfer: [values.buffer as ArrayBuffer] };
       }
-      case 'fault':
-        fault = request.fault;
-        return { result: { type: 'fault' }, transfer: [] };
+      case 'fault': {
+        const tensors = tf.memory().numTensors;
+        clearAllocatorFault?.();
+        clearAllocatorFault = null;
+        if (request.fault !== null && typeof request.fault === 'object') {
+          clearAllocatorFault = refuseLargeTensors(request.fault, () => refused++);
+          fault = null;
+        } else fault = request.fault;
+        return { result: { type: 'fault', tensors, refused }, transfer: [] };
+      }
     }
   };
 
@@ -148,8 +185,7 @@ export function replicaHandler(send: (reply: ReplicaReply, transfer: ArrayBuffer
         const { result, transfer } = await handle(request);
         send({ id: request.id, ok: true, result }, transfer);
       } catch (error) {
-        const e = error instanceof Error ? error : new Error(String(error));
-        send({ id: request.id, ok: false, error: { name: e.name, message: e.message } }, []);
+        send({ id: request.id, ok: false, error: serialiseError(error) }, []);
       }
     });
   };
