@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readPipelineSettings } from '../../infra/settings';
+import { readPipelineSettings, settingsBudget } from '../../infra/settings';
 import { DEFAULT_BUDGET, type AttemptBudget } from '../estimate';
 
 export interface BudgetSource {
@@ -24,8 +24,6 @@ export async function cliBudget(cwd = process.cwd()): Promise<BudgetSource> {
     return { budget: DEFAULT_BUDGET, from: 'the default settings (no cdk.json here)' };
   }
   const settings = readPipelineSettings({ tryGetContext: (key: string) => context[key] });
-  return {
-    budget: { instanceTypes: settings.instanceTypes, gpus: settings.gpus, jobTimeoutMinutes: settings.jobTimeoutMinutes, spotRetries: settings.spotRetries, maxAttempts: settings.jobAttempts },
-    from: file,
-  };
+  // The budget the stack hands the validation function (ESTIMATE_BUDGET), so both estimate alike.
+  return { budget: settingsBudget(settings), from: file };
 }

@@ -71,7 +71,7 @@ describe('sage repro', () => {
     const manifest = Manifest.parse(JSON.parse(await readFile(out, 'utf8')));
     expect(path.isAbsolute(manifest.weights)).toBe(true);
     expect(manifest.train).toEqual({ jsonl: path.join(path.dirname(prepared), 'train.jsonl') });
-    expect(manifest.repro).toEqual({ table: '7', dataset: 'cifar100-lt-r100', toy: true, rows: ['CE', 'CE + CF'] });
+    expect(manifest.repro).toEqual({ table: '7', dataset: 'cifar100-lt-r100', toy: true, rows: ['CE', 'CE + CF', 'LA', 'LA + CF'] });
     expect((await sage(['validate', out])).code).toBe(0);
   });
 

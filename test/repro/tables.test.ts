@@ -43,10 +43,18 @@ describe('the tables as sweeps', () => {
     }
   });
 
-  it('Table 7 trains with the plain CE loss, once without and once with CF', () => {
-    expect(rowSettings('7').map((s) => [s.loss, s.components.cf, s.components.sg])).toEqual([
-      ['ce', false, false],
-      ['ce', true, false],
+  it("Table 7 trains with the plain CE loss, once without and once with CF, then LIFT's LA loss likewise (rows the paper's table has not)", () => {
+    expect(rowSettings('7').map((s) => [s.loss, s.tau, s.components.cf, s.components.sg])).toEqual([
+      ['ce', 1, false, false],
+      ['ce', 1, true, false],
+      ['la', 1, false, false],
+      ['la', 1, true, false],
+    ]);
+    expect(table('7').rows.map((row) => [row.label, row.inPaper])).toEqual([
+      ['CE', true],
+      ['CE + CF', true],
+      ['LA', false],
+      ['LA + CF', false],
     ]);
     expect(table('7').grouping).toBe('own counts');
   });
