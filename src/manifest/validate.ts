@@ -206,7 +206,9 @@ export async function checkWeightsFolder(weights: string, ctx: WeightsCheckConte
     const read = async (start: number, end: number): Promise<Uint8Array> => collectStream(await store.getStream(tensorsUri, { start, end }), tensorsUri, end - start);
     checkClipTensors(config, await readSafetensorsHeader(read, info.size), tensorsUri);
   } catch (error) {
-    if (error instanceof ClipWeightsError || error instanceof SafetensorsFormatError) return problem(`expected the tensors config.json describes: ${error.message}`);
+    if (error instanceof ClipWeightsError) return problem(`expected the tensors config.json describes: ${error.message}`);
+    // A format error's message does not say which file it read.
+    if (error instanceof SafetensorsFormatError) return problem(`expected ${tensorsUri} to hold the tensors config.json describes: ${error.message}`);
     return problem(`expected a readable ${tensorsUri}, got: ${unreadableFileReason(error)}`);
   }
   return config;

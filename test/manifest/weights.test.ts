@@ -66,9 +66,9 @@ describe('the CLIP weights at validation', () => {
 
   it('refuse bytes that are not safetensors, and a missing file, with the file named', async () => {
     await writeFile(weightsFile('model.safetensors'), 'not safetensors at all');
-    expect((await weightProblems())[0]?.message).toMatch(/safetensors header length .* exceeds|safetensors header is not JSON/);
+    expect((await weightProblems())[0]?.message).toMatch(/model\.safetensors to hold the tensors .*(safetensors header length .* exceeds|safetensors header is not JSON)/);
     await writeFile(weightsFile('model.safetensors'), '');
-    expect((await weightProblems())[0]?.message).toMatch(/safetensors file too short/);
+    expect((await weightProblems())[0]?.message).toMatch(/model\.safetensors to hold the tensors .*safetensors file too short/);
   });
 
   it('read only the header of a large checkpoint (a sparse 2 GB file), never its tensors', async () => {
