@@ -5,6 +5,7 @@
  * in the results bucket. The reference store here would happily serve local paths (what the
  * function did before), so only the reference policy stands between the manifest and the disk.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -123,6 +124,31 @@ describe('references of a manifest uploaded to the data bucket', () => {
     }
     if (first.outcome === 'rejected') {
       expect(first.problems.map((problem) => problem.path).sort()).toEqual(['images', 'test.jsonl', 'train.list', 'weights']);
+    }
+  });
+
+  it.skipIf(process.platform !== 'linux')('never read a process environment: a child started with the secret, whose environ the store would serve', async () => {
+    // process.env changes made at run time never reach /proc/self/environ, so the environment
+    // secret lives in a real process's start-up environment, readable by this user.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { env: { ...process.env, SAGE_TEST_SECRET: ENV_SECRET }, stdio: 'ignore' });
+    try {
+      const environ = `/proc/${child.pid}/environ`;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The premise: without the reference policy the store hands the secret over.
+      expect((await new LocalObjectStore().get(environ)).toString('utf8')).toContain(ENV_SECRET);
+      const manifest = await writeDataset(memory);
+      const { key, etag } = await uploadManifest(memory, 'environ', { ...manifest, test: { jsonl: environ }, train: { list: environ } });
+      const deps: ValidateManifestDeps = { locations: LOCATIONS, dataStore: memory, resultsStore: memory, referenceStore: either, submitter: new RecordingSubmitter(), clock: fixedClock(), ids: countingIds() };
+      const { log, lines } = capturingLog();
+      const outcome = await createValidateManifestHandler(() => deps, log)(objectCreatedEvent('data', key, etag), lambdaContext());
+      expect(outcome.outcome).toBe('rejected');
+      expect(either.localTouched).toEqual([]);
+      const documents = await everyResultsDocument();
+      expect(documents).toContain('may name only S3 objects');
+      expect(documents).not.toContain(ENV_SECRET);
+      expect(JSON.stringify(lines)).not.toContain(ENV_SECRET);
+    } finally {
+      child.kill();
     }
   });
 
