@@ -7,6 +7,7 @@
 import { Validations, type App } from 'aws-cdk-lib';
 import cdkNag from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { ARTIFACTS_PREFIXES as A, RESULTS_PREFIXES as R, RUN_FILES, RUN_RECORD_FILE } from '../src/contracts/layout';
 import type { SagePipelineStack } from './sage-pipeline-stack';
 
 // cdk-nag is CommonJS whose exports Node's ESM loader cannot name: take them from the default export.
@@ -52,22 +53,22 @@ export function stackAcknowledgements(stack: SagePipelineStack): NagAcknowledgem
     // Validation.
     { scope: validateRole, id: iam5('*'), reason: 'batch:ListJobs (finding a job a dead handler submitted, by its run-id job name) has no resource-level permissions' },
     { scope: validateRole, id: iam5(`${data}/*`), reason: `Read-only: a manifest names lists and images anywhere in the data bucket; the validator refuses references outside it and weights/ (src/manifest/references.ts)` },
-    { scope: validateRole, id: iam5(`${artifacts}/weights/*`), reason: `Read-only: the validator checks the config and tensor names of the CLIP weights a manifest names; ${PER_KEY}` },
-    { scope: validateRole, id: iam5(`${results}/claims/*`), reason: `Upload claims (one per upload name and etag), read, written and released by validation only; ${PER_KEY}` },
-    { scope: validateRole, id: iam5(`${results}/rejections/*`), reason: `Write-only: rejection reports, one per refused upload; ${PER_KEY}` },
-    { scope: validateRole, id: iam5(`${results}/runs/*/adapter.json`), reason: `Read-only: the header of a trained adapter an inference manifest names; ${PER_KEY}` },
-    { scope: validateRole, id: iam5(`${results}/runs/*/adapter.safetensors`), reason: `Read-only: the tensor header (a ranged read) of a trained adapter an inference manifest names; ${PER_KEY}` },
-    { scope: validateRole, id: iam5(`${results}/runs/*/run.json`), reason: `Write-only, and only run records (runs/<runId>/run.json; the run id is drawn at upload time); ${PER_KEY}` },
+    { scope: validateRole, id: iam5(`${artifacts}/${A.weights}*`), reason: `Read-only: the validator checks the config and tensor names of the CLIP weights a manifest names; ${PER_KEY}` },
+    { scope: validateRole, id: iam5(`${results}/${R.claims}*`), reason: `Upload claims (one per upload name and etag), read, written and released by validation only; ${PER_KEY}` },
+    { scope: validateRole, id: iam5(`${results}/${R.rejections}*`), reason: `Write-only: rejection reports, one per refused upload; ${PER_KEY}` },
+    { scope: validateRole, id: iam5(`${results}/${R.runs}*/${RUN_FILES.adapterHeader}`), reason: `Read-only: the header of a trained adapter an inference manifest names; ${PER_KEY}` },
+    { scope: validateRole, id: iam5(`${results}/${R.runs}*/${RUN_FILES.adapterTensors}`), reason: `Read-only: the tensor header (a ranged read) of a trained adapter an inference manifest names; ${PER_KEY}` },
+    { scope: validateRole, id: iam5(`${results}/${R.runs}*/${RUN_RECORD_FILE}`), reason: `Write-only, and only run records (runs/<runId>/run.json; the run id is drawn at upload time); ${PER_KEY}` },
     // Aggregation.
-    { scope: aggregateRole, id: iam5(`${results}/runs/*`), reason: `Read-only: the run record, metrics and progress of the run an event names; ${PER_KEY}` },
-    { scope: aggregateRole, id: iam5(`${results}/runs/*/status.json`), reason: `Write-only, and only each run child's status.json; ${PER_KEY}` },
-    { scope: aggregateRole, id: iam5(`${results}/summaries/*`), reason: `Per-manifest summaries and reports, which aggregation alone writes; ${PER_KEY}` },
+    { scope: aggregateRole, id: iam5(`${results}/${R.runs}*`), reason: `Read-only: the run record, metrics and progress of the run an event names; ${PER_KEY}` },
+    { scope: aggregateRole, id: iam5(`${results}/${R.runs}*/${RUN_FILES.status}`), reason: `Write-only, and only each run child's status.json; ${PER_KEY}` },
+    { scope: aggregateRole, id: iam5(`${results}/${R.summaries}*`), reason: `Per-manifest summaries and reports, which aggregation alone writes; ${PER_KEY}` },
     // The run role: an envelope that each job narrows to its own run with a session policy.
     { scope: batch.runRole, id: iam5(`${data}/*`), reason: 'Read-only: the manifest and the images it names, anywhere in the data bucket; each job assumes this role with a session policy (src/contracts/run-access.ts)' },
-    { scope: batch.runRole, id: iam5(`${artifacts}/weights/*`), reason: 'Read-only envelope; each job\'s session policy narrows it to the weights folder validation accepted' },
-    { scope: batch.runRole, id: iam5(`${artifacts}/checkpoints/*`), reason: 'Envelope; each job\'s session policy narrows it to checkpoints/<runId>/' },
-    { scope: batch.runRole, id: iam5(`${artifacts}/cuda-cache/*`), reason: 'The CUDA JIT cache that every job shares (restored before training, saved after)' },
-    { scope: batch.runRole, id: iam5(`${results}/runs/*`), reason: 'Envelope; each job\'s session policy narrows it to runs/<runId>/' },
+    { scope: batch.runRole, id: iam5(`${artifacts}/${A.weights}*`), reason: 'Read-only envelope; each job\'s session policy narrows it to the weights folder validation accepted' },
+    { scope: batch.runRole, id: iam5(`${artifacts}/${A.checkpoints}*`), reason: 'Envelope; each job\'s session policy narrows it to checkpoints/<runId>/' },
+    { scope: batch.runRole, id: iam5(`${artifacts}/${A.cudaCache}*`), reason: 'The CUDA JIT cache that every job shares (restored before training, saved after)' },
+    { scope: batch.runRole, id: iam5(`${results}/${R.runs}*`), reason: 'Envelope; each job\'s session policy narrows it to runs/<runId>/' },
   );
   return acknowledgements;
 }
