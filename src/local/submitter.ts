@@ -6,7 +6,7 @@
  * parent's end.
  */
 import { JOB_ENV } from '../contracts/job';
-import type { Clock, JobStateChange, JobSubmission, JobSubmitter, SubmittedJob } from '../pipeline';
+import { childJobId, type Clock, type JobStateChange, type JobSubmission, type JobSubmitter, type SubmittedJob } from '../pipeline';
 import type { JobRunner, JobRunOutcome } from './job-runner';
 
 export interface LocalJobSubmitterOptions {
@@ -80,7 +80,7 @@ export class LocalJobSubmitter implements JobSubmitter {
     const runChild = async (index: number): Promise<void> => {
       const env = isArray ? { ...job.env, [JOB_ENV.arrayIndex]: String(index) } : job.env;
       const sweepIndex = isArray ? index : singleIndex;
-      const childId = isArray ? `${jobId}:${index}` : jobId;
+      const childId = childJobId(jobId, isArray ? job.arraySize : 1, index);
       const role = isArray ? ({ kind: 'child', sweepIndex } as const) : ({ kind: 'single', sweepIndex } as const);
       await this.options.onStateChange({ jobId: childId, jobName: job.name, status: 'RUNNING', runId: job.runId, role, finishedAt: this.now().toISOString(), at: this.now().toISOString() });
       const outcome = await this.options.runner.run(env, `#${sweepIndex}`);
