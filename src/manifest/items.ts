@@ -25,6 +25,8 @@ export interface ReadItemsContext {
   split?: 'train' | 'test' | 'val';
   /** Where references may point; default: the policy of `manifestUri` (S3 only for an S3 manifest). */
   policy?: ReferencePolicy;
+  /** Stop reading a list or JSONL file past this time (Date.now() ms), reporting the line reached. */
+  deadline?: number;
 }
 
 export interface ManifestItem {
@@ -87,9 +89,9 @@ export class LabelResolver {
   }
 }
 
-async function openLines(uri: string, store: ObjectStore): Promise<AsyncIterable<TextLine>> {
+async function openLines(uri: string, store: ObjectStore, deadline: number | undefined): Promise<AsyncIterable<TextLine>> {
   const stream = await store.getStream(uri, undefined, { maxBytes: ITEM_FILE_LIMITS.maxBytes });
-  return readBoundedLines(stream, uri, ITEM_FILE_LIMITS);
+  return readBoundedLines(stream, uri, deadline === undefined ? ITEM_FILE_LIMITS : { ...ITEM_FILE_LIMITS, deadline });
 }
 
 /** Why a referenced file cannot be read, in words that quote nothing read from it. */
@@ -171,7 +173,7 @@ export async function* scanItems(source: ListedItemSource, ctx: ReadItemsContext
   let lines: AsyncIterable<TextLine>;
   try {
     const uri = resolveReference(reference, ctx.manifestUri, ctx.policy);
-    lines = await openLines(uri, ctx.store ?? (await storeFor(uri)));
+    lines = await openLines(uri, ctx.store ?? (await storeFor(uri)), ctx.deadline);
   } catch (error) {
     yield { kind: 'problem', problem: missingFileProblem(formatJsonPath([split, kind]), reference, error) };
     return;

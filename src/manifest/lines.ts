@@ -17,7 +17,15 @@ export const MAX_LINE_BYTES = 64 * 1024;
 export interface LineLimits {
   maxBytes: number;
   maxLineBytes: number;
+  /**
+   * A wall-clock deadline (Date.now() ms) for reading: the upload Lambda's own, less what it
+   * needs to write its verdict, so a list that takes too long gets a rejection report rather
+   * than a time-out with nothing written. Checked every DEADLINE_CHECK_LINES lines.
+   */
+  deadline?: number;
 }
+
+const DEADLINE_CHECK_LINES = 1024;
 
 export const ITEM_FILE_LIMITS: LineLimits = { maxBytes: MAX_ITEM_FILE_BYTES, maxLineBytes: MAX_LINE_BYTES };
 
@@ -121,6 +129,9 @@ export async function* readBoundedLines(stream: Readable, uri: string, limits: L
         if (pendingBytes + piece.length > limits.maxLineBytes) throw tooLong();
         const bytes = pendingBytes > 0 ? Buffer.concat([...pending, piece]) : piece;
         line += 1;
+        if (limits.deadline !== undefined && line % DEADLINE_CHECK_LINES === 0 && Date.now() > limits.deadline) {
+          throw new ManifestFileLimitError(uri, line, `${uri}: validation stopped reading at line ${line.toLocaleString('en-US')}: the validation function's time ran out; split the file into smaller ones or prepare the split as shards (an index is read, not every line)`);
+        }
         yield lineOf(bytes, line, lineStart);
         lineStart += bytes.length + 1;
         pending = [];

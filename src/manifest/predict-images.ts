@@ -17,6 +17,8 @@ export interface PredictImagesContext {
   policy?: ReferencePolicy;
   /** Store for every location; default storeFor(uri). */
   store?: ObjectStore;
+  /** Stop reading a list file past this time (Date.now() ms), reporting the line reached. */
+  deadline?: number;
 }
 
 /** One image to label: `key` is its path under the folder/root (or its shard member key), `uri` where to read it. */
@@ -61,7 +63,7 @@ async function listImages(list: string, rootReference: string, ctx: PredictImage
   };
   try {
     const stream = await (await storeOf(listUri, ctx)).getStream(listUri, undefined, { maxBytes: ITEM_FILE_LIMITS.maxBytes });
-    for await (const read of readBoundedLines(stream, listUri, ITEM_FILE_LIMITS)) {
+    for await (const read of readBoundedLines(stream, listUri, ctx.deadline === undefined ? ITEM_FILE_LIMITS : { ...ITEM_FILE_LIMITS, deadline: ctx.deadline })) {
       if ('invalidUtf8At' in read) {
         report({ path: `${list}:${read.line}`, line: read.line, message: `expected UTF-8 text, got an invalid byte sequence at byte offset ${read.invalidUtf8At} of the file`, code: 'encoding' });
         continue;

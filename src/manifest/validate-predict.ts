@@ -32,6 +32,8 @@ export interface ValidatePredictOptions {
   adapterRoots?: readonly string[];
   sampleSize?: number;
   seed?: number;
+  /** Stop reading the image list past this time (Date.now() ms): see ValidateManifestOptions.deadline. */
+  deadline?: number;
 }
 
 export interface ValidatedPredict {
@@ -209,7 +211,7 @@ export async function validatePredictManifest(text: string, options: ValidatePre
       ? undefined
       : await checkWeightsFolder(weightsRef, { manifestUri: options.manifestUri, policy, checkStorage, storeFor: async (uri) => options.store ?? (await storeFor(uri)) }, (problem) => problems.add(problem));
   if (adapter) checkAdapterFits(adapter.header, adapter.tensors, clip, problems);
-  const listed = imagesSource === undefined ? { problems: [] } : await listPredictImages(imagesSource, { ...(options.manifestUri ? { manifestUri: options.manifestUri } : {}), policy, ...(options.store ? { store: options.store } : {}) });
+  const listed = imagesSource === undefined ? { problems: [] } : await listPredictImages(imagesSource, { ...(options.manifestUri ? { manifestUri: options.manifestUri } : {}), policy, ...(options.store ? { store: options.store } : {}), ...(options.deadline !== undefined ? { deadline: options.deadline } : {}) });
   problems.addAll(listed.problems);
   const listing = listed.listing;
   const imageCount = listing ? (listing.kind === 'listed' ? listing.images.length : listing.count) : 0;

@@ -38,6 +38,7 @@ export async function validateUpload(input: Uint8Array | string, options: Valida
       ...(options.adapterRoots ? { adapterRoots: options.adapterRoots } : {}),
       ...(options.sampleSize !== undefined ? { sampleSize: options.sampleSize } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
     };
     return { kind: 'predict', result: await validatePredictManifest(text, predictOptions) };
   }

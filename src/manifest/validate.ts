@@ -44,6 +44,12 @@ export interface ValidateManifestOptions {
    * S3 may name any S3 object but no local path; a local manifest may name anything.
    */
   referenceRoots?: readonly string[];
+  /**
+   * Stop reading list and JSONL files past this time (Date.now() ms), each reported as a
+   * `limit` problem at the line reached: the upload Lambda's deadline less what writing its
+   * verdict needs. Default: no deadline.
+   */
+  deadline?: number;
 }
 
 /** Per-class item counts of each split, when its items were read. */
@@ -125,7 +131,7 @@ async function scanSplit(split: 'train' | 'test' | 'val', source: ItemSource, na
     return complete ? counts : undefined;
   }
   let complete = true;
-  const ctx = { manifestUri: options.manifestUri, classNames: names, split, policy: validation.policy, ...(options.store ? { store: options.store } : {}) };
+  const ctx = { manifestUri: options.manifestUri, classNames: names, split, policy: validation.policy, ...(options.store ? { store: options.store } : {}), ...(options.deadline !== undefined ? { deadline: options.deadline } : {}) };
   for await (const event of scanItems(source, ctx)) {
     if (event.kind === 'problem') {
       if (event.problem.code === 'reference' || event.problem.code === 'limit') complete = false;

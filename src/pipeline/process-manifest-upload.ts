@@ -78,6 +78,11 @@ export function defaultReferenceRoots(locations: PipelineContext['locations']): 
   return [`${locations.data.replace(/\/+$/, '')}/`, `${joinUri(locations.artifacts, ARTIFACTS_PREFIXES.weights)}/`];
 }
 
+/** What validation leaves of the invocation for the image checks and the verdict's writes: a fifth, between 1 and 60 s. */
+function verdictMarginMs(remainingMs: number): number {
+  return Math.min(60_000, Math.max(1000, remainingMs / 5));
+}
+
 /** The manifest's bytes, or the problem that refuses it: the event's size, then a HEAD, then a bounded read. */
 async function readUpload(upload: ManifestUpload, manifestUri: string, store: ObjectStore): Promise<{ bytes: Uint8Array } | { problem: ManifestProblem } | { gone: true }> {
   const tooLarge = (size: number | undefined): { problem: ManifestProblem } => ({
@@ -103,6 +108,8 @@ async function readUpload(upload: ManifestUpload, manifestUri: string, store: Ob
 /** Validates one uploaded manifest and submits its job or writes its rejection report. */
 export async function processManifestUpload(upload: ManifestUpload, deps: ProcessManifestUploadDeps): Promise<ManifestUploadOutcome> {
   const { locations, log } = deps;
+  // The invocation's end as the handler was given it, before any of its time is spent here.
+  const invocationEnd = deps.remainingMs !== undefined ? Date.now() + deps.remainingMs : undefined;
   if (!isManifestKey(upload.key)) {
     log.info('ignored an object outside manifests/*.json', { key: upload.key });
     return { outcome: 'ignored', reason: `key "${upload.key}" is not manifests/<name>.json` };
@@ -139,6 +146,8 @@ export async function processManifestUpload(upload: ManifestUpload, deps: Proces
         : await validateUpload(read.bytes, {
             manifestUri,
             checkStorage: deps.checkStorage ?? true,
+            // Under Lambda, reading stops before the invocation's end with room left for the verdict.
+            ...(invocationEnd !== undefined ? { deadline: invocationEnd - verdictMarginMs(deps.remainingMs!) } : {}),
             ...(deps.referenceStore ? { store: deps.referenceStore } : {}),
             ...(referenceRoots ? { referenceRoots, adapterRoots: [`${joinUri(locations.results, RESULTS_PREFIXES.runs)}/`] } : {}),
           });

@@ -199,6 +199,25 @@ describe('manifest upload edge cases', () => {
     expect(await processManifestUpload(upload, { ...deps, log: silentLog })).toMatchObject({ outcome: 'submitted', runId: 'run-2', tookOver: false });
   });
 
+  it('stops reading a list file before the invocation’s end and writes a rejection naming the line reached', async () => {
+    const manifest = await writeDataset(store);
+    const lines = Array.from({ length: 5000 }, (_, i) => `train/apple/${i}.png apple`).join('\n');
+    await store.put('s3://data/long/train.txt', `${lines}\n`);
+    const upload = await uploadManifest(store, 'long', { ...manifest, train: { list: 's3://data/long/train.txt' } });
+    // One millisecond left: every check of the deadline finds it passed.
+    const outcome = await processManifestUpload(upload, { ...deps, log: silentLog, remainingMs: 1 });
+    expect(outcome.outcome).toBe('rejected');
+    if (outcome.outcome !== 'rejected') return;
+    expect(outcome.problems).toContainEqual(expect.objectContaining({ path: 's3://data/long/train.txt:1024', code: 'limit', message: expect.stringMatching(/stopped reading at line 1,024: the validation function's time ran out/) }));
+    const report = await store.json<RejectionReport>(`s3://results/rejections/long/${upload.etag.replace(/"/g, '')}.json`);
+    expect(report.problems.some((problem) => problem.code === 'limit')).toBe(true);
+    // With the whole invocation ahead, the same list is read to its end.
+    const relaxed = await processManifestUpload(await uploadManifest(store, 'long-ok', { ...manifest, name: 'long-ok', train: { list: 's3://data/long/train.txt' } }), { ...deps, log: silentLog, remainingMs: 300_000 });
+    // (Its images are not in the store, so it is refused for them, not for the time.)
+    expect(relaxed.outcome).toBe('rejected');
+    if (relaxed.outcome === 'rejected') expect(relaxed.problems.filter((problem) => /time ran out/.test(problem.message))).toEqual([]);
+  });
+
   it('leases the claim for the invocation’s remaining time (Lambda’s getRemainingTimeInMillis)', async () => {
     const upload = await uploadManifest(store, 'tiny', await writeDataset(store));
     const claims: UploadClaim[] = [];
