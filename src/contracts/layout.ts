@@ -45,6 +45,9 @@ export const RUN_FILES = {
 /** The folder inside a run child's results folder where the trainer keeps the best evaluated weights (RUN_FILES' adapter files). */
 export const RUN_BEST_ADAPTER_DIR = 'best';
 
+/** The folder inside a run child's checkpoint folder where an AWS job keeps its text classifier (W^zs) across attempts. */
+export const TEXT_CLASSIFIER_DIR = 'text-classifier';
+
 /** The run record's file name inside `runs/<runId>/`. */
 export const RUN_RECORD_FILE = 'run.json';
 

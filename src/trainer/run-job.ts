@@ -14,7 +14,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ZodError } from 'zod';
 import { attemptFromEnv, type AttemptContext, type JobSpec } from '../contracts/job';
-import { RUN_BEST_ADAPTER_DIR } from '../contracts/layout';
+import { RUN_BEST_ADAPTER_DIR, TEXT_CLASSIFIER_DIR } from '../contracts/layout';
 import type { MetricsDocument, MicroBatchBackoffRecord } from '../contracts/metrics';
 import { passesPerImage } from '../estimate';
 import { resolveSettings, type Settings, type SettingsOverrides } from '../contracts/settings';
@@ -110,12 +110,15 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
     const { plan, pool: replicas } = startReplicas({ settings, backend, clip, classes: names.length, location: weightsUri, cacheDir: options.cacheDir, gpus, log });
     if (replicas) cleanup.push(() => replicas.close());
     const tokenizer = await loadClipTokenizer(weightsUri);
+    // On AWS the container's disk lives one attempt: the text classifier is kept beside the
+    // checkpoints instead, so a resumed attempt reads W^zs rather than encoding C × 60 prompts again.
+    const classifierCache = isS3Uri(locations.checkpointDir) ? joinUri(locations.checkpointDir, TEXT_CLASSIFIER_DIR) : options.cacheDir;
     const model = await createSageModel({
       clip,
       tokenizer,
       classNames: names,
       settings,
-      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      ...(classifierCache ? { cacheDir: classifierCache } : {}),
       ...(replicas ? { encoder: replicas.encodePrompts } : {}),
       log,
     });

@@ -226,6 +226,9 @@ describe.skipIf(unavailable !== null)('the AWS pipeline on the emulator', () => 
 
     const stored = MetricsDocument.parse(JSON.parse(await store.getText(`s3://${buckets.results}/runs/${outcome.runId}/0/metrics.json`)));
     expect(stored.accuracy).toEqual(metrics.accuracy);
+    // The text classifier is kept beside the checkpoints, where the job's next attempt reads it.
+    const kept = (await store.list(`s3://${buckets.artifacts}/checkpoints/${outcome.runId}/0/text-classifier/`)).map((object) => object.uri);
+    expect(kept).toEqual([expect.stringMatching(/\/zero-shot-[0-9a-f]{24}\.safetensors$/)]);
     const summary = await summaryOf('procedural');
     expect(summary.rows).toHaveLength(1);
     expect(summary.rows[0]).toMatchObject({ runId: outcome.runId, status: 'SUCCEEDED', accuracy: stored.accuracy, parameters: stored.parameters });
