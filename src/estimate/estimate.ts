@@ -85,7 +85,7 @@ export class EstimateBudgetError extends EstimateError {
 export function estimateRun(
   shapes: MemoryShapes,
   run: MemoryRun,
-  counts: { trainImages: number; testImages: number; classes: number },
+  counts: { trainImages: number; testImages: number; classes: number; evalImages?: number },
   budget: AttemptBudget,
 ): RunEstimate {
   const work = runWork(shapes, run, counts);

@@ -44,7 +44,7 @@ export interface SweepRun extends MemoryRun {
 export function estimateSweep(
   shapes: MemoryShapes,
   runs: readonly SweepRun[],
-  counts: { trainImages: number; testImages: number; classes: number },
+  counts: { trainImages: number; testImages: number; classes: number; evalImages?: number },
   budget: AttemptBudget,
 ): SweepEstimate {
   const entries = runs.map((run) => ({ sweepIndex: run.sweepIndex, method: run.label, estimate: estimateRun(shapes, run, counts, budget) }));

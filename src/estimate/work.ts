@@ -24,6 +24,8 @@ export interface RunShape {
   components: { init: boolean; fit: boolean };
   epochs: number;
   tte: boolean;
+  /** Evaluations during training every this many epochs and after the last (settings.evalEvery); 0 or absent: none. */
+  evalEvery?: number;
 }
 
 /** FLOPs of one transformer encoder over `tokens` tokens of width `width`. */
@@ -61,18 +63,34 @@ export interface RunWork {
   forwardFlops: number;
   trainFlops: number;
   testFlops: number;
+  /** Evaluations during training (evalEvery), one pass of the evaluated split each, without TTE. */
+  evalFlops: number;
   /** The text classifier: classes × templates prompts. */
   textFlops: number;
   totalFlops: number;
 }
 
-/** The whole run's FLOPs: `trainImages` × epochs training, `testImages` evaluated once, the prompts encoded once. */
-export function runWork(shapes: TowerShapes, run: RunShape, counts: { trainImages: number; testImages: number; classes: number }): RunWork {
+/** How many evaluations a run makes during training: every `evalEvery` epochs and after the last (src/engine/train.ts). */
+export function evaluationsDuringTraining(run: Pick<RunShape, 'method' | 'epochs' | 'evalEvery'>): number {
+  const every = run.evalEvery ?? 0;
+  if (run.method === 'zero-shot' || every <= 0 || run.epochs <= 0) return 0;
+  return Math.floor(run.epochs / every) + (run.epochs % every === 0 ? 0 : 1);
+}
+
+/**
+ * The whole run's FLOPs: `trainImages` × epochs training, `testImages` evaluated once at the
+ * end, the evaluations during training on `evalImages` (the val split, else the test split),
+ * the prompts encoded once.
+ */
+export function runWork(shapes: TowerShapes, run: RunShape, counts: { trainImages: number; testImages: number; classes: number; evalImages?: number }): RunWork {
   const forwardFlops = visionForwardFlops(shapes);
   const passes = passesPerImage(run);
   const trainFlops = run.method === 'zero-shot' ? 0 : counts.trainImages * run.epochs * passes.train * forwardFlops;
   const testFlops = counts.testImages * passes.test * forwardFlops;
+  // Evaluations during training pass each image once (no TTE), twice with FIT.
+  const evalPasses = run.method !== 'zero-shot' && run.components.fit ? 2 : 1;
+  const evalFlops = evaluationsDuringTraining(run) * (counts.evalImages ?? counts.testImages) * evalPasses * forwardFlops;
   const templates = run.components.init ? 60 : 1;
   const textFlops = counts.classes * templates * textForwardFlops(shapes);
-  return { forwardFlops, trainFlops, testFlops, textFlops, totalFlops: trainFlops + testFlops + textFlops };
+  return { forwardFlops, trainFlops, testFlops, evalFlops, textFlops, totalFlops: trainFlops + testFlops + evalFlops + textFlops };
 }

@@ -133,6 +133,7 @@ export function sweepRunsOf(manifest: Manifest): SweepRun[] {
       components: settings.components,
       epochs: settings.epochs,
       tte: settings.tte,
+      evalEvery: settings.evalEvery,
       bottleneck: settings.bottleneck,
       sgProjection: settings.sgProjection,
     };
@@ -143,10 +144,12 @@ export function sweepRunsOf(manifest: Manifest): SweepRun[] {
 export function estimateManifest(
   manifest: Manifest,
   clip: MemoryShapes,
-  counts: { train?: readonly number[]; test?: readonly number[] },
+  counts: { train?: readonly number[]; test?: readonly number[]; val?: readonly number[] },
   budget: AttemptBudget,
 ): SweepEstimate | undefined {
   if (!counts.train || !counts.test) return undefined;
   const total = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0);
-  return estimateSweep(clip, sweepRunsOf(manifest), { trainImages: total(counts.train), testImages: total(counts.test), classes: manifest.classes.length }, budget);
+  // Evaluations during training read the held-out val split when the manifest has one (run-job.ts).
+  const evalImages = manifest.val && counts.val ? total(counts.val) : total(counts.test);
+  return estimateSweep(clip, sweepRunsOf(manifest), { trainImages: total(counts.train), testImages: total(counts.test), classes: manifest.classes.length, evalImages }, budget);
 }
