@@ -3,7 +3,7 @@
  * bar lives in src/trainer/progress.ts) and a TrainingLog for machines (the trainer's JSONL
  * file). The engine only calls these interfaces; it never opens a file or a terminal.
  */
-import type { EpochMetrics } from '../contracts/metrics';
+import type { TrainingLogRecord } from '../contracts/training-log';
 
 export interface StepProgress {
   epoch: number;
@@ -42,18 +42,8 @@ export interface ProgressReporter {
 /** Reports nothing (tests, library use). */
 export const silentProgress: ProgressReporter = { step() {}, epoch() {}, message() {}, warning() {}, close() {} };
 
-/** Kinds of warning the engine emits (the log's `kind`). */
-export type TrainingWarningKind = 'diverged' | 'checkpoint-unusable' | 'checkpoint-fresh-start' | 'checkpoint-stale-files' | 'out-of-memory';
-
-/** One line of the training log. `time` is an ISO timestamp. */
-export type TrainingLogRecord =
-  | { type: 'step'; epoch: number; step: number; loss: number; accuracy: number; learningRate: number; imagesPerSecond: number; seconds: number; time: string }
-  | ({ type: 'epoch'; time: string } & EpochMetrics)
-  /** Training continued from a checkpoint at this 0-based epoch and step; later step records of the same position replace earlier ones. */
-  | { type: 'resume'; epoch: number; step: number; generation: 'latest' | 'previous'; time: string }
-  | { type: 'warning'; kind: TrainingWarningKind; message: string; time: string; details?: Record<string, unknown> }
-  /** The micro-batch an attempt starts with (the trainer's automatic choice, or the setting) and why. */
-  | { type: 'micro-batch'; microBatch: number; reason: 'set' | 'memory-model' | 'batch'; detail: string; time: string };
+/** One line of the training log (schema in src/contracts/training-log.ts). `time` is an ISO timestamp. */
+export type { TrainingLogRecord, TrainingWarningKind } from '../contracts/training-log';
 
 /** A log the engine appends to and flushes at each epoch end and at a stop (the trainer's TrainingLogFile). */
 export interface TrainingLog {

@@ -4,6 +4,7 @@
  * ObjectStore, and the AbortSignal that SIGTERM fires so training checkpoints and stops.
  */
 import cliProgress from 'cli-progress';
+import { TrainingLogRecord as TrainingLogRecordSchema } from '../contracts/training-log';
 import type { EpochProgress, ProgressReporter, TrainingLog, TrainingLogRecord } from '../engine';
 import type { ObjectStore } from '../storage';
 
@@ -102,11 +103,15 @@ export class TrainingLogFile implements TrainingLog {
     if (await store.exists(uri)) {
       for (const line of (await store.getText(uri)).split('\n')) {
         if (line.trim().length === 0) continue;
+        let value: unknown;
         try {
-          log.records.push(JSON.parse(line) as TrainingLogRecord);
+          value = JSON.parse(line);
         } catch {
           // A line cut short by a crash during an earlier write: the rest of the log is still good.
+          continue;
         }
+        const parsed = TrainingLogRecordSchema.safeParse(value);
+        if (parsed.success) log.records.push(parsed.data);
       }
     }
     return log;

@@ -93,6 +93,20 @@ describe('the JSONL training log', () => {
   });
 });
 
+describe('a log line of another shape', () => {
+  const step = (epoch: number, n: number) => ({ type: 'step' as const, epoch, step: n, loss: 1, accuracy: 0.5, learningRate: 0.01, imagesPerSecond: 10, seconds: 0.1, time: 't' });
+  const epochRecord = (epoch: number) => ({ type: 'epoch' as const, epoch, loss: 1, trainAccuracy: 0.5, learningRate: 0.01, seconds: 1, time: 't' });
+  it('is dropped on reopening, as a torn line is, and the records around it are kept whole', async () => {
+    const uri = path.join(await tempDir('jsonl-shape'), 'log.jsonl');
+    const lines = [JSON.stringify(step(1, 1)), JSON.stringify({ type: 'step', epoch: 'one' }), JSON.stringify({ hello: 'world' }), JSON.stringify(epochRecord(1))];
+    await writeFile(uri, `${lines.join('\n')}\n`);
+    const log = await TrainingLogFile.open(new LocalObjectStore(), uri);
+    await log.flush();
+    const written = (await readFile(uri, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(written).toEqual([step(1, 1), epochRecord(1)]);
+  });
+});
+
 describe('stale temporary files in a local checkpoint folder', () => {
   it("removes the *.tmp files the local store's interrupted writes leave, and nothing else", async () => {
     const dir = path.join(await tempDir('stale'), 'ckpt');
