@@ -4,7 +4,12 @@
  * `sage submit` of it runs the table; its report sets the paper's figures beside ours.
  */
 import { Option, type Command } from 'commander';
-import { PRESETS } from '../../contracts/settings';
+import { PRESETS, type SettingsOverrides } from '../../contracts/settings';
+import type { StoredEstimate, SweepEstimate } from '../../estimate';
+import type { PaperDataset } from '../../repro/datasets';
+import type { IdentifiedDataset } from '../../repro/identify';
+import type { PaperMetric } from '../../repro/paper';
+import type { ReproTable } from '../../repro/tables';
 import { CliInputError } from '../exit-codes';
 import { collectSetting, locationOption, parseLocation, parseNonNegativeInteger, parsePositiveInteger, toSettingsOverrides } from '../options';
 import type { CliOutput } from '../output';
@@ -20,6 +25,71 @@ interface ReproFlags {
   microBatchSize?: number;
   seed?: number;
   set?: Record<string, unknown>;
+  json?: boolean;
+}
+
+/** A row of a table as `sage repro --json` and `--list --json` give it: one sweep entry. */
+export interface ReproJsonRow {
+  /** The paper's row label (ours for a row the paper's table has not). */
+  label: string;
+  /** Whether the paper prints figures for the row. */
+  inPaper: boolean;
+  /** The sweep entry: the settings that make the row, over the preset and the changes. */
+  overrides: SettingsOverrides;
+  note?: string;
+}
+
+/** What `sage repro TABLE --json` prints on stdout. */
+export interface ReproJson {
+  /** Where the manifest was written. */
+  manifest: string;
+  /** Its name: the summary's, which the report recognises the reproduction by. */
+  name: string;
+  /** The manifest's `repro` marker: table id, the paper's dataset, toy. */
+  table: string;
+  source: string;
+  title: string;
+  dataset: PaperDataset;
+  /** How the dataset was found: --table-dataset (flag), the manifest's preset, name or classes, or the table's first (toy default). */
+  datasetFrom: IdentifiedDataset['source'];
+  toy: boolean;
+  /** Why the run is a toy (not the paper's data or CLIP); empty otherwise. */
+  toyReasons: string[];
+  /** In sweep order. */
+  rows: ReproJsonRow[];
+  /** The changes to the paper's set-up given on the command line, for every row. */
+  changes: SettingsOverrides;
+  /** The prepared dataset's images per split (the lists' counts). */
+  images: { train: number; test: number };
+  /** The sweep's size (src/repro/estimate.ts sweepWork): trainingImages is Σ epochs × training images over trained runs. */
+  sweep: { runs: number; trainedRuns: number; trainingImages: number; testCrops: number };
+  /** The GPU estimate in summary.json's stored form; null when the CLIP config could not be read. */
+  estimate: StoredEstimate | null;
+  /** Where the estimate's budget came from (./cdk.json or the defaults); absent without an estimate. */
+  budgetFrom?: string;
+}
+
+/** A table as `sage repro --list --json` gives it. */
+export interface ReproListJsonTable {
+  id: string;
+  source: string;
+  title: string;
+  datasets: { id: PaperDataset; title: string }[];
+  /** The metrics the paper prints for it (none for a sensitivity grid). */
+  metrics: PaperMetric[];
+  rows: ReproJsonRow[];
+  /** Methods of the paper's table this pipeline does not run. */
+  notOurs: string[];
+  notes: string[];
+}
+
+/** What `sage repro --list --json` prints on stdout. */
+export interface ReproListJson {
+  tables: ReproListJsonTable[];
+}
+
+function rowJson(row: ReproTable['rows'][number]): ReproJsonRow {
+  return { label: row.label, inPaper: row.inPaper, overrides: row.overrides, ...(row.note ? { note: row.note } : {}) };
 }
 
 function changesFrom(flags: ReproFlags): Record<string, unknown> {
@@ -37,6 +107,7 @@ export function registerRepro(program: Command, output: CliOutput): void {
     .description("write the sweep manifest of one of the paper's tables for a prepared dataset: one entry per row, the Table 8 preset, a report with the paper's figures beside ours")
     .argument('[table]', 'a table (1-7, 10, 11) or a sensitivity grid (alpha, gamma, mu, lambda1, lambda2, lambda3); see --list')
     .option('--list', 'print the tables, their datasets and rows, and exit')
+    .option('--json', 'print the result as JSON on stdout: {manifest, table, dataset, toy, rows, sweep, estimate, ...}; with --list, {tables}')
     .option('--dataset <manifest>', 'a prepared manifest (sage prepare ...): its classes, splits and weights', parseLocation)
     .addOption(new Option('--table-dataset <dataset>', "which of the paper's datasets the rows and preset are taken from (default: found from the manifest)").choices([...PRESETS]))
     .addOption(locationOption('-o, --out <file>', 'where to write the manifest (default: beside the prepared one, named after the table)'))
@@ -58,6 +129,24 @@ Examples:
     .action(async (tableName: string | undefined, flags: ReproFlags) => {
       const { REPRO_TABLE_IDS, findReproTable } = await import('../../repro/tables');
       if (flags.list) {
+        if (flags.json) {
+          const { REPRO_TABLES } = await import('../../repro/tables');
+          const { PAPER_DATASET_INFO } = await import('../../repro/datasets');
+          const document: ReproListJson = {
+            tables: REPRO_TABLES.map((t) => ({
+              id: t.id,
+              source: t.source,
+              title: t.title,
+              datasets: t.datasets.map((id) => ({ id, title: PAPER_DATASET_INFO[id].title })),
+              metrics: [...t.metrics],
+              rows: t.rows.map(rowJson),
+              notOurs: [...t.notOurs],
+              notes: [...t.notes],
+            })),
+          };
+          output.out(JSON.stringify(document, null, 2));
+          return;
+        }
         const { formatReproList } = await import('../../repro/list');
         output.out(formatReproList().join('\n'));
         return;
@@ -84,13 +173,13 @@ function asInputError<T>(kind: new (...args: never[]) => Error, fn: () => T): T 
   }
 }
 
-async function writeRepro(table: import('../../repro/tables').ReproTable, flags: ReproFlags & { dataset: string }, output: CliOutput): Promise<void> {
+async function writeRepro(table: ReproTable, flags: ReproFlags & { dataset: string }, output: CliOutput): Promise<void> {
   const { validateManifest, ManifestValidationError, resolveReference, resolveRunSettings, sweepSize } = await import('../../manifest');
   const { storeFor, dirnameUri, joinUri } = await import('../../storage');
   const { identifyDataset, ReproDatasetError } = await import('../../repro/identify');
   const { buildReproManifest, ReproSettingsError } = await import('../../repro/manifest');
   const { checkBackbone } = await import('../../repro/backbone');
-  const { describeSweep } = await import('../../repro/estimate');
+  const { describeSweep, sweepWork } = await import('../../repro/estimate');
   const { PAPER_DATASET_INFO } = await import('../../repro/datasets');
   const { formatOverrides } = await import('../../report');
   const { withAbsoluteReferences } = await import('../../local/stage-manifest');
@@ -134,6 +223,36 @@ async function writeRepro(table: import('../../repro/tables').ReproTable, flags:
   const outStore = await storeFor(out);
   await outStore.put(out, `${JSON.stringify(document, null, 2)}\n`, { contentType: 'application/json' });
 
+  const { preset: _preset, ...droppedTraining } = prepared.training ?? {};
+  if (Object.keys(droppedTraining).length > 0) {
+    output.err(`note: the prepared manifest's training settings (${formatOverrides(droppedTraining)}) give way to the paper's set-up; give them again (--set) to keep them`);
+  }
+  const images = { train: sum(validated.counts.train), test: sum(validated.counts.test) };
+  const estimated = await sweepEstimate(manifest, backbone, validated.counts);
+  if (flags.json) {
+    const { storedEstimate } = await import('../../estimate');
+    const work = sweepWork(manifest, images);
+    const document: ReproJson = {
+      manifest: out,
+      name: manifest.name,
+      table: table.id,
+      source: table.source,
+      title: table.title,
+      dataset: identified.dataset,
+      datasetFrom: identified.source,
+      toy,
+      toyReasons,
+      rows: table.rows.map(rowJson),
+      changes,
+      images,
+      sweep: { runs: work.runs, trainedRuns: work.trainedRuns, trainingImages: work.trainingImages, testCrops: work.testCrops },
+      estimate: estimated ? storedEstimate(estimated.estimate) : null,
+      ...(estimated ? { budgetFrom: estimated.from } : {}),
+    };
+    output.out(JSON.stringify(document, null, 2));
+    return;
+  }
+
   const title = PAPER_DATASET_INFO[identified.dataset].title;
   output.out(`wrote ${out}`);
   output.out(`  ${table.source}: ${table.title}; rows and preset of ${title} (${identified.dataset}, from ${identified.source === 'toy default' ? "the table's first dataset" : identified.source})`);
@@ -142,26 +261,22 @@ async function writeRepro(table: import('../../repro/tables').ReproTable, flags:
   for (const [i, label] of manifest.repro!.rows.entries()) output.out(`  #${i} ${label}: ${formatOverrides(manifest.sweep![i]!, { keepMethod: true })}`);
   const changed = formatOverrides(changes);
   if (changed) output.out(`  changed from the paper's set-up for every row: ${changed}`);
-  const { preset: _preset, ...droppedTraining } = prepared.training ?? {};
-  if (Object.keys(droppedTraining).length > 0) {
-    output.err(`note: the prepared manifest's training settings (${formatOverrides(droppedTraining)}) give way to the paper's set-up; give them again (--set) to keep them`);
-  }
-  const estimateLines = await sweepEstimateLines(manifest, backbone, validated.counts);
-  for (const line of await describeSweep(manifest, { train: sum(validated.counts.train), test: sum(validated.counts.test) }, estimateLines)) output.out(`  ${line}`);
+  const { describeSweepEstimate } = await import('../../estimate');
+  const estimateLines = estimated ? [`(budget from ${estimated.from})`, ...describeSweepEstimate(estimated.estimate)] : undefined;
+  for (const line of await describeSweep(manifest, images, estimateLines)) output.out(`  ${line}`);
   output.out(`next: sage run ${out}   (this machine)   or   sage submit ${out}   (AWS)`);
 }
 
-/** The sweep's GPU estimate (src/estimate), with the budget of ./cdk.json or the defaults. */
-async function sweepEstimateLines(
+/** The sweep's GPU estimate (src/estimate), with the budget of ./cdk.json or the defaults; undefined without the CLIP config. */
+async function sweepEstimate(
   manifest: import('../../manifest').Manifest,
   backbone: import('../../repro/backbone').BackboneCheck,
   counts: { train?: number[]; test?: number[] },
-): Promise<string[] | undefined> {
+): Promise<{ estimate: SweepEstimate; from: string } | undefined> {
   if (!('config' in backbone)) return undefined;
   const { estimateManifest } = await import('../../pipeline');
-  const { describeSweepEstimate } = await import('../../estimate');
   const { cliBudget } = await import('../budget');
   const { budget, from } = await cliBudget();
   const estimate = estimateManifest(manifest, backbone.config, counts, budget);
-  return estimate ? [`(budget from ${from})`, ...describeSweepEstimate(estimate)] : undefined;
+  return estimate ? { estimate, from } : undefined;
 }
