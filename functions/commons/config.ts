@@ -36,7 +36,13 @@ export function budgetToEnv(budget: AttemptBudget): string {
 export function budgetFromEnv(env: NodeJS.ProcessEnv = process.env): AttemptBudget | undefined {
   const raw = env[FUNCTION_ENV.estimateBudget];
   if (!raw) return undefined;
-  const parsed = BudgetJson.safeParse(JSON.parse(raw));
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new FunctionConfigMissingError([`${FUNCTION_ENV.estimateBudget} (invalid: not JSON)`]);
+  }
+  const parsed = BudgetJson.safeParse(json);
   if (!parsed.success) throw new FunctionConfigMissingError([`${FUNCTION_ENV.estimateBudget} (invalid: ${parsed.error.issues[0]?.message ?? 'bad shape'})`]);
   const gpus = Object.fromEntries(Object.entries(parsed.data.gpus).map(([type, spec]) => [type, { ...spec, source: 'the stack settings (sage:gpus)' }]));
   return { ...parsed.data, gpus };

@@ -4,6 +4,15 @@
  * Lambda, the container and the local pipeline cannot drift apart.
  */
 import { z } from 'zod';
+import { TrainerError } from '../common/errors';
+
+/** The job's environment (the container's SAGE_* variables) is incomplete or malformed: a deployment to fix, not a failed run. */
+export class TrainerJobEnvironmentError extends TrainerError {
+  constructor(message: string) {
+    super(message, { kind: 'bad-input' });
+    this.name = 'TrainerJobEnvironmentError';
+  }
+}
 
 export const JOB_ENV = {
   runId: 'SAGE_RUN_ID',
@@ -48,13 +57,13 @@ export function attemptFromEnv(env: NodeJS.ProcessEnv = process.env): AttemptCon
   const context: AttemptContext = {};
   const backend = env[JOB_ENV.requiredBackend];
   if (backend) {
-    if (backend !== 'tensorflow' && backend !== 'wasm' && backend !== 'cpu') throw new Error(`${JOB_ENV.requiredBackend} is "${backend}"; expected tensorflow, wasm or cpu`);
+    if (backend !== 'tensorflow' && backend !== 'wasm' && backend !== 'cpu') throw new TrainerJobEnvironmentError(`${JOB_ENV.requiredBackend} is "${backend}"; expected tensorflow, wasm or cpu`);
     context.requiredBackend = backend;
   }
   const seconds = env[JOB_ENV.attemptSeconds];
   if (seconds) {
     const value = Number(seconds);
-    if (!(Number.isFinite(value) && value > 0)) throw new Error(`${JOB_ENV.attemptSeconds} is "${seconds}"; expected a positive number of seconds`);
+    if (!(Number.isFinite(value) && value > 0)) throw new TrainerJobEnvironmentError(`${JOB_ENV.attemptSeconds} is "${seconds}"; expected a positive number of seconds`);
     context.attemptSeconds = value;
   }
   const attempt = env[JOB_ENV.attempt];
@@ -86,10 +95,10 @@ export type JobSpec = z.infer<typeof JobSpec>;
 /** Reads the job from the environment; throws naming every missing variable. */
 export function jobSpecFromEnv(env: NodeJS.ProcessEnv = process.env): JobSpec {
   const missing = [JOB_ENV.runId, JOB_ENV.manifestUri, JOB_ENV.resultsUri, JOB_ENV.checkpointUri].filter((name) => !env[name]);
-  if (missing.length > 0) throw new Error(`the trainer's job is incomplete: missing environment variable(s) ${missing.join(', ')}`);
+  if (missing.length > 0) throw new TrainerJobEnvironmentError(`the trainer's job is incomplete: missing environment variable(s) ${missing.join(', ')}`);
   const index = env[JOB_ENV.arrayIndex] ?? env[JOB_ENV.sweepIndex] ?? '0';
   const sweepIndex = Number(index);
-  if (!Number.isInteger(sweepIndex) || sweepIndex < 0) throw new Error(`sweep index "${index}" is not a non-negative integer`);
+  if (!Number.isInteger(sweepIndex) || sweepIndex < 0) throw new TrainerJobEnvironmentError(`sweep index "${index}" is not a non-negative integer`);
   return JobSpec.parse({
     runId: env[JOB_ENV.runId],
     manifestUri: env[JOB_ENV.manifestUri],

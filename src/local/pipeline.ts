@@ -18,6 +18,7 @@ import {
   type PipelineLog,
 } from '../pipeline';
 import type { ManifestProblem } from '../manifest/schema';
+import { PipelineError } from '../common/errors';
 import { storeFor } from '../storage';
 import { localBuckets } from './buckets';
 import { consoleLog } from './console-log';
@@ -84,7 +85,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
 
   const jobs = await submitter.runSubmitted();
   const summary = await readSummary(context.resultsStore, upload.summaryUri);
-  if (!summary) throw new Error(`the run ${upload.runId} finished but its summary ${upload.summaryUri} is missing`);
+  if (!summary) throw new PipelineError(`the run ${upload.runId} finished but its summary ${upload.summaryUri} is missing`);
   const uris = reportUris(locations.results, summary.manifestName);
   return {
     outcome: 'finished',

@@ -3,6 +3,7 @@
  * `repro-t5-cifar100-lt-r100`. The summary and the report see the manifest only by its name,
  * so the name is what tells the report (src/report) that a run reproduces a table and which.
  */
+import { ReproError } from '../common/errors';
 import { isPaperDataset, PAPER_DATASETS, type PaperDataset } from './datasets';
 import { findReproTable } from './tables';
 
@@ -28,7 +29,7 @@ export function isReproTag(tag: string): boolean {
 }
 
 export function reproManifestName(name: ReproName): string {
-  if (name.tag !== undefined && !isReproTag(name.tag)) throw new Error(`expected a tag of 1-40 letters, digits, "_" or "-", got "${name.tag}"`);
+  if (name.tag !== undefined && !isReproTag(name.tag)) throw new ReproError(`expected a tag of 1-40 letters, digits, "_" or "-", got "${name.tag}"`);
   return `repro-${tableSlug(name.table)}-${name.dataset}${name.toy ? '-toy' : ''}${name.tag ? `.${name.tag}` : ''}`;
 }
 

@@ -4,6 +4,7 @@ import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } fr
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { StorageError } from '../common/errors';
 import { collectStream, limitStream } from './bounded';
 import {
   ObjectNotFoundError,
@@ -73,7 +74,7 @@ async function withLockFile<T>(lockPath: string, action: () => Promise<T>): Prom
       break;
     } catch (error) {
       if ((error as { code?: string }).code !== 'EEXIST') throw error;
-      if (attempt >= 1000) throw new Error(`timed out waiting for the lock ${lockPath}; delete it if no writer is running`, { cause: error });
+      if (attempt >= 1000) throw new StorageError(`timed out waiting for the lock ${lockPath}; delete it if no writer is running`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }

@@ -1,5 +1,6 @@
 /** URI helpers shared by every store: `s3://bucket/key` or a local path. */
 import path from 'node:path';
+import { StorageError } from '../common/errors';
 
 export interface S3Location {
   bucket: string;
@@ -12,7 +13,7 @@ export function isS3Uri(uri: string): boolean {
 
 export function parseS3Uri(uri: string): S3Location {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!match) throw new Error(`not an S3 URI: "${uri}" (expected s3://bucket/key)`);
+  if (!match) throw new StorageError(`not an S3 URI: "${uri}" (expected s3://bucket/key)`, { kind: 'bad-input' });
   return { bucket: match[1]!, key: match[2]! };
 }
 

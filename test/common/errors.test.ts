@@ -8,6 +8,11 @@ import { ManifestReferenceError } from '../../src/manifest/references';
 import { PipelineContentionError } from '../../src/pipeline/errors';
 import { ObjectNotFoundError, PreconditionFailedError } from '../../src/storage';
 import { TrainerSettingsError } from '../../src/trainer/errors';
+import { jobSpecFromEnv, TrainerJobEnvironmentError } from '../../src/contracts/job';
+import { trainerExitCode } from '../../src/trainer';
+import { parseS3Uri } from '../../src/storage';
+import { reproManifestName } from '../../src/repro/name';
+import { TrainerError, ReproError } from '../../src/common/errors';
 
 const silent = { out: () => {}, err: () => {} };
 
@@ -32,6 +37,21 @@ describe('error families', () => {
       expect([error.name, (error as SageError).kind]).toEqual([error.name, kind]);
       expect([error.name, exitCodeFor(error, silent)]).toEqual([error.name, code]);
     }
+    // The errors of bad settings and environments outside the engine are families' too.
+    const thrown = (f: () => unknown): unknown => {
+      try {
+        f();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const environment = thrown(() => jobSpecFromEnv({}));
+    expect(environment).toBeInstanceOf(TrainerJobEnvironmentError);
+    expect(environment).toBeInstanceOf(TrainerError);
+    expect(trainerExitCode(environment)).toBe(2);
+    expect(exitCodeFor(thrown(() => parseS3Uri('not-a-uri')), silent)).toBe(2);
+    expect(thrown(() => reproManifestName({ table: '5', dataset: 'cifar100-lt-r100', toy: false, tag: 'bad tag!' }))).toBeInstanceOf(ReproError);
     // A plain Error is a failure.
     expect(exitCodeFor(new Error('boom'), silent)).toBe(1);
     expect(new ClipError('x').domain).toBe('clip');
