@@ -3,7 +3,6 @@
  * codes without tsx, carries every worker module its code looks for beside itself, and
  * trains with decode worker threads from the bundle. Not timed: start-up is measured apart.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,21 +11,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_DIST, buildCli, type CliBuildInfo } from '../../scripts/build-cli';
 import { trainerCommand } from '../../src/local/job-runner';
-import { writeTinyClip, writeTinyDataset } from './fixtures';
+import { runNode, writeTinyClip, writeTinyDataset } from './fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const node = runNode;
 
-function node(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Every `'./<file>.js|.mjs'` a module resolves against its own import.meta.url: what must lie beside the bundle. */
 async function filesLookedForBesideModules(dir: string): Promise<string[]> {

@@ -3,39 +3,20 @@
  * the validation problems, `--json` documents (evaluate, run on a refused manifest),
  * `train --weights`, and a whole local run on a tiny procedural dataset.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdapterHeader } from '../../src/contracts/adapter';
 import { MetricsDocument } from '../../src/contracts/metrics';
 import { Summary } from '../../src/contracts/summary';
 import type { LocalRunJson } from '../../src/cli/local-run';
 import { MINI_CLIP_FIXTURE } from '../../src/procedural/dataset';
-import { writeTinyClip, writeTinyDataset } from './fixtures';
+import { runSage, writeTinyClip, writeTinyDataset } from './fixtures';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(repoRoot, 'bin', 'sage.mjs');
+const sage = runSage;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function sage(args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, SAGE_DECODE_WORKERS: '0' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('sage (child process)', () => {
   let root: string;

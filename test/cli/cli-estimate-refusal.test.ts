@@ -7,7 +7,6 @@
  * margin leave no time to train in. `submit --dry-run` uploads nothing and reads no stack, but
  * the text it would upload must refer to S3, so its references sit in an S3 emulator (moto).
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,28 +16,12 @@ import type { ManifestProblem } from '../../src/manifest';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { tinyClipFiles } from '../helpers/tiny-clip';
 import { emulatorUnavailableReason, startEmulator, type Emulator } from '../integration/moto';
-import { writeTinyClip, writeTinyDataset } from './fixtures';
+import { runSage, writeTinyClip, writeTinyDataset } from './fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(repoRoot, 'bin', 'sage.mjs');
+const sage = runSage;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function sage(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...env, SAGE_DECODE_WORKERS: '0' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** A folder whose cdk.json is the project's with only the attempt timeout lowered, as a user would edit it. */
 async function tightFolder(root: string): Promise<string> {

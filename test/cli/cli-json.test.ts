@@ -3,12 +3,10 @@
  * process): stdout is one JSON document and nothing else (a human line on it fails the parse),
  * and its figures agree with the files the command wrote.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrepareJson } from '../../src/cli/commands/prepare';
@@ -18,27 +16,11 @@ import type { ReproJson, ReproListJson } from '../../src/cli/commands/repro';
 import { StoredEstimateSchema } from '../../src/contracts/documents';
 import { Summary } from '../../src/contracts/summary';
 import { REPRO_TABLE_IDS, REPRO_TABLES } from '../../src/repro/tables';
+import { runSage } from './fixtures';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(repoRoot, 'bin', 'sage.mjs');
+const sage = runSage;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function sage(args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, SAGE_DECODE_WORKERS: '0' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Runs the command, expects exit 0 and returns stdout parsed: it throws if anything but one JSON document is there. */
 async function sageJson<T>(args: string[], cwd: string): Promise<{ document: T; stderr: string }> {

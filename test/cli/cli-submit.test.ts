@@ -5,7 +5,6 @@
  * and `--json` keeps stdout to one JSON document. No Lambda runs here: claims are written by
  * the test, as the validation function would write them.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,28 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SubmitJson } from '../../src/cli/commands/submit';
 import { emulatorUnavailableReason, startEmulator, type Emulator } from '../integration/moto';
+import { runNode, type ProcessResult } from './fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(repoRoot, 'bin', 'sage.mjs');
 const BANNER = 'NodeVersionSupportWarning';
+const run = (args: string[], env: NodeJS.ProcessEnv, cwd: string): ReturnType<typeof runNode> => runNode(args, cwd, env);
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function run(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const unavailable = emulatorUnavailableReason();
 if (unavailable) console.warn(unavailable);
@@ -77,7 +62,7 @@ describe.skipIf(unavailable !== null)('sage submit against an S3 emulator', () =
     await rm(root, { recursive: true, force: true });
   });
 
-  const submit = (...extra: string[]): Promise<Result> =>
+  const submit = (...extra: string[]): Promise<ProcessResult> =>
     run([BIN, 'submit', manifestPath, '--data-bucket', data, '--results-bucket', results, '--no-follow', '--validation-timeout', '1', '--poll', '1', ...extra], env, root);
 
   async function uploads(): Promise<string[]> {

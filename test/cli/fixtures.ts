@@ -2,8 +2,10 @@
  * Small datasets for the CLI and trainer tests: a tiny random CLIP (src/clip/testing) and a
  * procedural long-tailed dataset (src/procedural) with a sweep, written to a temp folder.
  */
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRandomClip } from '../../src/clip/testing';
 import type { SettingsOverrides } from '../../src/contracts/settings';
 import { generateProceduralDataset } from '../../src/procedural/dataset';
@@ -49,4 +51,32 @@ export async function writeTinyDataset(root: string, weights: string, options: T
     await writeFile(generated.manifestUri, JSON.stringify({ ...manifest, sweep: options.sweep }, null, 2));
   }
   return generated.manifestUri;
+}
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The built CLI's launcher, as a user runs it. */
+export const SAGE_BIN = path.join(REPO_ROOT, 'bin', 'sage.mjs');
+
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node <args>` in `cwd` and collects its output and exit code. */
+export function runNode(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs the built `sage` command in `cwd`, decoding images on the calling thread (fast and repeatable in tests). */
+export function runSage(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<ProcessResult> {
+  return runNode([SAGE_BIN, ...args], cwd, { ...env, SAGE_DECODE_WORKERS: '0' });
 }
