@@ -5,6 +5,7 @@
 import type { SettingsOverrides } from '../contracts/settings';
 import type { Summary, SummaryRow } from '../contracts/summary';
 import type { JobRunner } from '../local/job-runner';
+import type { LocalPipelineResult } from '../local/pipeline';
 import { JOB_CORES_ENV, jobCoresShare } from '../trainer/parallel/replica-count';
 import { DECODE_WORKERS_ENV } from './commands/train';
 import { CliInputError, CliRunFailedError } from './exit-codes';
@@ -77,11 +78,23 @@ async function rejectedAsJson<T>(flags: LocalRunFlags, output: CliOutput, check:
   }
 }
 
+/** The finished run; a refusal or a run never submitted is printed under --json and thrown (exit 2 or 1). */
+async function finishedOrThrow(result: LocalPipelineResult, manifestUri: string, flags: LocalRunFlags, output: CliOutput): Promise<Extract<LocalPipelineResult, { outcome: 'finished' }>> {
+  if (result.outcome === 'finished') return result;
+  if (result.outcome === 'rejected') {
+    if (flags.json) printJson(output, { outcome: 'rejected', rejectionUri: result.rejectionUri, problems: result.problems });
+    const { ManifestValidationError } = await import('../manifest');
+    throw new ManifestValidationError(result.problems, manifestUri);
+  }
+  if (flags.json) printJson(output, { outcome: 'not-submitted', reason: result.reason });
+  throw new CliRunFailedError(result.reason);
+}
+
 /** Runs the manifest locally; prints the table and the report's path; throws when a job failed or the manifest was refused. */
 export async function runManifestLocally(manifestUri: string, flags: LocalRunFlags, output: CliOutput): Promise<void> {
   const { jobKind } = await import('../trainer');
   if ((await rejectedAsJson(flags, output, () => jobKind(manifestUri))) === 'predict') return runPredictManifestLocally(manifestUri, flags, output);
-  const { loadManifest, ManifestValidationError } = await import('../manifest');
+  const { loadManifest } = await import('../manifest');
   // Validating the user's own file first gives problems with its line numbers; the pipeline validates its copy again.
   const { manifest } = await rejectedAsJson(flags, output, () => loadManifest(manifestUri, { checkStorage: true }));
   if (flags.settings) {
@@ -91,7 +104,7 @@ export async function runManifestLocally(manifestUri: string, flags: LocalRunFla
   }
   const { runLocalPipeline } = await import('../local/pipeline');
   const { consoleLog } = await import('../local/console-log');
-  const result = await runLocalPipeline({
+  const outcome = await runLocalPipeline({
     manifestUri,
     bucketsRoot: flags.buckets,
     runner: await runnerFor(flags, output),
@@ -99,14 +112,7 @@ export async function runManifestLocally(manifestUri: string, flags: LocalRunFla
     log: consoleLog((line) => output.err(line)),
     ...(flags.settings ? { settings: flags.settings } : {}),
   });
-  if (result.outcome === 'rejected') {
-    if (flags.json) printJson(output, { outcome: 'rejected', rejectionUri: result.rejectionUri, problems: result.problems });
-    throw new ManifestValidationError(result.problems, manifestUri);
-  }
-  if (result.outcome === 'not-submitted') {
-    if (flags.json) printJson(output, { outcome: 'not-submitted', reason: result.reason });
-    throw new CliRunFailedError(result.reason);
-  }
+  const result = await finishedOrThrow(outcome, manifestUri, flags, output);
   const { buildReportModel, methodsTable } = await import('../report');
   const { loadRunMetrics } = await import('../pipeline');
   const { silentLog } = await import('../pipeline');
@@ -150,15 +156,8 @@ async function runPredictManifestLocally(manifestUri: string, flags: LocalRunFla
   const { runLocalPipeline } = await import('../local/pipeline');
   const { consoleLog } = await import('../local/console-log');
   const { localBuckets } = await import('../local/buckets');
-  const result = await runLocalPipeline({ manifestUri, bucketsRoot: flags.buckets, runner: await runnerFor(flags, output), concurrency: flags.parallel, log: consoleLog((line) => output.err(line)) });
-  if (result.outcome === 'rejected') {
-    if (flags.json) printJson(output, { outcome: 'rejected', rejectionUri: result.rejectionUri, problems: result.problems });
-    throw new ManifestValidationError(result.problems, manifestUri);
-  }
-  if (result.outcome === 'not-submitted') {
-    if (flags.json) printJson(output, { outcome: 'not-submitted', reason: result.reason });
-    throw new CliRunFailedError(result.reason);
-  }
+  const outcome = await runLocalPipeline({ manifestUri, bucketsRoot: flags.buckets, runner: await runnerFor(flags, output), concurrency: flags.parallel, log: consoleLog((line) => output.err(line)) });
+  const result = await finishedOrThrow(outcome, manifestUri, flags, output);
   const rows = result.summary.rows.filter((row) => row.runId === result.runId).sort((a, b) => a.sweepIndex - b.sweepIndex);
   const files = runPredictionFiles(joinUri(localBuckets(flags.buckets).results, resultsKeys.run(result.runId)));
   const images = rows.reduce((sum, row) => sum + (row.predictions?.images ?? 0), 0);
