@@ -17,6 +17,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { installNativeMatmul, matmulFacts } from './native-matmul';
 import { installWasmSliceKernels } from './wasm-kernels';
 import { ClipError } from '../common/errors';
 import type { DeviceFacts } from '../contracts/metrics';
@@ -270,7 +271,9 @@ async function tryWasm(notes: string[]): Promise<boolean> {
     const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
     wasm.setWasmPaths(`${distDir}${path.sep}`);
     installWasmSliceKernels();
+    const matmul = installNativeMatmul();
     if (!(await tf.setBackend('wasm'))) throw new Error('initialisation failed');
+    notes.push(`matrix products: ${matmul.kernel === 'openblas' ? matmul.detail : `XNNPACK (${matmul.detail})`}`);
     return true;
   } catch (error) {
     notes.push(`wasm: ${(error as Error).message.split('\n')[0]}`);
@@ -365,5 +368,6 @@ export async function deviceFacts(probeOverrides: Partial<BackendProbe> = {}): P
     const mine = gpus.find((g) => String(g.index) === visible) ?? gpus[0];
     if (mine) gpu = { name: mine.name, memoryMiB: mine.memoryMiB, usedMiB: mine.usedMiB, driver: mine.driver, ...(probe.env.CUDA_VERSION ? { cuda: probe.env.CUDA_VERSION } : {}), count: gpus.length };
   }
-  return { backend, ...(gpu ? { gpu } : {}), tfjs };
+  const matmul = backend === 'wasm' ? matmulFacts() : undefined;
+  return { backend, ...(gpu ? { gpu } : {}), tfjs, ...(matmul ? { matmul } : {}) };
 }

@@ -148,6 +148,12 @@ export const DeviceFacts = z.object({
     .optional(),
   /** Package name → version (tfjs, tfjs-core, tfjs-backend-wasm, tfjs-node-gpu, libtensorflow, ...). */
   tfjs: z.record(z.string(), z.string()),
+  /**
+   * On wasm, what runs the matrix products (added within version 1): `openblas` through the
+   * optional addon (native/gemm) or wasm's own `xnnpack`; `detail` is OpenBLAS's build line or why
+   * the addon is not used.
+   */
+  matmul: z.object({ kernel: z.enum(['openblas', 'xnnpack']), detail: z.string() }).optional(),
 });
 export type DeviceFacts = z.infer<typeof DeviceFacts>;
 

@@ -159,7 +159,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const classes = options.classes ?? 100;
   const [m, k, n] = onGpu ? [4096, 4096, 4096] : [1024, 768, 768];
   const gflops = matmulRate(m, k, n);
-  log(`matmul ${m}×${k}×${n}: ${gflops.toFixed(1)} GFLOP/s`);
+  log(`matmul ${m}×${k}×${n}${device.matmul ? ` (${device.matmul.kernel === 'openblas' ? device.matmul.detail : 'XNNPACK'})` : ''}: ${gflops.toFixed(1)} GFLOP/s`);
 
   const budget = deviceBudget(device, c);
   const methods = options.methods ?? ['lift', 'sage'];

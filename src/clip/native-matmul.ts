@@ -1,0 +1,183 @@
+/**
+ * OpenBLAS's sgemm for the wasm backend's matrix products (BatchMatMul, and _FusedMatMul with a
+ * row bias and no activation), through the optional addon native/gemm (`npm run native`).
+ *
+ * Why: tfjs-backend-wasm multiplies with XNNPACK's 128-bit SIMD kernels, about 22 GFLOP/s per
+ * core where OpenBLAS's AVX2 kernels reach about 80, and a ViT-B/16 step is about 90 % matrix
+ * products. tfjs-node would bring native kernels too, but its install downloads libtensorflow,
+ * which a machine without internet cannot. The addon is a thin N-API shim over cblas_sgemm (the
+ * well-kept library does the work): it reads the operands in the wasm heap and writes the product
+ * there, so nothing is copied. Every other op stays on wasm, with its memory, its tape and its
+ * replicas (one core each: OpenBLAS runs on the calling thread).
+ *
+ * Loaded when the addon is built and SAGE_MATMUL is not `wasm`; `SAGE_MATMUL=native` makes a
+ * missing addon an error. Results differ from XNNPACK's only by float32 summation order.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { packageRootOf } from '../common/package-root';
+import { ClipError } from '../common/errors';
+
+/** The addon's interface (native/gemm/gemm.c). */
+export interface NativeGemm {
+  /** c = a·b + beta·c over `batch` items; offsets in float32 elements of `heap`. */
+  multiply(
+    heap: Float32Array,
+    aOffset: number,
+    bOffset: number,
+    cOffset: number,
+    batch: number,
+    batchA: number,
+    batchB: number,
+    m: number,
+    n: number,
+    k: number,
+    transposeA: number,
+    transposeB: number,
+    beta: number,
+  ): void;
+  /** OpenBLAS's build line (version, build options). */
+  library: string;
+  /** The kernel family OpenBLAS chose for this CPU (Haswell, SkylakeX, Zen, ...). */
+  core: string;
+}
+
+/** Where `npm run native` puts the addon, under the package root. */
+export const NATIVE_GEMM_PATH = path.join('native', 'gemm', 'build', 'sage_gemm.node');
+
+export type MatmulChoice = 'auto' | 'native' | 'wasm';
+
+/** What the matrix products run on, for the start-up line, metrics.json and `sage doctor`. */
+export interface MatmulFacts {
+  kernel: 'openblas' | 'xnnpack';
+  /** OpenBLAS's version and kernel family, or why the addon is not used. */
+  detail: string;
+}
+
+const loaded = new Map<string, { gemm?: NativeGemm; reason?: string }>();
+
+/** The addon's path in this package (it may be absent). */
+export function defaultNativeGemmFile(): string {
+  return path.join(packageRootOf(import.meta.url) ?? process.cwd(), NATIVE_GEMM_PATH);
+}
+
+/** Loads the addon once per file; `reason` says why not where it is absent or broken. */
+export function loadNativeGemm(file = defaultNativeGemmFile()): { gemm?: NativeGemm; reason?: string } {
+  const known = loaded.get(file);
+  if (known) return known;
+  let result: { gemm?: NativeGemm; reason?: string };
+  if (!existsSync(file)) {
+    result = { reason: `the OpenBLAS addon is not built (${NATIVE_GEMM_PATH} is absent; \`npm run native\` builds it where OpenBLAS's headers are installed)` };
+  } else {
+    try {
+      const gemm = createRequire(import.meta.url)(file) as NativeGemm;
+      if (typeof gemm.multiply !== 'function') throw new Error('it has no multiply function');
+      result = { gemm };
+    } catch (error) {
+      result = { reason: `the OpenBLAS addon ${file} did not load: ${(error as Error).message.split('\n')[0]}` };
+    }
+  }
+  loaded.set(file, result);
+  return result;
+}
+
+interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}
+
+type TensorInfo = tf.TensorInfo;
+
+/** The product's geometry as tfjs's wasm BatchMatMul computes it (rank ≥ 2, outer dims broadcast). */
+function geometry(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean) {
+  const aRank = a.shape.length;
+  const bRank = b.shape.length;
+  const k = transposeA ? a.shape[aRank - 2]! : a.shape[aRank - 1]!;
+  const kB = transposeB ? b.shape[bRank - 1]! : b.shape[bRank - 2]!;
+  const m = transposeA ? a.shape[aRank - 1]! : a.shape[aRank - 2]!;
+  const n = transposeB ? b.shape[bRank - 2]! : b.shape[bRank - 1]!;
+  if (k !== kB) throw new Error(`Error in matMul: inner shapes (${k}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  const outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  return { m, n, k, batchA, batchB, batch: Math.max(batchA, batchB), outShape: [...outer, m, n] };
+}
+
+function offsetOf(backend: BackendWasm, info: TensorInfo): number {
+  // memoryOffset is in bytes; the addon counts float32 elements.
+  return (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset / 4;
+}
+
+function product(gemm: NativeGemm, backend: BackendWasm, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean, bias?: TensorInfo): TensorInfo {
+  const g = geometry(a, b, transposeA, transposeB);
+  const out = backend.makeOutput(g.outShape, 'float32');
+  if (tf.util.sizeFromShape(g.outShape) === 0) return out;
+  // The heap view is taken after makeOutput: an allocation that grows the heap detaches older views.
+  const heap = new Float32Array(backend.typedArrayFromHeap(out).buffer);
+  const cOffset = offsetOf(backend, out);
+  if (bias) {
+    // Every row of the output starts as the bias; beta = 1 adds the product to it.
+    const row = heap.subarray(offsetOf(backend, bias), offsetOf(backend, bias) + g.n);
+    for (let r = 0; r < g.batch * g.m; r++) heap.set(row, cOffset + r * g.n);
+  }
+  gemm.multiply(heap, offsetOf(backend, a), offsetOf(backend, b), cOffset, g.batch, g.batchA, g.batchB, g.m, g.n, g.k, transposeA ? 1 : 0, transposeB ? 1 : 0, bias ? 1 : 0);
+  return out;
+}
+
+let installed: MatmulFacts | undefined;
+
+/**
+ * Replaces the wasm backend's BatchMatMul and _FusedMatMul with OpenBLAS's where the addon loads
+ * (once per process; call before the backend is set). Returns what the products run on.
+ */
+export function installNativeMatmul(choice: MatmulChoice = (process.env.SAGE_MATMUL || 'auto') as MatmulChoice, file = defaultNativeGemmFile()): MatmulFacts {
+  if (installed) return installed;
+  if (!['auto', 'native', 'wasm'].includes(choice)) throw new ClipError(`SAGE_MATMUL must be auto, native or wasm, not "${choice}"`);
+  if (choice === 'wasm') return (installed = { kernel: 'xnnpack', detail: 'SAGE_MATMUL=wasm' });
+  const { gemm, reason } = loadNativeGemm(file);
+  if (!gemm) {
+    if (choice === 'native') throw new ClipError(`SAGE_MATMUL=native, but ${reason}`);
+    return (installed = { kernel: 'xnnpack', detail: reason! });
+  }
+  const batchMatMul = tf.getKernel('BatchMatMul', 'wasm');
+  const fused = tf.getKernel('_FusedMatMul', 'wasm');
+  if (!batchMatMul || !fused) return (installed = { kernel: 'xnnpack', detail: 'the wasm backend has no BatchMatMul kernel to replace' });
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    setupFunc: batchMatMul.setupFunc,
+    kernelFunc: (args) => {
+      const { inputs, backend, attrs } = args as KernelArgs;
+      const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+      if (a.dtype !== 'float32' || b.dtype !== 'float32') return batchMatMul.kernelFunc(args);
+      return product(gemm, backend as BackendWasm, a, b, Boolean(attrs?.transposeA), Boolean(attrs?.transposeB));
+    },
+  });
+  tf.unregisterKernel('_FusedMatMul', 'wasm');
+  tf.registerKernel({
+    kernelName: '_FusedMatMul',
+    backendName: 'wasm',
+    setupFunc: fused.setupFunc,
+    kernelFunc: (args) => {
+      const { inputs, backend, attrs } = args as KernelArgs;
+      const { a, b, bias, preluActivationWeights } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+      const activation = (attrs?.activation as string | undefined) ?? 'linear';
+      const n = attrs?.transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+      // Only a bias of one row and no activation is done here; anything else stays XNNPACK's.
+      const simpleBias = bias === undefined || (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === n && bias.shape[bias.shape.length - 1] === n);
+      if (a.dtype !== 'float32' || b.dtype !== 'float32' || activation !== 'linear' || preluActivationWeights || !simpleBias) return fused.kernelFunc(args);
+      return product(gemm, backend as BackendWasm, a, b, Boolean(attrs?.transposeA), Boolean(attrs?.transposeB), bias);
+    },
+  });
+  return (installed = { kernel: 'openblas', detail: `${gemm.library.split(' ').slice(0, 2).join(' ')}, ${gemm.core} kernels` });
+}
+
+/** What installNativeMatmul chose; undefined before it ran (or on another backend). */
+export function matmulFacts(): MatmulFacts | undefined {
+  return installed;
+}
