@@ -106,6 +106,17 @@ const require = createRequire(import.meta.url);
 let chosen: Promise<string> | undefined;
 /** nvidia-smi's view before the native backend loads (TensorFlow then reserves most of the GPU's memory itself). */
 let gpusAtStart: GpuInfo[] | undefined;
+/** Why TensorFlow, loaded in the automatic order with a GPU visible, is seen running on the CPU. */
+let tensorflowCpuOnly: string | undefined;
+
+/**
+ * Undefined when the tensorflow backend uses the GPU (or none is visible); otherwise why it is seen
+ * on its CPU kernels (the GPU's memory did not move after its first op). `sage doctor` reports it
+ * instead of GPU figures.
+ */
+export function tensorflowOnCpu(): string | undefined {
+  return tf.getBackend() === 'tensorflow' ? tensorflowCpuOnly : undefined;
+}
 let nativePackage: string | undefined;
 
 function firstLines(error: unknown, lines = 3): string {
@@ -247,7 +258,14 @@ async function tryNative(probe: BackendProbe, notes: string[], failures: NativeB
   for (const specifier of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     const result = await tryImport(probe, specifier);
     if (result.ok && (await tf.setBackend('tensorflow').catch(() => false))) {
-      const cpuOnly = expectGpu ? gpuNotInUse(probe, gpusAtStart) : undefined;
+      // Looked at whenever a GPU is visible; only a job that requires the GPU is refused for it.
+      const cpuOnly = expectGpu || gpusAtStart.length > 0 ? gpuNotInUse(probe, gpusAtStart) : undefined;
+      if (cpuOnly !== undefined && !expectGpu) {
+        notes.push(`via ${specifier}, on the CPU although nvidia-smi lists a GPU: ${cpuOnly}`);
+        nativePackage = specifier;
+        tensorflowCpuOnly = cpuOnly;
+        return true;
+      }
       if (cpuOnly !== undefined) {
         notes.push(`TensorFlow loaded (${specifier}) but runs on the CPU: ${cpuOnly}; TensorFlow's own log above says which library it could not load ("Could not load dynamic library …")`);
         failures.push({ specifier, error: 'loaded and started, but on the CPU (no GPU in use)' });
@@ -366,7 +384,7 @@ export async function deviceFacts(probeOverrides: Partial<BackendProbe> = {}): P
     const visible = (probe.env.CUDA_VISIBLE_DEVICES ?? '').split(',')[0]?.trim();
     const gpus = gpusAtStart ?? [];
     const mine = gpus.find((g) => String(g.index) === visible) ?? gpus[0];
-    if (mine) gpu = { name: mine.name, memoryMiB: mine.memoryMiB, usedMiB: mine.usedMiB, driver: mine.driver, ...(probe.env.CUDA_VERSION ? { cuda: probe.env.CUDA_VERSION } : {}), count: gpus.length };
+    if (mine && tensorflowCpuOnly === undefined) gpu = { name: mine.name, memoryMiB: mine.memoryMiB, usedMiB: mine.usedMiB, driver: mine.driver, ...(probe.env.CUDA_VERSION ? { cuda: probe.env.CUDA_VERSION } : {}), count: gpus.length };
   }
   const matmul = backend === 'wasm' ? matmulFacts() : undefined;
   return { backend, ...(gpu ? { gpu } : {}), tfjs, ...(matmul ? { matmul } : {}) };

@@ -4,6 +4,7 @@ export {
   deviceFacts,
   diagnoseNativeBackend,
   describeDiagnosis,
+  tensorflowOnCpu,
   ClipBackendUnavailableError,
   type BackendName,
   type InitBackendOptions,

@@ -81,6 +81,12 @@ export interface TrainSageOptions {
   progress?: ProgressReporter;
   /** Abort to stop after the current step with a checkpoint (the trainer wires it to SIGTERM). */
   signal?: AbortSignal;
+  /**
+   * Asked before each evaluation during training with the images it would evaluate: false stops
+   * the run there instead (checkpoint after the epoch's last step, status 'stopped'), and the run
+   * resumed from that checkpoint evaluates first. The trainer answers from the attempt's deadline.
+   */
+  beforeEvaluation?: (images: number) => boolean;
   /** Overrides parts of DEFAULT_DIVERGENCE_RULE. */
   divergence?: Partial<DivergenceRule>;
   /** How an effective batch's gradients are computed; default batchGradients (micro-batches, in this process). */
@@ -285,6 +291,12 @@ export async function trainSage(options: TrainSageOptions): Promise<TrainResult>
       };
       const split = options.evaluationSplit ?? 'test';
       if (evaluating && options.test && ((epoch + 1) % evaluateEvery === 0 || epoch + 1 === settings.epochs)) {
+        if (options.beforeEvaluation && !options.beforeEvaluation(options.test.count)) {
+          // Every step of the epoch is in the checkpoint: the resumed run finds no batch left and evaluates.
+          await checkpoint();
+          progress.message(`stopped at the end of epoch ${epoch + 1}, before its evaluation; checkpoint saved`);
+          return result('stopped');
+        }
         const evaluation = await evaluate({
           model,
           test: options.test,

@@ -8,7 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { deviceFacts, diagnoseNativeBackend, describeDiagnosis, initBackend, randomClipModel, type ClipConfig, type ClipModel } from '../clip';
+import { deviceFacts, diagnoseNativeBackend, describeDiagnosis, initBackend, randomClipModel, tensorflowOnCpu, type ClipConfig, type ClipModel } from '../clip';
 import { DOCTOR_VERSION, DoctorReport, type DoctorTraining } from '../contracts/doctor';
 import type { DeviceFacts } from '../contracts/metrics';
 import { resolveSettings } from '../contracts/settings';
@@ -149,6 +149,8 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   if (!onGpu) {
     notes.push(`backend ${backend}: NOT a GPU. The figures below are this CPU's; on a GPU host run the image with --gpus all so that tfjs-node-gpu loads.`);
     if (backend !== 'tensorflow') notes.push(`why not tensorflow: ${startLines.join(' ')}\n${describeDiagnosis(diagnoseNativeBackend([]))}`);
+    const cpuOnly = tensorflowOnCpu();
+    if (cpuOnly) notes.push(`TensorFlow loaded but runs on its CPU kernels: ${cpuOnly}. TensorFlow's own log above says which CUDA library it could not load; the figures below are NOT for the throughput table (no gpuTable is written).\n${describeDiagnosis(diagnoseNativeBackend([]))}`);
   } else {
     notes.push(`backend tensorflow on ${device.gpu!.name} (${device.gpu!.memoryMiB} MiB, driver ${device.gpu!.driver}${device.gpu!.cuda ? `, CUDA ${device.gpu!.cuda}` : ''})`);
   }

@@ -60,6 +60,21 @@ export interface RunJobResult {
   settings: Settings;
 }
 
+/**
+ * Whether an evaluation of `images` images and the deadline's margin fit in the attempt's time
+ * left, the evaluation estimated from this attempt's seconds per training image and the passes
+ * an image costs in each. An attempt that has not trained yet always evaluates (it resumed at an
+ * evaluation). When it does not fit, the deadline is stopped with the reason.
+ */
+function evaluationFits(deadline: AttemptDeadline, settings: Settings, images: number, split: string): boolean {
+  if (!deadline.stepsObserved()) return true;
+  const passes = passesPerImage(settings);
+  const seconds = deadline.secondsPerTrainingImage() * (passes.test / Math.max(1, passes.train)) * images;
+  if (deadline.fits(seconds)) return true;
+  deadline.stop(`the evaluation of ${images} ${split} images (about ${formatSeconds(seconds)}) and the margin of ${formatSeconds(deadline.marginSeconds())} do not fit in the ${formatSeconds(deadline.remainingSeconds())} left`);
+  return false;
+}
+
 /** The settings of the job's sweep entry, with the CLI's layer on top. */
 export function jobSettings(manifest: Manifest, sweepIndex: number, overrides?: SettingsOverrides): Settings {
   try {
@@ -184,6 +199,8 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       log: trainingLog,
       progress: deadline ? withDeadline(progress, deadline, settings.batchSize) : progress,
       ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
+      // An evaluation during training must fit before the deadline as the final one must.
+      ...(deadline && evaluating ? { beforeEvaluation: (images: number) => evaluationFits(deadline, settings, images, evaluationSplit) } : {}),
       onCheckpoint: async (point) => {
         await writeProgress(resultsStore, locations.progressUri, progressFile, point);
       },
@@ -196,17 +213,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       if (deadline?.reason && !options.signal?.aborted) throw new TrainerDeadlineError(locations.checkpointDir, trainingLog.current(), deadline.reason);
       throw new TrainerStoppedError(locations.checkpointDir, trained.epochs.length);
     }
-    if (deadline && deadline.stepsObserved()) {
-      // The final evaluation must fit too: estimated from this attempt's seconds per training image and the passes each image costs.
-      const passes = passesPerImage(settings);
-      const testImages = test.count;
-      const evaluationSeconds = deadline.secondsPerTrainingImage() * (passes.test / Math.max(1, passes.train)) * testImages;
-      if (!deadline.fits(evaluationSeconds)) {
-        const reason = `the evaluation of ${testImages} test images (about ${formatSeconds(evaluationSeconds)}) and the margin of ${formatSeconds(deadline.marginSeconds())} do not fit in the ${formatSeconds(deadline.remainingSeconds())} left`;
-        deadline.stop(reason);
-        throw new TrainerDeadlineError(locations.checkpointDir, trainingLog.current(), reason);
-      }
-    }
+    if (deadline && !evaluationFits(deadline, settings, test.count, 'test')) throw new TrainerDeadlineError(locations.checkpointDir, trainingLog.current(), deadline.reason!);
     // The kept weights' evaluation on test during training is the final one already; on val it is not.
     const evaluation = evaluationSplit === 'test' && trained.keptEvaluation ? trained.keptEvaluation : await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts, batchSize: evaluationBatch.images, ...(replicas ? { logits: replicas.logits } : {}) });
     if (trained.kept?.rule === 'best') log(`metrics.json reports the weights of epoch ${trained.kept.epoch} (the best by ${settings.keepMetric} on ${evaluationSplit}), evaluated on test`);

@@ -29,7 +29,7 @@ function outcome(metrics: MetricsDocument) {
     perClass: metrics.perClass,
     confusion: metrics.confusion,
     parameters: metrics.parameters,
-    epochs: metrics.epochs.map(({ seconds: _seconds, ...rest }) => rest),
+    epochs: metrics.epochs.map(({ seconds: _seconds, evaluation, ...rest }) => ({ ...rest, ...(evaluation ? { evaluation: { ...evaluation, seconds: 0 } } : {}) })),
     method: metrics.method,
   };
 }
@@ -96,6 +96,45 @@ describe('a run cut into attempts by its deadline', () => {
     const log = (await readFile(path.join(root, 'cut', 'results', '0', 'log.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { type: string });
     expect(log.filter((r) => r.type === 'step')).toHaveLength(6);
     expect(log.filter((r) => r.type === 'micro-batch')).toHaveLength(3);
+  });
+
+  it('stops before an evaluation during training that would cross the deadline, and evaluates first in the next attempt', async () => {
+    const evalRoot = path.join(root, 'eval-every');
+    const evalManifest = await writeTinyDataset(evalRoot, weights, { training: { method: 'sage', epochs: 2, batchSize: 8, evalEvery: 1 } });
+    const evalSpec = (name: string): JobSpec => ({ ...spec(name), manifestUri: evalManifest });
+    const whole = await runJob(evalSpec('eval-whole'), { ...quiet, attempt: {} });
+    expect(whole.metrics.epochs.map((e) => e.testAccuracy)).toEqual([expect.any(Number), expect.any(Number)]);
+    const progressUri = path.join(root, 'eval-cut', 'results', '0', 'progress.json');
+    const errors: unknown[] = [];
+    const seen: TrainingProgress[] = [];
+    let result;
+    for (let attempt = 1; attempt <= 4 && !result; attempt++) {
+      const virtual = virtualAttempt();
+      // 65 s an attempt, margin 30 s: the epoch's three steps fit (35 s left), its evaluation of 12 test
+      // images (about 10 s at 10 s a step of 8) and the margin do not.
+      const options = { ...quiet, progress: virtual.progress, attempt: { attemptSeconds: 65, attempt }, deadline: { clock: virtual.clock, startedAt: 0, minMarginSeconds: 0 } };
+      try {
+        result = await runJob(evalSpec('eval-cut'), options);
+      } catch (error) {
+        errors.push(error);
+        seen.push(TrainingProgress.parse(JSON.parse(await readFile(progressUri, 'utf8'))));
+      }
+    }
+    expect(errors).toHaveLength(2);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(TrainerDeadlineError);
+      expect(trainerExitCode(error)).toBe(TRAINER_EXIT.toBeContinued);
+      expect((error as Error).message).toMatch(/^to be continued: the evaluation of 12 test images \(about \d+ s\) and the margin of 30 s do not fit in the 35 s left/);
+    }
+    // Each stop is after the epoch's last step, before its evaluation.
+    expect(seen.map(({ epoch, step }) => ({ epoch, step }))).toEqual([
+      { epoch: 0, step: 3 },
+      { epoch: 1, step: 3 },
+    ]);
+    expect(outcome(result!.metrics)).toEqual(outcome(whole.metrics));
+    const log = (await readFile(path.join(root, 'eval-cut', 'results', '0', 'log.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { type: string });
+    expect(log.filter((r) => r.type === 'step')).toHaveLength(6);
+    expect(log.filter((r) => r.type === 'epoch')).toHaveLength(2);
   });
 
   it('records the automatic micro-batch and the device in metrics.json', async () => {
