@@ -26,6 +26,7 @@ export const BENCHMARK_SIZES: Record<PaperDataset, { trainImages: number; testIm
   inat2018: { trainImages: 437_513, testImages: 24_426 },
 };
 
+const refused: string[] = [];
 const lines = ['| Table | Dataset | Runs | GPU time on g4dn.xlarge (T4) | on g5.xlarge (A10G) | cost on demand (T4) | cost spot (T4) |', '|---|---|---:|---:|---:|---:|---:|'];
 for (const table of REPRO_TABLES) {
   for (const dataset of table.datasets) {
@@ -34,6 +35,7 @@ for (const table of REPRO_TABLES) {
       return { sweepIndex, label: methodLabel(settings), method: settings.method, components: settings.components, epochs: settings.epochs, tte: settings.tte, bottleneck: settings.bottleneck, sgProjection: settings.sgProjection };
     });
     const sweep = estimateSweep(VIT_B16, runs, { ...BENCHMARK_SIZES[dataset], classes: PAPER_DATASET_INFO[dataset].classes }, DEFAULT_BUDGET);
+    for (const entry of sweep.entries) if (!entry.estimate.fits) refused.push(`${table.source} ${PAPER_DATASET_INFO[dataset].title} ${entry.method}: ${entry.estimate.problem}`);
     const hoursOn = (type: string): number => sweep.entries.reduce((sum, entry) => sum + entry.estimate.byInstance.find((e) => e.instanceType === type)!.hours, 0);
     const costOn = (type: string, kind: 'onDemandUsd' | 'spotUsd'): number => sweep.entries.reduce((sum, entry) => sum + entry.estimate.byInstance.find((e) => e.instanceType === type)![kind], 0);
     lines.push(
@@ -42,3 +44,5 @@ for (const table of REPRO_TABLES) {
   }
 }
 console.log(lines.join('\n'));
+// The stack refuses a run its attempts cannot hold: none of these should be, under the defaults.
+console.log(refused.length === 0 ? `\nEvery run fits the default budget (${DEFAULT_BUDGET.jobTimeoutMinutes} min × ${DEFAULT_BUDGET.maxAttempts} attempts, ${DEFAULT_BUDGET.spotRetries} kept for spot).` : `\nRefused under the default budget:\n${refused.join('\n')}`);

@@ -10,6 +10,8 @@ export {
   type InitBackendOptions,
   type NativeBackendDiagnosis,
 } from './backend';
+/** What runs the wasm backend's matrix products (OpenBLAS through native/gemm, or XNNPACK). */
+export { matmulFacts, type MatmulFacts } from './native-matmul';
 /** A CLIP with seeded random weights at any shape, held in memory: sage doctor and the benchmarks time real shapes with it. */
 export { randomClipModel } from './model';
 export { loadClip, ClipFolderError, type LoadClipOptions } from './loader';

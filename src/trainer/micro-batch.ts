@@ -26,7 +26,8 @@ export interface MicroBatchPlan {
 
 /** What the trainer may use: bytes and where the figure comes from. */
 export function deviceBudget(device: Pick<DeviceFacts, 'backend' | 'gpu'>, config: ClipConfig): { bytes: number; source: string } {
-  if (device.backend === 'wasm') return { bytes: wasmTrainingBudget(config), source: 'the wasm heap (4 GiB) less XNNPACK\'s packed copies of the frozen matrices, 5 % kept free' };
+  // With OpenBLAS running the products XNNPACK packs nothing, but the room stays kept: a wasm heap that runs out aborts the run, and larger micro-batches are unmeasured there.
+  if (device.backend === 'wasm') return { bytes: wasmTrainingBudget(config), source: 'the wasm heap (4 GiB) less room for XNNPACK\'s packed copies of the frozen matrices, 5 % kept free' };
   if (device.backend === 'tensorflow' && device.gpu) {
     const total = device.gpu.memoryMiB * MiB;
     const used = (device.gpu.usedMiB ?? 0) * MiB;

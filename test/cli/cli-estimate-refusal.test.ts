@@ -61,7 +61,20 @@ describe('sage validate refuses a run the estimate does not fit, as the upload L
       const result = await sage(['validate', manifest], roomy);
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toContain(`valid: ${manifest}`);
+      expect(result.stdout).toContain(`  estimate (${path.join(roomy, 'cdk.json')})`);
     }
+  });
+
+  it('validate --no-check-storage says there is no estimate and why, in text and in JSON, and does not refuse on it', async () => {
+    const text = await sage(['validate', singleManifest, '--no-check-storage'], tight);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`valid: ${singleManifest}`);
+    expect(text.stdout).toContain("  estimate none: --no-check-storage reads no CLIP config.json, which the estimate's FLOPs per image come from");
+    const json = await sage(['validate', singleManifest, '--no-check-storage', '--json'], tight);
+    expect(json.code, json.stderr).toBe(0);
+    const document = JSON.parse(json.stdout) as { ok: boolean; estimate?: unknown; noEstimate?: string };
+    expect(document).toMatchObject({ ok: true, noEstimate: expect.stringContaining('--no-check-storage') });
+    expect(document.estimate).toBeUndefined();
   });
 
   it('validate exits 2 listing each sweep entry at sweep[i], prints the figures and never says valid', async () => {

@@ -120,7 +120,7 @@ describe('the synthesized pipeline stack', () => {
           { Action: 'EXIT', OnReason: '*' },
         ],
       },
-      Timeout: { AttemptDurationSeconds: 12 * 3600 },
+      Timeout: { AttemptDurationSeconds: 24 * 3600 },
     });
   });
 
@@ -146,7 +146,7 @@ describe('the synthesized pipeline stack', () => {
     const [, props] = resourcesOfType(synth.json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ValidateManifest'))!;
     const variables = (props.Environment as { Variables: Record<string, string> }).Variables;
     const budget = JSON.parse(variables.ESTIMATE_BUDGET!) as { instanceTypes: string[]; gpus: Record<string, { peakTflops: number; source?: string }>; jobTimeoutMinutes: number; spotRetries: number; maxAttempts: number; jobGpus: number };
-    expect(budget).toMatchObject({ instanceTypes: ['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge', 'g5.2xlarge'], jobTimeoutMinutes: 720, spotRetries: 3, maxAttempts: 10, jobGpus: 1 });
+    expect(budget).toMatchObject({ instanceTypes: ['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge', 'g5.2xlarge'], jobTimeoutMinutes: 1440, spotRetries: 3, maxAttempts: 10, jobGpus: 1 });
     expect(budget.gpus['g4dn.xlarge']).toMatchObject({ gpu: 'T4', peakTflops: 8.1 });
     expect(budget.gpus['g4dn.xlarge']!.source).toBeUndefined();
     // Lambda allows 4 KB of environment in all.

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, loadClip, loadClipTokenizer, zeroShotClassifier } from '../../src/clip';
+import { loadNativeGemm } from '../../src/clip/native-matmul';
 import type { ClipModel, ClipTokenizer } from '../../src/clip/types';
 import type { ImageBatch } from '../../src/contracts/batches';
 import { resolveSettings, type SettingsOverrides } from '../../src/contracts/settings';
@@ -265,4 +266,15 @@ describe('a helper that fails', () => {
       m.dispose();
     });
   }
+});
+
+// With the OpenBLAS addon built (and not turned off), the trainer's products run on it.
+describe.skipIf(!loadNativeGemm().gemm || process.env.SAGE_MATMUL === 'wasm')('replicas on other matrix kernels', () => {
+  it('refuses a helper whose products run on XNNPACK while the trainer runs OpenBLAS, naming both', async () => {
+    const pool = ReplicaPool.open({ replicas: 2, transport: 'processes', backend: 'wasm', clip: { location }, environments: [{ SAGE_MATMUL: 'wasm' }] });
+    pools.push(pool);
+    const error = await pool.ready().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TrainerReplicaError);
+    expect((error as Error).message).toMatch(/^replica 1 of 2 failed during start-up: its matrix products run on xnnpack, the trainer's on openblas; replicas must compute alike/);
+  });
 });

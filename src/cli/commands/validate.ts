@@ -14,7 +14,7 @@ export function registerValidate(program: Command, output: CliOutput): void {
     .command('validate')
     .description('check a manifest as the pipeline would (schema, classes, referenced files, images, settings); exit 2 listing every problem')
     .argument('<manifest>', 'manifest JSON (path or s3:// URI)', parseLocation)
-    .option('--no-check-storage', 'skip opening a sample of the images (schema, lists and counts are still checked)')
+    .option('--no-check-storage', 'skip reading the CLIP weights folder and opening a sample of the images (schema, lists and counts are still checked; no estimate, which needs the weights\' config.json)')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (manifestUri: string, flags: ValidateFlags) => {
       const { validateUpload, readManifestBytes, ManifestValidationError, classNames, sweepSize, resolveRunSettings, PREDICT_DEFAULTS, sliceCount } = await import('../../manifest');
@@ -66,8 +66,10 @@ export function registerValidate(program: Command, output: CliOutput): void {
         }
         throw new ManifestValidationError(problems, manifestUri);
       }
+      // Said, not left out silently: the estimate counts FLOPs from the weights' config.json.
+      const noEstimate = estimate ? undefined : !flags.checkStorage ? "--no-check-storage reads no CLIP config.json, which the estimate's FLOPs per image come from" : !result.clip ? 'the CLIP weights folder could not be read' : 'no budget to estimate against';
       if (flags.json) {
-        output.out(JSON.stringify({ ok: true, manifestUri, name: manifest.name, classes: manifest.classes.length, counts, runs, warnings, ...(estimate ? { estimate: storedEstimate(estimate) } : {}) }, null, 2));
+        output.out(JSON.stringify({ ok: true, manifestUri, name: manifest.name, classes: manifest.classes.length, counts, runs, warnings, ...(estimate ? { estimate: storedEstimate(estimate) } : { noEstimate }) }, null, 2));
         return;
       }
       output.out(`valid: ${manifestUri}`);
@@ -78,7 +80,7 @@ export function registerValidate(program: Command, output: CliOutput): void {
       if (estimate && budget) {
         output.out(`  estimate (${budget.from})`);
         for (const line of describeSweepEstimate(estimate)) output.out(`    ${line}`);
-      }
+      } else output.out(`  estimate none: ${noEstimate}`);
       for (const warning of warnings) output.err(`warning: ${warning.path || '(manifest)'}: ${warning.message}`);
     });
 }

@@ -21,7 +21,7 @@
  * request at once, never a hang.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type BackendName, type ClipModel, encodePromptBatch, type PromptEncoder, type TokenBatch } from '../../clip';
+import { type BackendName, type ClipModel, encodePromptBatch, matmulFacts, type PromptEncoder, type TokenBatch } from '../../clip';
 import type { ImageBatch } from '../../contracts/batches';
 import { TrainerError } from '../../common/errors';
 import { batchGradients, type BatchGradients, batchLogits, checkTrainingBatch, type GradientSource, type LogitSource, type SageModel, type StepContext } from '../../engine';
@@ -156,14 +156,16 @@ export class ReplicaPool {
     return promise;
   }
 
-  /** Waits until every helper has loaded its backend and CLIP; refuses a helper that loaded another backend. */
+  /** Waits until every helper has loaded its backend and CLIP; refuses a helper that loaded another backend or other matrix kernels. */
   async ready(): Promise<void> {
     const results = await Promise.allSettled(this.helpers.map((h) => h.started));
     const backend = tf.getBackend();
+    const matmul = backend === 'wasm' ? matmulFacts()?.kernel : undefined;
     results.forEach((outcome, i) => {
       if (outcome.status === 'rejected') throw outcome.reason;
-      const loaded = (outcome.value as Extract<ReplicaResult, { type: 'start' }>).backend;
-      if (loaded !== backend) throw new TrainerReplicaError(i + 1, this.size, 'start-up', `it runs on the ${loaded} backend; the trainer runs on ${backend}, and replicas must compute alike`);
+      const loaded = outcome.value as Extract<ReplicaResult, { type: 'start' }>;
+      if (loaded.backend !== backend) throw new TrainerReplicaError(i + 1, this.size, 'start-up', `it runs on the ${loaded.backend} backend; the trainer runs on ${backend}, and replicas must compute alike`);
+      if (loaded.matmul !== matmul) throw new TrainerReplicaError(i + 1, this.size, 'start-up', `its matrix products run on ${loaded.matmul ?? 'the backend\'s own kernels'}, the trainer's on ${matmul ?? 'the backend\'s own kernels'}; replicas must compute alike (SAGE_MATMUL and native/gemm must be the same for all)`);
     });
   }
 

@@ -95,7 +95,8 @@ export type ReplicaRequest =
   | { type: 'fault'; id: number; fault: ReplicaFault };
 
 export type ReplicaResult =
-  | { type: 'start'; backend: string }
+  /** matmul: what runs the matrix products on wasm (`openblas` or `xnnpack`); absent on other backends. */
+  | { type: 'start'; backend: string; matmul?: string }
   | { type: 'prompts'; embeddings: Float32Array; rows: number; dim: number }
   | { type: 'attach' }
   | {

@@ -6,7 +6,7 @@
  * Before each step or logits request it takes the trainable values the trainer published.
  */
 import * as tf from '@tensorflow/tfjs';
-import { encodePromptBatch, initBackend, loadClip, type ClipModel } from '../../clip';
+import { encodePromptBatch, initBackend, loadClip, matmulFacts, type ClipModel } from '../../clip';
 import type { ImageBatch } from '../../contracts/batches';
 import { batchLogits, createSageModel, GradientAccumulator, microBatchGradients, releaseAbandonedTape, type SageModel } from '../../engine';
 import { layoutSize, serialiseError, type ReplicaFault, type ReplicaReply, type ReplicaRequest, type ReplicaResult, type SharedBuffers, type ValuesUpdate, type VariableLayout } from './protocol';
@@ -82,7 +82,8 @@ export function replicaHandler(send: (reply: ReplicaReply, transfer: ArrayBuffer
       case 'start': {
         const backend = await initBackend({ backend: request.start.backend, log: () => {} });
         clip = await loadClip(request.start.clip.location, request.start.clip.cacheDir ? { cacheDir: request.start.clip.cacheDir } : {});
-        return { result: { type: 'start', backend }, transfer: [] };
+        const matmul = backend === 'wasm' ? matmulFacts()?.kernel : undefined;
+        return { result: { type: 'start', backend, ...(matmul ? { matmul } : {}) }, transfer: [] };
       }
       case 'prompts': {
         const model = needClip();
