@@ -7,8 +7,8 @@
  * the CLIP load time, the process's peak RSS, step times and images/s (log.jsonl), the
  * micro-batch it chose, the evaluation's time (metrics.json).
  *
- * `npm run bench -- train`. Env: TRAIN_BENCH_TRAIN (train images, default 120), TRAIN_BENCH_TEST
- * (test images, default 40), TRAIN_BENCH_BATCH (default 40: three steps), TRAIN_BENCH_METHOD
+ * `npm run bench -- train`. Env: TRAIN_BENCH_TRAIN (train images, default 240), TRAIN_BENCH_TEST
+ * (test images, default 60: a few hundred JPEGs in all), TRAIN_BENCH_BATCH (default 40: six steps), TRAIN_BENCH_METHOD
  * (lift, default, or sage; Sage's FIT doubles the evaluation's cost). On wasm a ViT-B/16 image
  * takes seconds; on a GPU raise the counts.
  */
@@ -110,8 +110,8 @@ function at(lines: readonly Timed[], pattern: RegExp): Timed | undefined {
 const round = (value: number, digits = 3) => Number(value.toPrecision(digits));
 
 export async function run(): Promise<BenchReport> {
-  const trainCount = Number(process.env.TRAIN_BENCH_TRAIN ?? 120);
-  const testCount = Number(process.env.TRAIN_BENCH_TEST ?? 40);
+  const trainCount = Number(process.env.TRAIN_BENCH_TRAIN ?? 240);
+  const testCount = Number(process.env.TRAIN_BENCH_TEST ?? 60);
   const batchSize = Number(process.env.TRAIN_BENCH_BATCH ?? 40);
   const method = process.env.TRAIN_BENCH_METHOD === 'sage' ? 'sage' : 'lift';
   const notes = [`load average at start ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`];
