@@ -46,7 +46,7 @@ function check(file: string): void {
   const script = `const g = require(${JSON.stringify(file)}); const h = new Float32Array(12); h.set([1,2,3,4,5,6,7,8]);
 g.multiply(h, 0, 4, 8, 1, 1, 1, 2, 2, 2, 0, 0, 0);
 if (h.slice(8).join() !== '19,22,43,50') throw new Error('wrong product ' + h.slice(8).join());
-process.stdout.write(g.library.split(' ').slice(0, 2).join(' ') + ', ' + g.core + ' kernels');`;
+process.stdout.write(g.library.split(' ').slice(0, 2).join(' ') + ', ' + ['serial', 'pthreads', 'OpenMP'][g.parallel] + ' build, ' + g.core + ' kernels');`;
   const line = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   console.log(`native matrix products: built ${path.relative(root, target)} (${line})`);
 }

@@ -18,6 +18,7 @@
 
 extern void openblas_set_num_threads(int);
 extern char *openblas_get_corename(void);
+extern int openblas_get_parallel(void);
 
 #define CHECK(call)                                                          \
   do {                                                                       \
@@ -87,6 +88,10 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value core;
   CHECK(napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &core));
   CHECK(napi_set_named_property(env, exports, "core", core));
+  /* 0 serial, 1 pthreads, 2 OpenMP: which variant -lopenblas resolved to (the start-up line names it). */
+  napi_value parallel;
+  CHECK(napi_create_int32(env, openblas_get_parallel(), &parallel));
+  CHECK(napi_set_named_property(env, exports, "parallel", parallel));
   return exports;
 }
 

@@ -43,6 +43,8 @@ export interface NativeGemm {
   library: string;
   /** The kernel family OpenBLAS chose for this CPU (Haswell, SkylakeX, Zen, ...). */
   core: string;
+  /** The library's threading: 0 serial, 1 pthreads, 2 OpenMP (each call runs on the caller's thread either way). */
+  parallel?: number;
 }
 
 /** Where `npm run native` puts the addon, under the package root. */
@@ -174,7 +176,8 @@ export function installNativeMatmul(choice: MatmulChoice = (process.env.SAGE_MAT
       return product(gemm, backend as BackendWasm, a, b, Boolean(attrs?.transposeA), Boolean(attrs?.transposeB), bias);
     },
   });
-  return (installed = { kernel: 'openblas', detail: `${gemm.library.split(' ').slice(0, 2).join(' ')}, ${gemm.core} kernels` });
+  const threading = ['serial', 'pthreads', 'OpenMP'][gemm.parallel ?? -1];
+  return (installed = { kernel: 'openblas', detail: `${gemm.library.split(' ').slice(0, 2).join(' ')}${threading ? `, ${threading} build` : ''}, ${gemm.core} kernels` });
 }
 
 /** What installNativeMatmul chose; undefined before it ran (or on another backend). */

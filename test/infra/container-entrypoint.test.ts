@@ -71,7 +71,8 @@ describe('the container entrypoint on a spot reclaim', () => {
       seed: 9,
       classes: 3,
       weights,
-      training: { method: 'lift', epochs: 2, batchSize: 4, tte: false },
+      // Two replicas whatever the machine: SIGTERM must stop both and the retry resume with both.
+      training: { method: 'lift', epochs: 2, batchSize: 4, tte: false, replicas: 2 },
     });
     env = {
       ...jobSpecToEnv({
@@ -95,6 +96,7 @@ describe('the container entrypoint on a spot reclaim', () => {
     const interrupted = await runAttempt(bundle, env, true);
     expect(interrupted.code, interrupted.stderr + interrupted.stdout).toBe(143);
     expect(interrupted.stdout).toContain('SIGTERM: checkpointing and stopping');
+    expect(interrupted.stdout + interrupted.stderr).toMatch(/replicas: 2 \(/);
     const checkpointDir = path.join(root, 'artifacts', 'checkpoints', 'run-1', '0');
     expect((await readdir(checkpointDir)).length).toBeGreaterThan(0);
     expect(existsSync(path.join(root, 'results', 'runs', 'run-1', '0', 'metrics.json'))).toBe(false);
@@ -102,6 +104,7 @@ describe('the container entrypoint on a spot reclaim', () => {
     const retried = await runAttempt(bundle, env, false);
     expect(retried.code, retried.stderr).toBe(0);
     expect(retried.stderr).toMatch(/resuming from .*checkpoints/);
+    expect(retried.stdout + retried.stderr).toMatch(/replicas: 2 \(/);
     const metrics = MetricsDocument.parse(JSON.parse(await readFile(path.join(root, 'results', 'runs', 'run-1', '0', 'metrics.json'), 'utf8')));
     expect(metrics).toMatchObject({ runId: 'run-1', sweepIndex: 0, method: 'lift' });
     expect(metrics.epochs.map((epoch) => epoch.epoch)).toEqual([1, 2]);

@@ -224,6 +224,19 @@ describe('parallel evaluation and text classifier', () => {
     m.dispose();
   });
 
+  it('evaluates zero-shot CLIP (no trainable layout) to the same logits and metrics as this thread', async () => {
+    const pool = openPool('threads', 2);
+    const m = await model({ method: 'zero-shot' });
+    expect(m.trainableVariables()).toHaveLength(0);
+    await pool.attach(m);
+    const single = await evaluate({ model: m, test: testSource(), trainCounts: counts, batchSize: 4 });
+    const parallel = await evaluate({ model: m, test: testSource(), trainCounts: counts, batchSize: 4, logits: pool.logits });
+    expect(parallel.accuracy).toEqual(single.accuracy);
+    expect(parallel.perClass).toEqual(single.perClass);
+    expect(parallel.confusion).toEqual(single.confusion);
+    m.dispose();
+  });
+
   it('encodes the prompts of the text classifier over the replicas to the same W^zs and text embeddings', async () => {
     const pool = openPool();
     await pool.ready();

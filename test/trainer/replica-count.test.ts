@@ -4,7 +4,7 @@ import type { ClipConfig } from '../../src/clip/types';
 import os from 'node:os';
 import { resolveSettings } from '../../src/contracts/settings';
 import { WASM_HEAP_BYTES } from '../../src/estimate';
-import { jobCoresShare, machineResources, planReplicas, replicaBytes, replicaTransport, REPLICA_OVERHEAD_BYTES, visibleGpus } from '../../src/trainer/parallel';
+import { jobCoresShare, machineResources, pinTrainerGpu, planReplicas, replicaBytes, replicaTransport, REPLICA_OVERHEAD_BYTES, visibleGpus } from '../../src/trainer/parallel';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -102,5 +102,20 @@ describe('a job that shares the machine', () => {
     const plan = planReplicas({ requested: null, backend: 'wasm', config: mini, settings: resolveSettings({ method: 'lift', batchSize: 32 }), classes: 100, machine: { cores: 1, availableBytes: 20 * GiB, gpus: [], sharedBy: { jobs: 2, cores: 2 } }, transport: 'threads' });
     expect(plan.count).toBe(1);
     expect(plan.reason).toMatch(/^1 \(default, bounded by 1 core: 1 core \(this job's share: 2 jobs side by side on 2\) on a single-threaded wasm backend/);
+  });
+});
+
+describe('pinTrainerGpu', () => {
+  it('leaves the trainer the first of several visible GPUs and returns all of them for the helpers', () => {
+    const env: NodeJS.ProcessEnv = { CUDA_VISIBLE_DEVICES: '2, 3,5' };
+    expect(pinTrainerGpu(env)).toEqual(['2', '3', '5']);
+    expect(env.CUDA_VISIBLE_DEVICES).toBe('2');
+    // One GPU, or none visible ('-1' hides them all): nothing to pin, the variable stays as it was.
+    const one: NodeJS.ProcessEnv = { CUDA_VISIBLE_DEVICES: '1' };
+    expect(pinTrainerGpu(one)).toEqual(['1']);
+    expect(one.CUDA_VISIBLE_DEVICES).toBe('1');
+    const hidden: NodeJS.ProcessEnv = { CUDA_VISIBLE_DEVICES: '-1' };
+    expect(pinTrainerGpu(hidden)).toEqual([]);
+    expect(hidden.CUDA_VISIBLE_DEVICES).toBe('-1');
   });
 });
