@@ -117,6 +117,11 @@ export class TrainingLogFile implements TrainingLog {
     return log;
   }
 
+  /** The records kept so far: those of earlier attempts, then this one's. */
+  kept(): readonly TrainingLogRecord[] {
+    return this.records;
+  }
+
   append(record: TrainingLogRecord): void {
     if (record.type === 'resume') this.records = this.records.filter((r) => !beyond(r, record.epoch, record.step));
     this.records.push(record);

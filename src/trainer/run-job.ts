@@ -15,7 +15,8 @@ import path from 'node:path';
 import { ZodError } from 'zod';
 import { attemptFromEnv, type AttemptContext, type JobSpec } from '../contracts/job';
 import { RUN_BEST_ADAPTER_DIR, TEXT_CLASSIFIER_DIR } from '../contracts/layout';
-import type { MetricsDocument, MicroBatchBackoffRecord } from '../contracts/metrics';
+import { MicroBatchBackoffRecord, type MetricsDocument } from '../contracts/metrics';
+import type { TrainingLogRecord } from '../contracts/training-log';
 import { passesPerImage } from '../estimate';
 import { resolveSettings, type Settings, type SettingsOverrides } from '../contracts/settings';
 import type { ProgressReporter } from '../engine';
@@ -58,6 +59,17 @@ export interface RunJobResult {
   metrics: MetricsDocument;
   locations: JobLocations;
   settings: Settings;
+}
+
+/** The micro-batch back-offs an earlier attempt recorded in the log (out-of-memory warnings with their figures). */
+function earlierBackoffs(records: readonly TrainingLogRecord[]): MicroBatchBackoffRecord[] {
+  const found: MicroBatchBackoffRecord[] = [];
+  for (const record of records) {
+    if (record.type !== 'warning' || record.kind !== 'out-of-memory') continue;
+    const parsed = MicroBatchBackoffRecord.safeParse({ error: record.message, ...record.details });
+    if (parsed.success) found.push(parsed.data);
+  }
+  return found;
 }
 
 /**
@@ -159,9 +171,17 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       if (removed.length > 0) log(`removed ${removed.length} half-written file(s) from ${locations.checkpointDir}: ${removed.join(', ')}`);
     }
     // The micro-batch: the setting, or the largest the memory model fits in this device (SPEC section 6).
-    const microPlan = planMicroBatch(settings, clip.config, names.length, device);
-    const trainingLog = new PositionLog(await TrainingLogFile.open(resultsStore, locations.logUri), Math.ceil(train.count / settings.batchSize));
-    const backoffs: MicroBatchBackoffRecord[] = [];
+    const logFile = await TrainingLogFile.open(resultsStore, locations.logUri);
+    const trainingLog = new PositionLog(logFile, Math.ceil(train.count / settings.batchSize));
+    // Earlier attempts' back-offs are in the log they continued: metrics.json lists the run's, not only this attempt's,
+    // and an attempt on the same device starts where the last back-off left the micro-batch instead of running out again.
+    const backoffs: MicroBatchBackoffRecord[] = earlierBackoffs(logFile.kept());
+    const planned = planMicroBatch(settings, clip.config, names.length, device);
+    const lastBackoff = backoffs.at(-1);
+    const microPlan =
+      lastBackoff && settings.microBatchSize === null && lastBackoff.to < planned.chosen
+        ? { ...planned, chosen: lastBackoff.to, reason: 'memory-model' as const, detail: `${planned.detail}; an earlier attempt ran out of memory at ${lastBackoff.from} and went on with ${lastBackoff.to} (epoch ${lastBackoff.epoch}, step ${lastBackoff.step})` }
+        : planned;
     let gradients = parallel.gradients;
     let finalMicroBatch = (): number => microPlan.chosen;
     if (settings.method !== 'zero-shot') {
@@ -177,7 +197,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
             backoffs.push({ epoch: at.epoch, step: at.step, from: b.from, to: b.to, error: b.error });
             const message = `out of memory at epoch ${at.epoch}, step ${at.step} with micro-batch ${b.from}: redoing the step with ${b.to} (${b.error})`;
             log(`warning: ${message}`);
-            trainingLog.append({ type: 'warning', kind: 'out-of-memory', message, time: new Date().toISOString(), details: { epoch: at.epoch, step: at.step, from: b.from, to: b.to } });
+            trainingLog.append({ type: 'warning', kind: 'out-of-memory', message, time: new Date().toISOString(), details: { epoch: at.epoch, step: at.step, from: b.from, to: b.to, error: b.error } });
           },
         });
         gradients = adaptive.gradients;

@@ -88,6 +88,21 @@ describe('sage validate refuses a run the estimate does not fit, as the upload L
     expect(result.stderr).toMatch(new RegExp(`^sweep\\[1\\]: the run needs about .*${NO_TIME.source}`, 'm'));
   });
 
+  it('validate refuses a run whose one training image does not fit the GPUs the stack may launch, with the figures', async () => {
+    // The project's GPU table with every type at 1 GiB: less than the CUDA context and cuDNN's reserve.
+    const project = JSON.parse(await readFile(path.join(repoRoot, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+    const gpus = project.context['sage:gpus'] as Record<string, Record<string, unknown>>;
+    const small = path.join(root, 'small-gpus');
+    await mkdir(small, { recursive: true });
+    const tiny = Object.fromEntries(Object.entries(gpus).map(([type, entry]) => [type, { ...entry, memoryGiB: 1 }]));
+    await writeFile(path.join(small, 'cdk.json'), JSON.stringify({ ...project, context: { ...project.context, 'sage:gpus': tiny } }, null, 2));
+    const result = await sage(['validate', singleManifest], small);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stdout).not.toMatch(/valid/);
+    expect(result.stderr).toMatch(/^training: .*one training image needs about [\d.]+ GiB of GPU memory \(weights and state included\), more than g4dn\.xlarge \(T4, 1 GiB\)/m);
+    expect(result.stderr).toMatch(/drop them from sage:instanceTypes or use smaller weights/);
+  });
+
   it('validate --json prints ok: false with the problems the Lambda would write', async () => {
     const result = await sage(['validate', singleManifest, '--json'], tight);
     expect(result.code, result.stderr).toBe(2);

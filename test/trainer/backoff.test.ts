@@ -96,11 +96,33 @@ describe('an out-of-memory back-off in a job', () => {
     const warnings = log.filter((r) => r.type === 'warning' && r.kind === 'out-of-memory');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.message).toMatch(/^out of memory at epoch 1, step 1 with micro-batch 8: redoing the step with 4 \(OOM when allocating tensor/);
-    expect(warnings[0]!.details).toEqual({ epoch: 1, step: 1, from: 8, to: 4 });
+    expect(warnings[0]!.details).toEqual({ epoch: 1, step: 1, from: 8, to: 4, error: expect.stringMatching(/^OOM when allocating tensor/) });
     expect(log.filter((r) => r.type === 'step')).toHaveLength(3);
 
     // The same batches cut the same way after the back-off: the run given micro-batch 4 from the start.
     expect(outcome(automatic.metrics)).toEqual(outcome(explicit.metrics));
     expect(explicit.metrics.microBatch).toMatchObject({ chosen: 4, reason: 'set', final: 4, backoffs: [] });
+  });
+
+  it("keeps an earlier attempt's back-off: metrics.json lists it and the next attempt starts at the smaller micro-batch", async () => {
+    const explicit = await runJob(spec('explicit-2'), { ...quiet, cacheDir, overrides: { microBatchSize: 4 } });
+    // Attempt 1 runs out once at step 1, then meets its deadline (10 virtual seconds a step, 35 s an attempt, margin 30 s).
+    let now = 0;
+    const progress = { ...silentProgress, step: () => void (now += 10) };
+    const fault = failOnce();
+    const first = await runJob(spec('two-attempts'), { ...quiet, cacheDir, progress, attempt: { attemptSeconds: 35, attempt: 1 }, deadline: { clock: () => now, startedAt: 0, minMarginSeconds: 0 } }).catch((e: unknown) => e);
+    fault.restore();
+    expect(fault.refused()).toBe(1);
+    expect((first as Error).message).toMatch(/^to be continued/);
+    const second = await runJob(spec('two-attempts'), { ...quiet, cacheDir, attempt: { attempt: 2 } });
+    expect(second.metrics.microBatch).toMatchObject({
+      chosen: 4,
+      reason: 'memory-model',
+      detail: expect.stringContaining('an earlier attempt ran out of memory at 8 and went on with 4 (epoch 1, step 1)'),
+      final: 4,
+      backoffs: [{ epoch: 1, step: 1, from: 8, to: 4, error: expect.stringMatching(/^OOM when allocating tensor with shape\[/) }],
+    });
+    // Every step at micro-batch 4, in either attempt: the run given 4 from the start.
+    expect(outcome(second.metrics)).toEqual(outcome(explicit.metrics));
   });
 });
