@@ -106,7 +106,27 @@ function geometry(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB:
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
   const outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  return { m, n, k, batchA, batchB, batch: Math.max(batchA, batchB), outShape: [...outer, m, n] };
+  return { m, n, k, batchA, batchB, batch: tf.util.sizeFromShape(outer), outer, outShape: [...outer, m, n] };
+}
+
+/**
+ * For each item of the broadcast outer shape, the item of `dims` (an operand's outer dims) it reads:
+ * numpy's rule, aligned from the right, a dimension of 1 repeated.
+ */
+function broadcastItems(dims: readonly number[], outer: readonly number[]): number[] {
+  const aligned = [...new Array<number>(outer.length - dims.length).fill(1), ...dims];
+  const items: number[] = [];
+  const index = new Array<number>(outer.length).fill(0);
+  for (let item = 0; item < tf.util.sizeFromShape([...outer]); item++) {
+    let source = 0;
+    for (let axis = 0; axis < outer.length; axis++) source = source * aligned[axis]! + (aligned[axis] === 1 ? 0 : index[axis]!);
+    items.push(source);
+    for (let axis = outer.length - 1; axis >= 0; axis--) {
+      if (++index[axis]! < outer[axis]!) break;
+      index[axis] = 0;
+    }
+  }
+  return items;
 }
 
 function offsetOf(backend: BackendWasm, info: TensorInfo): number {
@@ -126,7 +146,19 @@ function product(gemm: NativeGemm, backend: BackendWasm, a: TensorInfo, b: Tenso
     const row = heap.subarray(offsetOf(backend, bias), offsetOf(backend, bias) + g.n);
     for (let r = 0; r < g.batch * g.m; r++) heap.set(row, cOffset + r * g.n);
   }
-  gemm.multiply(heap, offsetOf(backend, a), offsetOf(backend, b), cOffset, g.batch, g.batchA, g.batchB, g.m, g.n, g.k, transposeA ? 1 : 0, transposeB ? 1 : 0, bias ? 1 : 0);
+  const [aOffset, bOffset] = [offsetOf(backend, a), offsetOf(backend, b)];
+  const [ta, tb, beta] = [transposeA ? 1 : 0, transposeB ? 1 : 0, bias ? 1 : 0];
+  if (g.batchA === g.batchB || g.batchA === 1 || g.batchB === 1) {
+    // Item i reads a's item i mod batchA and b's i mod batchB: one call.
+    gemm.multiply(heap, aOffset, bOffset, cOffset, g.batch, g.batchA, g.batchB, g.m, g.n, g.k, ta, tb, beta);
+  } else {
+    // Both operands broadcast along different axes ([2, 1] against [1, 3]): one call per output item.
+    const itemsA = broadcastItems(a.shape.slice(0, -2), g.outer);
+    const itemsB = broadcastItems(b.shape.slice(0, -2), g.outer);
+    for (let item = 0; item < g.batch; item++) {
+      gemm.multiply(heap, aOffset + itemsA[item]! * g.m * g.k, bOffset + itemsB[item]! * g.k * g.n, cOffset + item * g.m * g.n, 1, 1, 1, g.m, g.n, g.k, ta, tb, beta);
+    }
+  }
   return out;
 }
 

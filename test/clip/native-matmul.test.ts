@@ -90,6 +90,20 @@ describe.skipIf(!available)('OpenBLAS products on the wasm backend', () => {
       { aShape: [5, 8], bShape: [4, 6, 8], ta: false, tb: true },
       { aShape: [1, 5, 8], bShape: [3, 8, 2], ta: false, tb: false },
     ];
+    // Outer dims broadcast on both sides ([2, 1] against [1, 3]): item (i, j) reads a's i and b's j.
+    {
+      const aData = randomArray(2 * 5 * 8, random);
+      const bData = randomArray(3 * 8 * 4, random);
+      const c = tf.tidy(() => tf.matMul(tf.tensor(aData, [2, 1, 5, 8]), tf.tensor(bData, [1, 3, 8, 4])));
+      expect(c.shape).toEqual([2, 3, 5, 4]);
+      const actual = c.dataSync() as Float32Array;
+      for (let i = 0; i < 2; i++)
+        for (let j = 0; j < 3; j++) {
+          const { c: expected, scale } = reference(aData.subarray(i * 40, (i + 1) * 40), bData.subarray(j * 32, (j + 1) * 32), 5, 4, 8, false, false);
+          expectClose(actual.subarray((i * 3 + j) * 20, (i * 3 + j + 1) * 20), expected, scale);
+        }
+      c.dispose();
+    }
     for (const { aShape, bShape, ta, tb } of cases) {
       const aData = randomArray(aShape.reduce((x, y) => x * y, 1), random);
       const bData = randomArray(bShape.reduce((x, y) => x * y, 1), random);
