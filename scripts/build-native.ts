@@ -47,7 +47,7 @@ function check(file: string): void {
 g.multiply(h, 0, 4, 8, 1, 1, 1, 2, 2, 2, 0, 0, 0);
 if (h.slice(8).join() !== '19,22,43,50') throw new Error('wrong product ' + h.slice(8).join());
 process.stdout.write(g.library.split(' ').slice(0, 2).join(' ') + ', ' + ['serial', 'pthreads', 'OpenMP'][g.parallel] + ' build, ' + g.core + ' kernels');`;
-  const line = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const line = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
   console.log(`native matrix products: built ${path.relative(root, target)} (${line})`);
 }
 
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const optional = process.argv.includes('--optional');
   const refuse = (why: string): never => {
     if (optional) {
-      console.log(`native matrix products: not built (${why}); training on the CPU uses wasm's kernels, 2-4× slower. \`npm run native\` builds them later.`);
+      console.log(`native matrix products: not built (${why}); training on the CPU uses wasm's own matrix kernels, a ViT-B/16 step 3-4× slower. \`npm run native\` builds them later.`);
       process.exit(0);
     }
     console.error(`npm run native: ${why}`);
@@ -66,9 +66,12 @@ async function main(): Promise<void> {
   if (includes.length === 0) refuse("OpenBLAS's cblas.h was not found: install libopenblas-dev (Debian/Ubuntu) or openblas (Homebrew), or set SAGE_CBLAS_INCLUDE");
   const nodeApi = nodeApiInclude(process.env);
   if (!nodeApi) refuse(`Node-API's node_api.h was not found beside ${process.execPath}`);
-  const libDirs = includes.map((dir) => path.join(path.dirname(dir), 'lib')).filter((dir) => dir.includes('opt/openblas') && existsSync(dir));
+  // The library of the variant whose header is used (Debian: /usr/lib/<arch>/openblas-pthread beside
+  // /usr/include/<arch>/openblas-pthread; Homebrew: <prefix>/lib), so -lopenblas is not whatever the
+  // alternatives system points at (a serial build without locking is unsafe for concurrent replicas).
+  const include = includes[0]!;
+  const libDirs = [include.replace('/include/', '/lib/'), path.join(path.dirname(include), 'lib')].filter((dir) => dir !== include && existsSync(dir) && existsSync(path.join(dir, process.platform === 'darwin' ? 'libopenblas.dylib' : 'libopenblas.so')));
   const temporary = target.replace(/\.node$/, `.${process.pid}.tmp.node`);
-  await mkdir(path.dirname(target), { recursive: true });
   const args = [
     '-shared',
     '-fPIC',
@@ -76,17 +79,20 @@ async function main(): Promise<void> {
     '-std=c11',
     '-Wall',
     `-I${nodeApi}`,
-    `-I${includes[0]}`,
+    `-I${include}`,
     source,
     '-o',
     temporary,
-    ...libDirs.map((dir) => `-L${dir}`),
+    ...libDirs.flatMap((dir) => [`-L${dir}`, `-Wl,-rpath,${dir}`]),
     '-lopenblas',
     // Node-API's symbols come from the node binary itself when the addon is loaded.
     ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : []),
   ];
+  // CC may carry arguments ("ccache gcc", "gcc -m64").
+  const [compiler, ...compilerArgs] = (process.env.CC || 'cc').trim().split(/\s+/);
   try {
-    execFileSync(process.env.CC || 'cc', args, { stdio: ['ignore', 'inherit', 'pipe'] });
+    await mkdir(path.dirname(target), { recursive: true });
+    execFileSync(compiler!, [...compilerArgs, ...args], { stdio: ['ignore', 'inherit', 'pipe'], timeout: 120_000 });
     check(temporary);
     await rename(temporary, target);
   } catch (error) {

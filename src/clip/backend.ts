@@ -17,7 +17,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { installNativeMatmul, matmulFacts } from './native-matmul';
+import { installNativeMatmul, matmulFacts, NativeMatmulError } from './native-matmul';
 import { installWasmSliceKernels } from './wasm-kernels';
 import { ClipError } from '../common/errors';
 import type { DeviceFacts } from '../contracts/metrics';
@@ -238,6 +238,8 @@ function gpuNotInUse(probe: BackendProbe, before: GpuInfo[]): string | undefined
     return { gpu, now, rise: now ? now.usedMiB - gpu.usedMiB : Number.NaN };
   });
   if (rises.some((r) => r.rise >= GPU_MEMORY_RISE_MIB)) return undefined;
+  // nvidia-smi reads "[N/A]" for memory.used on some GPUs (MIG slices, some drivers): nothing to judge by, so not judged.
+  if (rises.every((r) => !Number.isFinite(r.rise))) return undefined;
   const figures = rises
     .map(({ gpu, now, rise }) => `GPU ${gpu.index} ${gpu.name}: ${formatMiB(gpu.usedMiB)} → ${now ? formatMiB(now.usedMiB) : 'no longer listed'} MiB used of ${formatMiB(gpu.memoryMiB)} (${Number.isFinite(rise) ? `+${rise}` : '?'} MiB)`)
     .join('; ');
@@ -294,6 +296,8 @@ async function tryWasm(notes: string[]): Promise<boolean> {
     notes.push(`matrix products: ${matmul.kernel === 'openblas' ? matmul.detail : `XNNPACK (${matmul.detail})`}`);
     return true;
   } catch (error) {
+    // A setting that asks for what cannot be had is the user's to fix, not a reason to fall through to the cpu backend.
+    if (error instanceof NativeMatmulError) throw error;
     notes.push(`wasm: ${(error as Error).message.split('\n')[0]}`);
     return false;
   }

@@ -2,9 +2,9 @@
  * OpenBLAS's sgemm for the wasm backend's matrix products (BatchMatMul, and _FusedMatMul with a
  * row bias and no activation), through the optional addon native/gemm (`npm run native`).
  *
- * Why: tfjs-backend-wasm multiplies with XNNPACK's 128-bit SIMD kernels, about 22 GFLOP/s per
- * core where OpenBLAS's AVX2 kernels reach about 80, and a ViT-B/16 step is about 90 % matrix
- * products. tfjs-node would bring native kernels too, but its install downloads libtensorflow,
+ * Why: tfjs-backend-wasm multiplies with XNNPACK's 128-bit SIMD kernels, 26-38 GFLOP/s per core
+ * for a plain product and under 3 for attention's batched ones, where OpenBLAS reaches 92-103 and
+ * 70-79 on the same core (BENCHMARKS.md), and a ViT-B/16 step is about 90 % matrix products. tfjs-node would bring native kernels too, but its install downloads libtensorflow,
  * which a machine without internet cannot. The addon is a thin N-API shim over cblas_sgemm (the
  * well-kept library does the work): it reads the operands in the wasm heap and writes the product
  * there, so nothing is copied. Every other op stays on wasm, with its memory, its tape and its
@@ -146,21 +146,33 @@ function product(gemm: NativeGemm, backend: BackendWasm, a: TensorInfo, b: Tenso
     const row = heap.subarray(offsetOf(backend, bias), offsetOf(backend, bias) + g.n);
     for (let r = 0; r < g.batch * g.m; r++) heap.set(row, cOffset + r * g.n);
   }
-  const [aOffset, bOffset] = [offsetOf(backend, a), offsetOf(backend, b)];
-  const [ta, tb, beta] = [transposeA ? 1 : 0, transposeB ? 1 : 0, bias ? 1 : 0];
-  if (g.batchA === g.batchB || g.batchA === 1 || g.batchB === 1) {
-    // Item i reads a's item i mod batchA and b's i mod batchB: one call.
+  try {
+    multiplyInto(gemm, heap, offsetOf(backend, a), offsetOf(backend, b), cOffset, g, a, b, transposeA, transposeB, bias !== undefined);
+  } catch (error) {
+    backend.disposeData(out.dataId);
+    throw error;
+  }
+  return out;
+}
+
+/** The product's calls into the addon: one for a plain or simply broadcast batch, else one per output item. */
+function multiplyInto(gemm: NativeGemm, heap: Float32Array, aOffset: number, bOffset: number, cOffset: number, g: ReturnType<typeof geometry>, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean, withBias: boolean): void {
+  const [ta, tb, beta] = [transposeA ? 1 : 0, transposeB ? 1 : 0, withBias ? 1 : 0];
+  if ((g.batchA === g.batch || g.batchA === 1) && (g.batchB === g.batch || g.batchB === 1)) {
+    // Each operand is the whole output batch (its outer dims are the output's) or one item repeated: one call.
     gemm.multiply(heap, aOffset, bOffset, cOffset, g.batch, g.batchA, g.batchB, g.m, g.n, g.k, ta, tb, beta);
   } else {
-    // Both operands broadcast along different axes ([2, 1] against [1, 3]): one call per output item.
+    // Operands broadcast along different axes ([2, 1] against [1, 3], or [1, 2]): one call per output item.
     const itemsA = broadcastItems(a.shape.slice(0, -2), g.outer);
     const itemsB = broadcastItems(b.shape.slice(0, -2), g.outer);
     for (let item = 0; item < g.batch; item++) {
       gemm.multiply(heap, aOffset + itemsA[item]! * g.m * g.k, bOffset + itemsB[item]! * g.k * g.n, cOffset + item * g.m * g.n, 1, 1, 1, g.m, g.n, g.k, ta, tb, beta);
     }
   }
-  return out;
 }
+
+/** SAGE_MATMUL is not one of its values, or `native` cannot be had: the backend does not start. */
+export class NativeMatmulError extends ClipError {}
 
 let installed: MatmulFacts | undefined;
 
@@ -170,11 +182,11 @@ let installed: MatmulFacts | undefined;
  */
 export function installNativeMatmul(choice: MatmulChoice = (process.env.SAGE_MATMUL || 'auto') as MatmulChoice, file = defaultNativeGemmFile()): MatmulFacts {
   if (installed) return installed;
-  if (!['auto', 'native', 'wasm'].includes(choice)) throw new ClipError(`SAGE_MATMUL must be auto, native or wasm, not "${choice}"`);
+  if (!['auto', 'native', 'wasm'].includes(choice)) throw new NativeMatmulError(`SAGE_MATMUL must be auto, native or wasm, not "${choice}"`);
   if (choice === 'wasm') return (installed = { kernel: 'xnnpack', detail: 'SAGE_MATMUL=wasm' });
   const { gemm, reason } = loadNativeGemm(file);
   if (!gemm) {
-    if (choice === 'native') throw new ClipError(`SAGE_MATMUL=native, but ${reason}`);
+    if (choice === 'native') throw new NativeMatmulError(`SAGE_MATMUL=native, but ${reason}`);
     return (installed = { kernel: 'xnnpack', detail: reason! });
   }
   const batchMatMul = tf.getKernel('BatchMatMul', 'wasm');

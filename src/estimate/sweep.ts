@@ -12,7 +12,7 @@ import type { MemoryRun, MemoryShapes } from './memory';
 export const DEFAULT_BUDGET: AttemptBudget = {
   instanceTypes: ['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge', 'g5.2xlarge'],
   gpus: DEFAULT_GPUS,
-  // 24 h: with 7 attempts left after the spot retries, a 20-epoch iNaturalist 2018 Sage run on a T4 (about 107 h) fits; at 12 h it needed 13.
+  // 24 h: with 7 attempts left after the spot retries, a 20-epoch iNaturalist 2018 Sage run on a T4 (about 108 h) fits; at 12 h it needed 13.
   jobTimeoutMinutes: 24 * 60,
   spotRetries: 3,
   maxAttempts: 10,

@@ -63,7 +63,7 @@ export interface RunWork {
   forwardFlops: number;
   trainFlops: number;
   testFlops: number;
-  /** Evaluations during training (evalEvery), one pass of the evaluated split each, without TTE. */
+  /** Evaluations during training (evalEvery), each as the final one costs per image (TTE and FIT included). */
   evalFlops: number;
   /** The text classifier: classes × templates prompts. */
   textFlops: number;
@@ -87,8 +87,8 @@ export function runWork(shapes: TowerShapes, run: RunShape, counts: { trainImage
   const passes = passesPerImage(run);
   const trainFlops = run.method === 'zero-shot' ? 0 : counts.trainImages * run.epochs * passes.train * forwardFlops;
   const testFlops = counts.testImages * passes.test * forwardFlops;
-  // Evaluations during training pass each image once (no TTE), twice with FIT.
-  const evalPasses = run.method !== 'zero-shot' && run.components.fit ? 2 : 1;
+  // Evaluations during training cost what the final one does per image: evaluate() uses the run's TTE (five crops) and FIT's second pass.
+  const evalPasses = passes.test;
   const evalFlops = evaluationsDuringTraining(run) * (counts.evalImages ?? counts.testImages) * evalPasses * forwardFlops;
   const templates = run.components.init ? 60 : 1;
   const textFlops = counts.classes * templates * textForwardFlops(shapes);

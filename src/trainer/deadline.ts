@@ -3,8 +3,9 @@
  * job definition passes as SAGE_ATTEMPT_SECONDS. The trainer checkpoints before it when the time
  * left is under a margin of max(3 × the slowest step so far, 5 minutes), and exits 75 ("to be
  * continued"); Batch retries that code and the next attempt resumes. Training asks after each
- * step (through the ProgressReporter the engine calls then), and once more before the final
- * evaluation, whose time is estimated from this attempt's steps.
+ * step (through the ProgressReporter the engine calls then), before each evaluation during
+ * training (evalEvery; the resumed attempt then evaluates first) and before the final evaluation,
+ * whose times are estimated from this attempt's steps.
  */
 
 /** Seconds an attempt keeps in hand at least (the estimate's CHECKPOINT_MARGIN_MINUTES). */

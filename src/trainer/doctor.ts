@@ -147,7 +147,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const onGpu = backend === 'tensorflow' && device.gpu !== undefined;
   const notes: string[] = [];
   if (!onGpu) {
-    notes.push(`backend ${backend}: NOT a GPU. The figures below are this CPU's; on a GPU host run the image with --gpus all so that tfjs-node-gpu loads.`);
+    notes.push(`backend ${backend}: NOT a GPU. The figures below are this CPU's${tensorflowOnCpu() ? '' : '; on a GPU host run the image with --gpus all so that tfjs-node-gpu loads'}.`);
     if (backend !== 'tensorflow') notes.push(`why not tensorflow: ${startLines.join(' ')}\n${describeDiagnosis(diagnoseNativeBackend([]))}`);
     const cpuOnly = tensorflowOnCpu();
     if (cpuOnly) notes.push(`TensorFlow loaded but runs on its CPU kernels: ${cpuOnly}. TensorFlow's own log above says which CUDA library it could not load; the figures below are NOT for the throughput table (no gpuTable is written).\n${describeDiagnosis(diagnoseNativeBackend([]))}`);

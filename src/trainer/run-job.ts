@@ -15,7 +15,7 @@ import path from 'node:path';
 import { ZodError } from 'zod';
 import { attemptFromEnv, type AttemptContext, type JobSpec } from '../contracts/job';
 import { RUN_BEST_ADAPTER_DIR, TEXT_CLASSIFIER_DIR } from '../contracts/layout';
-import { MicroBatchBackoffRecord, type MetricsDocument } from '../contracts/metrics';
+import { MicroBatchBackoffRecord, type DeviceFacts, type MetricsDocument } from '../contracts/metrics';
 import type { TrainingLogRecord } from '../contracts/training-log';
 import { passesPerImage } from '../estimate';
 import { resolveSettings, type Settings, type SettingsOverrides } from '../contracts/settings';
@@ -61,13 +61,18 @@ export interface RunJobResult {
   settings: Settings;
 }
 
-/** The micro-batch back-offs an earlier attempt recorded in the log (out-of-memory warnings with their figures). */
-function earlierBackoffs(records: readonly TrainingLogRecord[]): MicroBatchBackoffRecord[] {
-  const found: MicroBatchBackoffRecord[] = [];
+/** The device a back-off happened on, as its log record names it: the backend, and the GPU's name and memory. */
+function deviceLabel(device: Pick<DeviceFacts, 'backend' | 'gpu'>): string {
+  return device.gpu ? `${device.backend} ${device.gpu.name} ${device.gpu.memoryMiB} MiB` : device.backend;
+}
+
+/** The micro-batch back-offs earlier attempts recorded in the log (out-of-memory warnings with their figures), with their devices. */
+function earlierBackoffs(records: readonly TrainingLogRecord[]): { backoff: MicroBatchBackoffRecord; device: unknown }[] {
+  const found: { backoff: MicroBatchBackoffRecord; device: unknown }[] = [];
   for (const record of records) {
     if (record.type !== 'warning' || record.kind !== 'out-of-memory') continue;
     const parsed = MicroBatchBackoffRecord.safeParse({ error: record.message, ...record.details });
-    if (parsed.success) found.push(parsed.data);
+    if (parsed.success) found.push({ backoff: parsed.data, device: record.details?.device });
   }
   return found;
 }
@@ -175,9 +180,11 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
     const trainingLog = new PositionLog(logFile, Math.ceil(train.count / settings.batchSize));
     // Earlier attempts' back-offs are in the log they continued: metrics.json lists the run's, not only this attempt's,
     // and an attempt on the same device starts where the last back-off left the micro-batch instead of running out again.
-    const backoffs: MicroBatchBackoffRecord[] = earlierBackoffs(logFile.kept());
+    const earlier = earlierBackoffs(logFile.kept());
+    const backoffs: MicroBatchBackoffRecord[] = earlier.map((e) => e.backoff);
     const planned = planMicroBatch(settings, clip.config, names.length, device);
-    const lastBackoff = backoffs.at(-1);
+    // Only a back-off on this same device says what fits here (Batch may place the next attempt on another type).
+    const lastBackoff = earlier.filter((e) => e.device === deviceLabel(device)).at(-1)?.backoff;
     const microPlan =
       lastBackoff && settings.microBatchSize === null && lastBackoff.to < planned.chosen
         ? { ...planned, chosen: lastBackoff.to, reason: 'memory-model' as const, detail: `${planned.detail}; an earlier attempt ran out of memory at ${lastBackoff.from} and went on with ${lastBackoff.to} (epoch ${lastBackoff.epoch}, step ${lastBackoff.step})` }
@@ -197,7 +204,7 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
             backoffs.push({ epoch: at.epoch, step: at.step, from: b.from, to: b.to, error: b.error });
             const message = `out of memory at epoch ${at.epoch}, step ${at.step} with micro-batch ${b.from}: redoing the step with ${b.to} (${b.error})`;
             log(`warning: ${message}`);
-            trainingLog.append({ type: 'warning', kind: 'out-of-memory', message, time: new Date().toISOString(), details: { epoch: at.epoch, step: at.step, from: b.from, to: b.to, error: b.error } });
+            trainingLog.append({ type: 'warning', kind: 'out-of-memory', message, time: new Date().toISOString(), details: { epoch: at.epoch, step: at.step, from: b.from, to: b.to, error: b.error, device: deviceLabel(device) } });
           },
         });
         gradients = adaptive.gradients;
@@ -233,9 +240,10 @@ export async function runJob(spec: JobSpec, options: RunJobOptions = {}): Promis
       if (deadline?.reason && !options.signal?.aborted) throw new TrainerDeadlineError(locations.checkpointDir, trainingLog.current(), deadline.reason);
       throw new TrainerStoppedError(locations.checkpointDir, trained.epochs.length);
     }
-    if (deadline && !evaluationFits(deadline, settings, test.count, 'test')) throw new TrainerDeadlineError(locations.checkpointDir, trainingLog.current(), deadline.reason!);
     // The kept weights' evaluation on test during training is the final one already; on val it is not.
-    const evaluation = evaluationSplit === 'test' && trained.keptEvaluation ? trained.keptEvaluation : await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts, batchSize: evaluationBatch.images, ...(replicas ? { logits: replicas.logits } : {}) });
+    const reused = evaluationSplit === 'test' ? trained.keptEvaluation : null;
+    if (deadline && !reused && !evaluationFits(deadline, settings, test.count, 'test')) throw new TrainerDeadlineError(locations.checkpointDir, trainingLog.current(), deadline.reason!);
+    const evaluation = reused ? reused : await evaluate({ model, test, trainCounts, groupCounts: manifest.evaluation?.groupCounts, batchSize: evaluationBatch.images, ...(replicas ? { logits: replicas.logits } : {}) });
     if (trained.kept?.rule === 'best') log(`metrics.json reports the weights of epoch ${trained.kept.epoch} (the best by ${settings.keepMetric} on ${evaluationSplit}), evaluated on test`);
     // Saved for every method, zero-shot included, so `sage predict` works with any run.
     await saveAdapter(model, { store: resultsStore, uri: locations.resultsDir });

@@ -90,17 +90,21 @@ describe.skipIf(!available)('OpenBLAS products on the wasm backend', () => {
       { aShape: [5, 8], bShape: [4, 6, 8], ta: false, tb: true },
       { aShape: [1, 5, 8], bShape: [3, 8, 2], ta: false, tb: false },
     ];
-    // Outer dims broadcast on both sides ([2, 1] against [1, 3]): item (i, j) reads a's i and b's j.
-    {
-      const aData = randomArray(2 * 5 * 8, random);
-      const bData = randomArray(3 * 8 * 4, random);
-      const c = tf.tidy(() => tf.matMul(tf.tensor(aData, [2, 1, 5, 8]), tf.tensor(bData, [1, 3, 8, 4])));
-      expect(c.shape).toEqual([2, 3, 5, 4]);
+    // Outer dims broadcast on both sides ([I, 1] against [1, J], J = 3, and J = I = 2 where the operands'
+    // batch sizes are equal but their shapes are not): item (i, j) reads a's i and b's j.
+    for (const [I, J] of [
+      [2, 3],
+      [2, 2],
+    ] as const) {
+      const aData = randomArray(I * 5 * 8, random);
+      const bData = randomArray(J * 8 * 4, random);
+      const c = tf.tidy(() => tf.matMul(tf.tensor(aData, [I, 1, 5, 8]), tf.tensor(bData, [1, J, 8, 4])));
+      expect(c.shape).toEqual([I, J, 5, 4]);
       const actual = c.dataSync() as Float32Array;
-      for (let i = 0; i < 2; i++)
-        for (let j = 0; j < 3; j++) {
+      for (let i = 0; i < I; i++)
+        for (let j = 0; j < J; j++) {
           const { c: expected, scale } = reference(aData.subarray(i * 40, (i + 1) * 40), bData.subarray(j * 32, (j + 1) * 32), 5, 4, 8, false, false);
-          expectClose(actual.subarray((i * 3 + j) * 20, (i * 3 + j + 1) * 20), expected, scale);
+          expectClose(actual.subarray((i * J + j) * 20, (i * J + j + 1) * 20), expected, scale);
         }
       c.dispose();
     }
@@ -150,6 +154,20 @@ describe.skipIf(!available)('OpenBLAS products on the wasm backend', () => {
     tf.dispose([linear!, relu!]);
   });
 
+  it("refuses operands outside the heap it is given, and calls that are not the kernel's", () => {
+    const gemm = loadNativeGemm().gemm!;
+    const heap = new Float32Array(12);
+    const raw = gemm.multiply as unknown as (...args: unknown[]) => void;
+    const call = (...args: number[]) => () => raw(heap, ...args);
+    expect(call(0, 4, 8, 1, 1, 1, 2, 2, 2, 0, 0, 0)).not.toThrow();
+    expect(call(-1, 4, 8, 1, 1, 1, 2, 2, 2, 0, 0, 0)).toThrow(/operands outside the heap/);
+    expect(call(0, 4, 9, 1, 1, 1, 2, 2, 2, 0, 0, 0)).toThrow(/operands outside the heap/); // c would end at 13
+    expect(call(0, 4, 8, 2, 1, 1, 2, 2, 2, 0, 0, 0)).toThrow(/operands outside the heap/); // two items of c
+    expect(call(0, 4, 8, 1, 1, 1, 2 ** 40, 2 ** 40, 2 ** 40, 0, 0, 0)).toThrow(/operands outside the heap/); // sizes that overflow
+    expect(() => raw(heap, 0)).toThrow(/takes 13 arguments/);
+    expect(() => raw(new Float64Array(12), 0, 4, 8, 1, 1, 1, 2, 2, 2, 0, 0, 0)).toThrow(/heap must be a Float32Array/);
+  });
+
   it('gives empty products their shape and a zero inner size zeros', () => {
     const [empty, zeros] = tf.tidy(() => [tf.matMul(tf.zeros([0, 4]), tf.ones([4, 3])), tf.matMul(tf.ones([2, 0]), tf.ones([0, 3]))]);
     expect(empty!.shape).toEqual([0, 3]);
@@ -171,6 +189,18 @@ describe.skipIf(!available)('OpenBLAS products on the wasm backend', () => {
     expectClose(da!.dataSync() as Float32Array, expectedA.c, expectedA.scale);
     expectClose(db!.dataSync() as Float32Array, expectedB.c, expectedB.scale);
     tf.dispose([da!, db!]);
+  });
+});
+
+describe('a SAGE_MATMUL that cannot be had', () => {
+  it('stops the backend with the reason instead of falling through to the cpu backend', async () => {
+    // The automatic backend order, as the CLI and the trainer start it: wasm must not be skipped for cpu.
+    const backend = JSON.stringify(fileURLToPath(new URL('../../src/clip/backend.ts', import.meta.url)));
+    const code = `import(${backend}).then((m) => m.initBackend({ log: () => {} })).then((name) => console.log('started', name), (e) => { console.error(e.constructor.name + ': ' + e.message); process.exit(3); })`;
+    const result = await runNode(['--import', import.meta.resolve('tsx'), '-e', code], process.cwd(), { ...process.env, SAGE_MATMUL: 'fast' });
+    expect(result.stdout).not.toContain('started');
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('NativeMatmulError: SAGE_MATMUL must be auto, native or wasm, not "fast"');
   });
 });
 

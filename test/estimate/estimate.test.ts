@@ -33,18 +33,20 @@ describe('work counted from the config', () => {
     expect(passesPerImage({ ...SAGE, method: 'zero-shot', components: { init: false, fit: false } })).toEqual({ train: 0, test: 5 });
   });
 
-  it('adds the evaluations during training: every evalEvery epochs and after the last, on the val split when given, one pass (two with FIT)', () => {
+  it('adds the evaluations during training: every evalEvery epochs and after the last, on the val split when given, each image as the final evaluation costs it (FIT twice, TTE five crops)', () => {
     expect([1, 3, 4, 10, 11].map((evalEvery) => evaluationsDuringTraining({ ...LIFT, evalEvery }))).toEqual([10, 4, 3, 1, 1]);
     expect(evaluationsDuringTraining({ ...LIFT, evalEvery: 0 })).toBe(0);
     expect(evaluationsDuringTraining({ ...SAGE, method: 'zero-shot', evalEvery: 1 })).toBe(0);
     const F = visionForwardFlops(VIT_B16);
     const counts = { trainImages: 10_847, testImages: 10_000, classes: 100, evalImages: 2_000 };
     // 10 epochs, every 3: after epochs 3, 6, 9 and 10.
-    expect(runWork(VIT_B16, { ...SAGE, evalEvery: 3 }, counts).evalFlops).toBe(4 * 2_000 * 2 * F);
+    // Sage with TTE: 2 passes (FIT) × 5 crops, as engine/train.ts evaluates with the model's settings.
+    expect(runWork(VIT_B16, { ...SAGE, evalEvery: 3 }, counts).evalFlops).toBe(4 * 2_000 * 2 * 5 * F);
+    expect(runWork(VIT_B16, { ...SAGE, tte: false, evalEvery: 3 }, counts).evalFlops).toBe(4 * 2_000 * 2 * F);
     expect(runWork(VIT_B16, { ...LIFT, evalEvery: 3 }, { ...counts, evalImages: undefined }).evalFlops).toBe(4 * 10_000 * F);
     const without = runWork(VIT_B16, SAGE, counts);
     expect(without.evalFlops).toBe(0);
-    expect(runWork(VIT_B16, { ...SAGE, evalEvery: 3 }, counts).totalFlops - without.totalFlops).toBe(4 * 2_000 * 2 * F);
+    expect(runWork(VIT_B16, { ...SAGE, evalEvery: 3 }, counts).totalFlops - without.totalFlops).toBe(4 * 2_000 * 2 * 5 * F);
   });
 
   it('adds the text classifier: classes × 60 templates with Init, × 1 without', () => {

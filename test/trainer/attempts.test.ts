@@ -137,6 +137,17 @@ describe('a run cut into attempts by its deadline', () => {
     expect(log.filter((r) => r.type === 'epoch')).toHaveLength(2);
   });
 
+  it("does not ask the deadline for a final evaluation it does not run (the last epoch's test evaluation is the final one)", async () => {
+    const oneRoot = path.join(root, 'eval-last');
+    const oneManifest = await writeTinyDataset(oneRoot, weights, { training: { method: 'sage', epochs: 1, batchSize: 8, evalEvery: 1 } });
+    let now = 0;
+    // 10 s a step; the epoch's evaluation and checkpoint take 20 s more: 25 s are left after them, under margin + another evaluation.
+    const progress = { ...silentProgress, step: () => void (now += 10), epoch: () => void (now += 20) };
+    const result = await runJob({ ...spec('eval-last'), manifestUri: oneManifest }, { ...quiet, progress, attempt: { attemptSeconds: 75, attempt: 1 }, deadline: { clock: () => now, startedAt: 0, minMarginSeconds: 0 } });
+    expect(now).toBe(50);
+    expect(result.metrics.accuracy.all).toBe(result.metrics.epochs[0]!.testAccuracy);
+  });
+
   it('records the automatic micro-batch and the device in metrics.json', async () => {
     const { metrics } = await runJob(spec('auto'), { ...quiet, attempt: {} });
     const written = MetricsDocument.parse(JSON.parse(await readFile(path.join(root, 'auto', 'results', '0', 'metrics.json'), 'utf8')));

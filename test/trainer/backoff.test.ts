@@ -96,7 +96,7 @@ describe('an out-of-memory back-off in a job', () => {
     const warnings = log.filter((r) => r.type === 'warning' && r.kind === 'out-of-memory');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.message).toMatch(/^out of memory at epoch 1, step 1 with micro-batch 8: redoing the step with 4 \(OOM when allocating tensor/);
-    expect(warnings[0]!.details).toEqual({ epoch: 1, step: 1, from: 8, to: 4, error: expect.stringMatching(/^OOM when allocating tensor/) });
+    expect(warnings[0]!.details).toEqual({ epoch: 1, step: 1, from: 8, to: 4, error: expect.stringMatching(/^OOM when allocating tensor/), device: 'cpu' });
     expect(log.filter((r) => r.type === 'step')).toHaveLength(3);
 
     // The same batches cut the same way after the back-off: the run given micro-batch 4 from the start.

@@ -67,7 +67,7 @@ export function registerValidate(program: Command, output: CliOutput): void {
         throw new ManifestValidationError(problems, manifestUri);
       }
       // Said, not left out silently: the estimate counts FLOPs from the weights' config.json.
-      const noEstimate = estimate ? undefined : !flags.checkStorage ? "--no-check-storage reads no CLIP config.json, which the estimate's FLOPs per image come from" : !result.clip ? 'the CLIP weights folder could not be read' : 'no budget to estimate against';
+      const noEstimate = estimate ? undefined : !flags.checkStorage ? "--no-check-storage reads no CLIP config.json, which the estimate's FLOPs per image come from" : !result.clip ? 'the CLIP weights folder could not be read' : 'the training and test image counts are not all known';
       if (flags.json) {
         output.out(JSON.stringify({ ok: true, manifestUri, name: manifest.name, classes: manifest.classes.length, counts, runs, warnings, ...(estimate ? { estimate: storedEstimate(estimate) } : { noEstimate }) }, null, 2));
         return;
