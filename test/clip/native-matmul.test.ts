@@ -10,7 +10,7 @@
  * in another order in every product: after 2 epochs the trainable weights differ by 8.3e-7 at most
  * (measured); the test allows 1e-5, as the replica tests do across W, and the same accuracy.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,6 +63,28 @@ describe('native matmul loader', () => {
     expect(loadNativeGemm(fake).reason).toMatch(/fake\.node did not load/);
     expect(() => installNativeMatmul('native', path.join(dir, 'absent.node'))).toThrow(/SAGE_MATMUL=native, but the OpenBLAS addon is not built/);
     expect(() => installNativeMatmul('fast' as 'auto')).toThrow(/SAGE_MATMUL must be auto, native or wasm/);
+  });
+});
+
+describe('building the addon (scripts/build-native.ts)', () => {
+  const script = fileURLToPath(new URL('../../scripts/build-native.ts', import.meta.url));
+  it("never fails npm ci's prepare step (--optional) when it cannot build, and says how to get it; npm run native fails", async () => {
+    // SAGE_SKIP_NATIVE takes the same way out as a machine without OpenBLAS's headers.
+    const env = { ...process.env, SAGE_SKIP_NATIVE: '1' };
+    const optional = await runNode(['--import', import.meta.resolve('tsx'), script, '--optional'], process.cwd(), env);
+    expect(optional.code, optional.stderr).toBe(0);
+    expect(optional.stdout).toMatch(/^native matrix products: not built \(SAGE_SKIP_NATIVE=1\); training on the CPU uses wasm's own matrix kernels.*`npm run native` builds them later/);
+    const required = await runNode(['--import', import.meta.resolve('tsx'), script], process.cwd(), env);
+    expect(required.code).toBe(1);
+    expect(required.stderr).toContain('npm run native: SAGE_SKIP_NATIVE=1');
+  });
+
+  it('keeps the built addon when a build fails (a compiler that exits 1), under --optional too', async () => {
+    const before = existsSync(defaultNativeGemmFile()) ? readFileSync(defaultNativeGemmFile()) : null;
+    const result = await runNode(['--import', import.meta.resolve('tsx'), script, '--optional'], process.cwd(), { ...process.env, CC: 'false' });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^native matrix products: not built \(/);
+    expect(existsSync(defaultNativeGemmFile()) ? readFileSync(defaultNativeGemmFile()) : null).toEqual(before);
   });
 });
 
