@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { packageRootOf } from '../common/package-root';
 import { ClipError } from '../common/errors';
+import { replaceWasmKernel } from './wasm-kernels';
 
 /** The addon's interface (native/gemm/gemm.c). */
 export interface NativeGemm {
@@ -84,12 +85,6 @@ export function loadNativeGemm(file = defaultNativeGemmFile()): { gemm?: NativeG
   }
   loaded.set(file, result);
   return result;
-}
-
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
 }
 
 type TensorInfo = tf.TensorInfo;
@@ -189,36 +184,20 @@ export function installNativeMatmul(choice: MatmulChoice = (process.env.SAGE_MAT
     if (choice === 'native') throw new NativeMatmulError(`SAGE_MATMUL=native, but ${reason}`);
     return (installed = { kernel: 'xnnpack', detail: reason! });
   }
-  const batchMatMul = tf.getKernel('BatchMatMul', 'wasm');
-  const fused = tf.getKernel('_FusedMatMul', 'wasm');
-  if (!batchMatMul || !fused) return (installed = { kernel: 'xnnpack', detail: 'the wasm backend has no BatchMatMul kernel to replace' });
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    setupFunc: batchMatMul.setupFunc,
-    kernelFunc: (args) => {
-      const { inputs, backend, attrs } = args as KernelArgs;
-      const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-      if (a.dtype !== 'float32' || b.dtype !== 'float32') return batchMatMul.kernelFunc(args);
-      return product(gemm, backend as BackendWasm, a, b, Boolean(attrs?.transposeA), Boolean(attrs?.transposeB));
-    },
+  if (!tf.getKernel('BatchMatMul', 'wasm') || !tf.getKernel('_FusedMatMul', 'wasm')) return (installed = { kernel: 'xnnpack', detail: 'the wasm backend has no BatchMatMul kernel to replace' });
+  replaceWasmKernel('BatchMatMul', ({ inputs, backend, attrs }) => {
+    const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+    return product(gemm, backend as BackendWasm, a, b, Boolean(attrs?.transposeA), Boolean(attrs?.transposeB));
   });
-  tf.unregisterKernel('_FusedMatMul', 'wasm');
-  tf.registerKernel({
-    kernelName: '_FusedMatMul',
-    backendName: 'wasm',
-    setupFunc: fused.setupFunc,
-    kernelFunc: (args) => {
-      const { inputs, backend, attrs } = args as KernelArgs;
-      const { a, b, bias, preluActivationWeights } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
-      const activation = (attrs?.activation as string | undefined) ?? 'linear';
-      const n = attrs?.transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
-      // Only a bias of one row and no activation is done here; anything else stays XNNPACK's.
-      const simpleBias = bias === undefined || (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === n && bias.shape[bias.shape.length - 1] === n);
-      if (a.dtype !== 'float32' || b.dtype !== 'float32' || activation !== 'linear' || preluActivationWeights || !simpleBias) return fused.kernelFunc(args);
-      return product(gemm, backend as BackendWasm, a, b, Boolean(attrs?.transposeA), Boolean(attrs?.transposeB), bias);
-    },
+  replaceWasmKernel('_FusedMatMul', ({ inputs, backend, attrs }) => {
+    const { a, b, bias, preluActivationWeights } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+    const activation = (attrs?.activation as string | undefined) ?? 'linear';
+    const n = attrs?.transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+    // Only a bias of one row and no activation is done here; anything else stays XNNPACK's.
+    const simpleBias = bias === undefined || (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === n && bias.shape[bias.shape.length - 1] === n);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || activation !== 'linear' || preluActivationWeights || !simpleBias) return undefined;
+    return product(gemm, backend as BackendWasm, a, b, Boolean(attrs?.transposeA), Boolean(attrs?.transposeB), bias);
   });
   const threading = ['serial', 'pthreads', 'OpenMP'][gemm.parallel ?? -1];
   return (installed = { kernel: 'openblas', detail: `${gemm.library.split(' ').slice(0, 2).join(' ')}${threading ? `, ${threading} build` : ''}, ${gemm.core} kernels` });

@@ -54,7 +54,7 @@ function sliceByView(x: TensorInfo, begin: readonly number[], size: readonly num
   return out;
 }
 
-interface KernelArgs {
+export interface KernelArgs {
   inputs: tf.NamedTensorInfoMap;
   backend: unknown;
   attrs?: tf.NamedAttrMap;
@@ -95,6 +95,18 @@ function unpack({ inputs, backend, attrs }: KernelArgs): TensorInfo[] {
   });
 }
 
+/**
+ * Re-registers the wasm backend's `kernelName` (false where it has none): `ours` answers, or
+ * returns undefined to leave the call to the original kernel, whose set-up is kept.
+ */
+export function replaceWasmKernel(kernelName: string, ours: (args: KernelArgs) => TensorInfo | TensorInfo[] | undefined): boolean {
+  const original = tf.getKernel(kernelName, 'wasm');
+  if (!original) return false;
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({ kernelName, backendName: 'wasm', setupFunc: original.setupFunc, kernelFunc: (args) => ours(args as KernelArgs) ?? original.kernelFunc(args) });
+  return true;
+}
+
 const replacements: Record<string, (args: KernelArgs) => TensorInfo | TensorInfo[]> = { Slice: slice, SplitV: splitV, Unpack: unpack };
 let installed = false;
 
@@ -103,16 +115,6 @@ export function installWasmSliceKernels(): void {
   if (installed) return;
   installed = true;
   for (const [kernelName, replacement] of Object.entries(replacements)) {
-    const original = tf.getKernel(kernelName, 'wasm');
-    if (!original) continue;
-    tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({
-      kernelName,
-      backendName: 'wasm',
-      kernelFunc: (args) => {
-        const input = Object.values(args.inputs)[0];
-        return input?.dtype === 'string' ? original.kernelFunc(args) : replacement(args);
-      },
-    });
+    replaceWasmKernel(kernelName, (args) => (Object.values(args.inputs)[0]?.dtype === 'string' ? undefined : replacement(args)));
   }
 }
