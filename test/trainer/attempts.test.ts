@@ -59,17 +59,18 @@ describe('a run cut into attempts by its deadline', () => {
     return { progress: { ...silentProgress, step: () => void (now += 10) }, clock: () => now };
   }
 
-  it('checkpoints before each deadline, exits to be continued twice, and ends with the uninterrupted metrics', async () => {
-    const whole = await runJob(spec('whole'), { ...quiet, attempt: {} });
-    const job = spec('cut');
-    const progressUri = path.join(root, 'cut', 'results', '0', 'progress.json');
-    const seen: TrainingProgress[] = [];
+  /**
+   * Runs `job` in attempts of `attemptSeconds` on fresh virtual clocks until one finishes (at most 4):
+   * the errors of the attempts cut short, and progress.json as each of them left it.
+   */
+  async function inAttempts(job: JobSpec, attemptSeconds: number) {
+    const progressUri = path.join(root, job.runId, 'results', '0', 'progress.json');
     const errors: unknown[] = [];
+    const seen: TrainingProgress[] = [];
     let result;
     for (let attempt = 1; attempt <= 4 && !result; attempt++) {
       const virtual = virtualAttempt();
-      // 55 s an attempt; the margin is 3 × the slowest step (30 s): three steps fit, then it stops.
-      const options = { ...quiet, progress: virtual.progress, attempt: { attemptSeconds: 55, attempt }, deadline: { clock: virtual.clock, startedAt: 0, minMarginSeconds: 0 } };
+      const options = { ...quiet, progress: virtual.progress, attempt: { attemptSeconds, attempt }, deadline: { clock: virtual.clock, startedAt: 0, minMarginSeconds: 0 } };
       try {
         result = await runJob(job, options);
       } catch (error) {
@@ -77,6 +78,13 @@ describe('a run cut into attempts by its deadline', () => {
         seen.push(TrainingProgress.parse(JSON.parse(await readFile(progressUri, 'utf8'))));
       }
     }
+    return { result, errors, seen, progressUri };
+  }
+
+  it('checkpoints before each deadline, exits to be continued twice, and ends with the uninterrupted metrics', async () => {
+    const whole = await runJob(spec('whole'), { ...quiet, attempt: {} });
+    // 55 s an attempt; the margin is 3 × the slowest step (30 s): three steps fit, then it stops.
+    const { result, errors, seen, progressUri } = await inAttempts(spec('cut'), 55);
     expect(errors).toHaveLength(2);
     for (const error of errors) {
       expect(error).toBeInstanceOf(TrainerDeadlineError);
@@ -104,22 +112,9 @@ describe('a run cut into attempts by its deadline', () => {
     const evalSpec = (name: string): JobSpec => ({ ...spec(name), manifestUri: evalManifest });
     const whole = await runJob(evalSpec('eval-whole'), { ...quiet, attempt: {} });
     expect(whole.metrics.epochs.map((e) => e.testAccuracy)).toEqual([expect.any(Number), expect.any(Number)]);
-    const progressUri = path.join(root, 'eval-cut', 'results', '0', 'progress.json');
-    const errors: unknown[] = [];
-    const seen: TrainingProgress[] = [];
-    let result;
-    for (let attempt = 1; attempt <= 4 && !result; attempt++) {
-      const virtual = virtualAttempt();
-      // 65 s an attempt, margin 30 s: the epoch's three steps fit (35 s left), its evaluation of 12 test
-      // images (about 10 s at 10 s a step of 8) and the margin do not.
-      const options = { ...quiet, progress: virtual.progress, attempt: { attemptSeconds: 65, attempt }, deadline: { clock: virtual.clock, startedAt: 0, minMarginSeconds: 0 } };
-      try {
-        result = await runJob(evalSpec('eval-cut'), options);
-      } catch (error) {
-        errors.push(error);
-        seen.push(TrainingProgress.parse(JSON.parse(await readFile(progressUri, 'utf8'))));
-      }
-    }
+    // 65 s an attempt, margin 30 s: the epoch's three steps fit (35 s left), its evaluation of 12 test
+    // images (about 10 s at 10 s a step of 8) and the margin do not.
+    const { result, errors, seen } = await inAttempts(evalSpec('eval-cut'), 65);
     expect(errors).toHaveLength(2);
     for (const error of errors) {
       expect(error).toBeInstanceOf(TrainerDeadlineError);

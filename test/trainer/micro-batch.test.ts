@@ -6,18 +6,13 @@
  * (floor((budget − fixed) / bytes per image)), and the detail must carry them for the log.
  */
 import { describe, expect, it } from 'vitest';
-import type { ClipConfig } from '../../src/clip/types';
 import { resolveSettings } from '../../src/contracts/settings';
 import { fixedTrainingBytes, gpuTrainingBudget, inferenceBytesPerCrop, trainingBytesPerImage, wasmTrainingBudget } from '../../src/estimate';
 import { deviceBudget, planEvaluationBatch, planMicroBatch } from '../../src/trainer';
+import { VIT_B16_CONFIG } from '../helpers/vit-b16-config';
 
 const MiB = 2 ** 20;
-const VIT: ClipConfig = {
-  vision: { hiddenSize: 768, intermediateSize: 3072, numLayers: 12, numHeads: 12, imageSize: 224, patchSize: 16, layerNormEps: 1e-5, hiddenAct: 'quick_gelu' },
-  text: { hiddenSize: 512, intermediateSize: 2048, numLayers: 12, numHeads: 8, maxPositionEmbeddings: 77, vocabSize: 49_408, layerNormEps: 1e-5, hiddenAct: 'quick_gelu', eosTokenId: 49_407, bosTokenId: 49_406, padTokenId: 1 },
-  projectionDim: 512,
-  logitScale: 100,
-};
+const VIT = VIT_B16_CONFIG;
 const classes = 100;
 const t4 = (usedMiB = 0) => ({ backend: 'tensorflow', gpu: { name: 'Tesla T4', memoryMiB: 15_360, usedMiB, driver: '535.104.05' } });
 

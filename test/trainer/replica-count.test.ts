@@ -4,17 +4,13 @@ import type { ClipConfig } from '../../src/clip/types';
 import os from 'node:os';
 import { resolveSettings } from '../../src/contracts/settings';
 import { WASM_HEAP_BYTES } from '../../src/estimate';
+import { VIT_B16_CONFIG } from '../helpers/vit-b16-config';
 import { jobCoresShare, machineResources, pinTrainerGpu, planReplicas, replicaBytes, replicaTransport, REPLICA_OVERHEAD_BYTES, visibleGpus } from '../../src/trainer/parallel';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
-const vitB16: ClipConfig = {
-  vision: { hiddenSize: 768, intermediateSize: 3072, numLayers: 12, numHeads: 12, imageSize: 224, patchSize: 16, layerNormEps: 1e-5, hiddenAct: 'quick_gelu' },
-  text: { hiddenSize: 512, intermediateSize: 2048, numLayers: 12, numHeads: 8, maxPositionEmbeddings: 77, vocabSize: 49408, layerNormEps: 1e-5, hiddenAct: 'quick_gelu', eosTokenId: 49407, bosTokenId: 49406, padTokenId: 49407 },
-  projectionDim: 512,
-  logitScale: 100,
-};
+const vitB16 = VIT_B16_CONFIG;
 const mini: ClipConfig = {
   ...vitB16,
   vision: { ...vitB16.vision, hiddenSize: 64, intermediateSize: 256, numLayers: 2, numHeads: 4, imageSize: 36, patchSize: 6 },
